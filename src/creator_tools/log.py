@@ -1,0 +1,102 @@
+"""Everything people read goes to stderr: errors, warnings, progress. stdout carries records only.
+rich is imported only when a progress bar is actually shown (stderr is a terminal and not --quiet)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+_state = {"command": "cs", "quiet": False}
+_lock = threading.Lock()
+
+
+def setup(command: str, quiet: bool = False) -> None:
+    _state["command"] = command
+    _state["quiet"] = quiet
+
+
+def command() -> str:
+    return _state["command"]
+
+
+def _emit(text: str) -> None:
+    with _lock:
+        try:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def error(message: str) -> None:
+    """`cs-NAME: error: what happened. What to do.` --quiet never hides these."""
+    _emit(f"{_state['command']}: error: {message}")
+
+
+def warn(message: str) -> None:
+    _emit(f"{_state['command']}: warning: {message}")
+
+
+def info(message: str) -> None:
+    if not _state["quiet"]:
+        _emit(f"{_state['command']}: {message}")
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("CS_DEBUG", "") not in ("", "0")
+
+
+def show_progress() -> bool:
+    return not _state["quiet"] and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+_bar: dict = {"progress": None, "tasks": 0}
+
+
+@contextmanager
+def progress(description: str, total: float | None = None) -> Iterator[Callable[..., None]]:
+    """Yield `update(completed=None, advance=None, total=None, description=None)`; a no-op unless stderr
+    is a terminal. Every caller shares one rich display, since rich allows only one live display at a time
+    (the driver's record count and a render's frame count show together)."""
+    if not show_progress():
+        yield lambda **_: None
+        return
+    with _lock:
+        bar = _bar["progress"] or _start_bar()
+        _bar["tasks"] += 1
+        task = bar.add_task(f"{_state['command']}: {description}", total=total)
+
+    def update(**fields) -> None:
+        if fields.get("description"):
+            fields["description"] = f"{_state['command']}: {fields['description']}"
+        bar.update(task, **{k: v for k, v in fields.items() if v is not None})
+
+    try:
+        yield update
+    finally:
+        with _lock:
+            bar.remove_task(task)
+            _bar["tasks"] -= 1
+            if not _bar["tasks"]:
+                bar.stop()
+                _bar["progress"] = None
+
+
+def _start_bar():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
+    bar.start()
+    _bar["progress"] = bar
+    return bar

@@ -1,0 +1,398 @@
+"""The pipe contract, implemented once: common options, the per-record driver, error records and exit codes.
+
+A command is a `Stage` (what to do with one record) plus click options. `stage_command` adds the common
+options, builds the stage from the parsed flags and runs it through `run`, which reads lazily, keeps a
+bounded window of futures for `-j N` (output in input order), turns exceptions into `_error` records or a
+fatal exit, skips records whose work is already done, and writes metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import IO, Any, Callable, Iterable, Iterator
+
+import click
+
+from . import log
+from .errors import BadInput, CSError, ExitStatus, QuotaDeferred
+from .records import Item, Record, fingerprint, new_id, read_items, write
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class PipeOptions:
+    inputs: tuple[str, ...] = ()
+    output: str | None = None
+    jobs: int = 1
+    keep_going: bool = False
+    dry_run: bool = False
+    force: bool = False
+    quiet: bool = False
+    metrics: str | None = None
+
+
+class Stage:
+    """One command's work on one record. Subclasses set `name` and `key` and implement `process`."""
+
+    name: str = ""  # "voice" for cs-voice
+    key: str | None = None  # the record key this stage adds
+    needs: dict[str, str] = {}  # keys it reads -> the command that adds them, for "run X first" errors
+
+    def settings(self) -> dict[str, Any]:
+        """Options that change the output; part of the inputs fingerprint, so changing them redoes work."""
+        return {}
+
+    def source(self) -> Iterable[Record] | None:
+        """Records made from command-line arguments (cs-idea's topics); None means read the input."""
+        return None
+
+    def inputs(self, record: Record) -> Any:
+        return {"needs": {k: record.get(k) for k in self.needs}, "settings": self.settings()}
+
+    def done(self, record: Record) -> bool:
+        """True when the record already carries this stage's output for the same inputs.
+        A key with no stored fingerprint was written by hand and is kept."""
+        if not self.key or self.key not in record:
+            return False
+        stored = record.get("_inputs", {}).get(self.name)
+        return stored is None or stored == fingerprint(self.inputs(record))
+
+    def check(self, record: Record) -> None:
+        for key, stage in self.needs.items():
+            if key not in record:
+                from .errors import MissingInput
+
+                raise MissingInput(key, stage)
+
+    def process(self, record: Record) -> Record | list[Record]:
+        raise NotImplementedError  # every Stage subclass defines it
+
+    def plan(self, record: Record) -> str:
+        """What --dry-run says it would do for this record (stderr)."""
+        return f"would add '{self.key}'" if self.key else "would process"
+
+    def close(self) -> None:
+        """Release engines (models, servers) after the last record."""
+
+
+@dataclass
+class Outcome:
+    records: list[Record] = field(default_factory=list)
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    fatal: CSError | None = None
+    seconds: float = 0.0
+
+
+class _Stop(Exception):
+    """The reader closed the pipe: stop quietly."""
+
+
+# --- the driver -----------------------------------------------------------------------------------------
+
+
+def run(stage: Stage, opts: PipeOptions) -> int:
+    """Drive `stage` over the input; return the exit status."""
+    log.setup(f"cs-{stage.name}", opts.quiet)
+    metrics = Metrics(f"cs-{stage.name}")
+    out, finish_output = _open_output(opts.output)
+    status = ExitStatus.ERROR  # until the drive returns: an escaping error must not publish partial output
+    try:
+        status = _drive(stage, opts, out, metrics)
+    except _Stop:
+        status = ExitStatus.OK
+    except KeyboardInterrupt:
+        log.error("interrupted; finished records were written, re-run to finish the rest")
+        status = ExitStatus.INTERRUPTED
+    finally:
+        stage.close()
+        finish_output(status in (ExitStatus.OK, ExitStatus.RECORD_ERRORS, ExitStatus.DEFERRED))
+        if opts.metrics:
+            metrics.write(opts.metrics)
+    return int(status)
+
+
+def _drive(stage: Stage, opts: PipeOptions, out: IO[str], metrics: "Metrics") -> ExitStatus:
+    made = stage.source()
+    items: Iterator[Item] = (
+        (Item("<args>", n, record=r) for n, r in enumerate(made, 1)) if made is not None else read_items(opts.inputs or ("-",))
+    )
+    handle = functools.partial(_handle, stage, opts)
+    totals = Outcome()
+    with log.progress("records") as bar:
+        for outcome in _ordered(handle, items, opts.jobs, metrics):
+            for record in outcome.records:
+                _emit(out, record)
+            metrics.add(outcome)
+            totals.failed += outcome.failed
+            totals.deferred += outcome.deferred
+            bar(advance=1)
+            if outcome.fatal:
+                return ExitStatus.ERROR
+    if totals.deferred:
+        return ExitStatus.DEFERRED
+    return ExitStatus.RECORD_ERRORS if totals.failed else ExitStatus.OK
+
+
+def _ordered(handle: Callable[[Item], Outcome], items: Iterator[Item], jobs: int, metrics: "Metrics") -> Iterator[Outcome]:
+    """Results in input order. With -j N, at most 2N records are in flight: input is read only as fast as
+    results leave (Executor.map would read all input first and hold every result)."""
+    if jobs <= 1:
+        for item in items:
+            metrics.records_in += 1
+            yield handle(item)
+        return
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cs-job")
+    window: deque[Future] = deque()
+    try:
+        for item in items:
+            metrics.records_in += 1
+            window.append(pool.submit(handle, item))
+            while len(window) >= 2 * jobs or (window and window[0].done()):
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:
+        for future in window:
+            future.cancel()
+        pool.shutdown(wait=not window, cancel_futures=True)
+
+
+def _handle(stage: Stage, opts: PipeOptions, item: Item) -> Outcome:
+    started = time.monotonic()
+    outcome = Outcome()
+    try:
+        if item.error:
+            raise item.error
+        record = item.record
+        if "_error" in record:  # failed upstream: pass on untouched
+            outcome.records.append(record)
+            return outcome
+        record.setdefault("id", new_id({k: v for k, v in record.items() if not k.startswith("_")}))
+        if not opts.force and stage.done(record):
+            outcome.records.append(record)
+            outcome.skipped = 1
+            return outcome
+        stage.check(record)
+        if opts.dry_run:
+            log.info(f"{item.where}: record {record['id']}: {stage.plan(record)}")
+            outcome.records.append(record)
+            return outcome
+        outcome.records.extend(_stamp(stage, record, stage.process(record)))
+    except CSError as exc:
+        _fail(stage, opts, item, exc, outcome)
+    except (KeyboardInterrupt, _Stop):
+        raise
+    except Exception as exc:  # a bug or an engine's own exception: one line, traceback on request
+        if log.debug_enabled():
+            import traceback
+
+            traceback.print_exc()
+        wrapped = CSError(f"unexpected {type(exc).__name__}: {exc}; set CS_DEBUG=1 for a traceback")
+        _fail(stage, opts, item, wrapped, outcome)
+    finally:
+        outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _stamp(stage: Stage, before: Record, result: Record | list[Record]) -> list[Record]:
+    """Record the inputs fingerprint of the work just done, so a re-run on the output skips it."""
+    records = result if isinstance(result, list) else [result]
+    if stage.key:
+        stamp = fingerprint(stage.inputs(before))
+        for record in records:
+            if stage.key in record:
+                record.setdefault("_inputs", {})
+                record["_inputs"] = {**record["_inputs"], stage.name: stamp}
+    return records
+
+
+def _fail(stage: Stage, opts: PipeOptions, item: Item, exc: CSError, outcome: Outcome) -> None:
+    record = item.record
+    rid = record.get("id") if record else None
+    prefix = "" if item.error else f"{item.where}: " + (f"record {rid}: " if rid else "")
+    log.error(prefix + exc.message)
+    deferred = isinstance(exc, QuotaDeferred)
+    if not deferred and not opts.keep_going:
+        outcome.fatal = exc
+        if log.debug_enabled() and exc.__traceback__:
+            import traceback
+
+            traceback.print_exception(exc)
+        return
+    if deferred:
+        outcome.deferred = 1
+    else:
+        outcome.failed = 1
+    if record is not None and rid:
+        error = {"command": f"cs-{stage.name}", "type": exc.type, "message": exc.message, "retryable": exc.retryable}
+        outcome.records.append({**record, "_error": error})
+
+
+# --- output ---------------------------------------------------------------------------------------------
+
+
+def _emit(out: IO[str], record: Record) -> None:
+    try:
+        write(out, record)
+    except BrokenPipeError:
+        # The reader left (`| head -1`): point stdout at /dev/null so the interpreter's final flush cannot
+        # fail again, and stop quietly with exit 0 (Python docs, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise _Stop() from None
+
+
+def _open_output(path: str | None) -> tuple[IO[str], Callable[[bool], None]]:
+    """stdout, or a temp file beside PATH renamed over it only when the run ends well."""
+    if not path or path == "-":
+        return sys.stdout, lambda ok: None
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    handle = open(temp, "w", encoding="utf-8")
+
+    def finish(ok: bool) -> None:
+        handle.close()
+        if ok:
+            os.replace(temp, path)
+        else:
+            os.unlink(temp)
+            log.error(f"{path} left as it was; the partial output was discarded")
+
+    return handle, finish
+
+
+# --- metrics --------------------------------------------------------------------------------------------
+
+
+class Metrics:
+    """Counts and timings in Prometheus text format, for node_exporter's textfile collector."""
+
+    def __init__(self, command: str):
+        self.command = command
+        self.started = time.time()
+        self.records_in = 0
+        self.counts = {"out": 0, "failed": 0, "deferred": 0, "skipped": 0}
+        self.seconds_sum = 0.0
+        self.seconds_max = 0.0
+        self.lock = threading.Lock()
+
+    def add(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.counts["out"] += len(outcome.records)
+            self.counts["failed"] += outcome.failed
+            self.counts["deferred"] += outcome.deferred
+            self.counts["skipped"] += outcome.skipped
+            self.seconds_sum += outcome.seconds
+            self.seconds_max = max(self.seconds_max, outcome.seconds)
+
+    def render(self) -> str:
+        label = f'{{command="{self.command}"}}'
+        lines = [
+            "# HELP cs_records_in_total Records (or lines) read.",
+            "# TYPE cs_records_in_total counter",
+            f"cs_records_in_total{label} {self.records_in}",
+        ]
+        for name, value in self.counts.items():
+            lines += [f"# TYPE cs_records_{name}_total counter", f"cs_records_{name}_total{label} {value}"]
+        lines += [
+            "# HELP cs_record_seconds Seconds spent per record.",
+            "# TYPE cs_record_seconds summary",
+            f"cs_record_seconds_sum{label} {self.seconds_sum:.6f}",
+            f"cs_record_seconds_count{label} {self.records_in}",
+            "# TYPE cs_record_seconds_max gauge",
+            f"cs_record_seconds_max{label} {self.seconds_max:.6f}",
+            "# TYPE cs_run_seconds gauge",
+            f"cs_run_seconds{label} {time.time() - self.started:.6f}",
+            "# TYPE cs_last_run_timestamp_seconds gauge",
+            f"cs_last_run_timestamp_seconds{label} {time.time():.3f}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def write(self, path: str) -> None:
+        from .artifacts import atomic_write_text
+
+        atomic_write_text(path, self.render())
+
+
+# --- click glue -----------------------------------------------------------------------------------------
+
+_COMMON = [
+    click.option("-i", "--input", "inputs", multiple=True, metavar="FILE",
+                 help="Read records from FILE ('-' is stdin); repeatable. Default: stdin."),
+    click.option("-o", "--output", metavar="FILE", help="Write records to FILE (replaced only when the run ends well)."),
+    click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+                 help="Work on N records at once; output keeps input order."),
+    click.option("-k", "--keep-going", is_flag=True,
+                 help="Turn bad lines and failed records into error records and go on (exit 3 at the end)."),
+    click.option("--dry-run", is_flag=True, help="Say what would be done on stderr; pass records through unchanged."),
+    click.option("--force", is_flag=True, help="Redo work even when a record already has this stage's output."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress or info on stderr (errors still show)."),
+    click.option("--metrics", metavar="FILE", help="Write counts and timings in Prometheus text format to FILE."),
+]
+COMMON_NAMES = ("inputs", "output", "jobs", "keep_going", "dry_run", "force", "quiet", "metrics")
+
+
+def common_options(fn: Callable) -> Callable:
+    """Stack the common pipe options on a click callback, which receives them as one `opts` argument."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **params):
+        opts = PipeOptions(**{name: params.pop(name) for name in COMMON_NAMES})
+        return fn(*args, opts=opts, **params)
+
+    for option in reversed(_COMMON):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def guard(command: str, call: Callable[[], int | None]) -> int:
+    """Run `call`, mapping toolkit errors to one stderr line and an exit status (no traceback)."""
+    log.setup(command, log._state["quiet"])
+    _install_sigterm()
+    try:
+        return call() or 0
+    except CSError as exc:
+        log.error(exc.message)
+        if log.debug_enabled():
+            import traceback
+
+            traceback.print_exc()
+        return int(exc.exit_status)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return int(ExitStatus.INTERRUPTED)
+
+
+def stage_command(name: str, **command_kwargs) -> Callable[[Callable[..., Stage]], click.Command]:
+    """Decorator for `cs-NAME`: the function receives the parsed flags (common ones as `opts`) and returns
+    the Stage to run. Its docstring is the --help text."""
+
+    def decorate(fn: Callable[..., Stage]) -> click.Command:
+        @functools.wraps(fn)
+        def callback(opts: PipeOptions, **params):
+            log.setup(f"cs-{name}", opts.quiet)
+            sys.exit(guard(f"cs-{name}", lambda: run(fn(opts=opts, **params), opts)))
+
+        return click.command(name=f"cs-{name}", context_settings=CONTEXT_SETTINGS, **command_kwargs)(
+            common_options(callback)
+        )
+
+    return decorate
+
+
+def _install_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C so temp files are removed and no final path holds a partial file."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

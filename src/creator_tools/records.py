@@ -1,0 +1,99 @@
+"""JSON Lines in and out. Reading is lazy (a generator, never a slurp) so a stage starts on the first
+record while the previous stage is still writing; writing is one compact line per record, flushed at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import uuid
+from dataclasses import dataclass
+from typing import IO, Any, Iterable, Iterator
+
+from .errors import BadInput
+
+Record = dict[str, Any]
+
+
+@dataclass
+class Item:
+    """One input line: a record, or the error that stops it from being one."""
+
+    source: str
+    line: int
+    record: Record | None = None
+    error: BadInput | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
+def _open(path: str) -> IO[bytes]:
+    # Binary, decoded per line: undecodable bytes become one bad line with its number, not a dead stream.
+    if path == "-":
+        return open(sys.stdin.fileno(), "rb", closefd=False)
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}; check the path given to -i") from exc
+
+
+def parse_line(text: str, where: str) -> Record:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{where}: not a JSON object ({exc.msg} at column {exc.colno}); fix or remove the line") from None
+    if not isinstance(value, dict):
+        raise BadInput(f"{where}: not a JSON object; each line must be one {{...}} record")
+    return value
+
+
+def read_items(sources: Iterable[str]) -> Iterator[Item]:
+    """Yield an Item per non-blank line of each source ("-" is stdin), in order."""
+    for source in sources:
+        name = "<stdin>" if source == "-" else source
+        handle = _open(source)
+        try:
+            number = 0
+            while True:
+                number += 1
+                raw = handle.readline()
+                if not raw:
+                    break
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield Item(name, number, error=BadInput(f"{name}:{number}: not UTF-8 text; re-encode the input"))
+                    continue
+                if not text.strip():
+                    continue
+                try:
+                    yield Item(name, number, record=parse_line(text, f"{name}:{number}"))
+                except BadInput as exc:
+                    yield Item(name, number, error=exc)
+        finally:
+            if source != "-":
+                handle.close()
+
+
+def dumps(record: Record) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def write(out: IO[str], record: Record) -> None:
+    out.write(dumps(record) + "\n")
+    out.flush()
+
+
+def new_id(*parts: Any) -> str:
+    """A short id: stable for the same parts (so re-runs name the same records), random without them."""
+    if not parts:
+        return uuid.uuid4().hex[:12]
+    return fingerprint(parts)[:12]
+
+
+def fingerprint(value: Any) -> str:
+    """sha256 of a JSON value in canonical form: the name of work done on exactly these inputs."""
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
