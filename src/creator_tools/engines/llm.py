@@ -1,0 +1,171 @@
+"""LLM engines behind one small interface.
+
+An engine implements `chat(messages, max_tokens, temperature, seed, schema)` and returns the reply text;
+the base class adds few-shot prompting, JSON-schema validation and bounded retries. Engines are found by
+name in ENGINES (import paths, loaded only when chosen) or in the `creator_tools.llm` entry-point group.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import os
+import random
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import click
+
+from ..errors import ConfigError, EngineError
+
+ENGINES = {
+    "local": "creator_tools.engines.llm_local:LocalLLM",
+    "openai": "creator_tools.engines.llm_openai:OpenAILLM",
+}
+Message = dict[str, str]
+Example = tuple[str, str]  # (user prompt, ideal reply)
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    engine: str | None = None
+    model: str | None = None
+    seed: int | None = None
+    temperature: float | None = None
+
+    def resolved(self) -> "LLMSettings":
+        """Fill blanks from the environment: CS_LLM_ENGINE, CS_LLM_MODEL, CS_LLM_SEED."""
+        engine = self.engine or os.environ.get("CS_LLM_ENGINE") or default_engine()
+        model = self.model or os.environ.get("CS_LLM_MODEL") or None
+        seed = self.seed if self.seed is not None else _int_env("CS_LLM_SEED")
+        return LLMSettings(engine, model, seed, self.temperature)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What goes into a stage's inputs: a different model or seed is different work."""
+        settings = self.resolved()
+        return {"engine": settings.engine, "model": settings.model, "seed": settings.seed, "temperature": settings.temperature}
+
+
+def default_engine() -> str:
+    """`openai` when an API is configured, else the bundled local model."""
+    return "openai" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "local"
+
+
+def _int_env(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value and value.lstrip("-").isdigit() else None
+
+
+class LLM:
+    """Base engine. Subclasses implement `chat`; a lock serialises calls for engines that are not thread-safe."""
+
+    name = "base"
+    thread_safe = True
+
+    def __init__(self, settings: LLMSettings):
+        self.settings = settings
+        self.seed = settings.seed
+        self.calls = 0
+        self._lock = threading.Lock()
+        self._rng = random.Random(settings.seed)
+
+    def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, seed: int | None,
+             schema: dict | None) -> str:
+        raise NotImplementedError  # implemented by each engine
+
+    def _call(self, messages: list[Message], max_tokens: int, schema: dict | None, attempt: int) -> str:
+        temperature = self.settings.temperature if self.settings.temperature is not None else 0.8
+        seed = None if self.seed is None else self.seed + attempt
+        self.calls += 1
+        if self.thread_safe:
+            return self.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, schema=schema)
+        with self._lock:
+            return self.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=seed, schema=schema)
+
+    def json(self, system: str, prompt: str, schema: dict, *, max_tokens: int = 512,
+             examples: Sequence[Example] = (), attempts: int = 3, seed_offset: int = 0) -> dict:
+        """A reply that parses as JSON and validates against SCHEMA, asking again up to ATTEMPTS times."""
+        import jsonschema
+
+        messages = _messages(system, prompt, examples)
+        problem = "no reply"
+        for attempt in range(attempts):
+            text = self._call(messages, max_tokens, schema, seed_offset + attempt)
+            try:
+                value = json.loads(text)
+                jsonschema.validate(value, schema)
+                return value
+            except json.JSONDecodeError as exc:
+                problem = f"reply was not JSON ({exc.msg})"
+            except jsonschema.ValidationError as exc:
+                problem = f"reply did not fit the schema ({exc.message[:120]})"
+        raise EngineError(f"{self.name} LLM gave no valid answer in {attempts} tries: {problem}; "
+                          "try a larger model (--model) or another --seed")
+
+    def text(self, system: str, prompt: str, *, max_tokens: int = 256, examples: Sequence[Example] = (),
+             seed_offset: int = 0) -> str:
+        return self._call(_messages(system, prompt, examples), max_tokens, None, seed_offset).strip()
+
+    def close(self) -> None:
+        """Free the model or connection."""
+
+
+def _messages(system: str, prompt: str, examples: Sequence[Example]) -> list[Message]:
+    messages = [{"role": "system", "content": system}]
+    for user, reply in examples:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+    return messages + [{"role": "user", "content": prompt}]
+
+
+def engine_names() -> list[str]:
+    from importlib.metadata import entry_points
+
+    return sorted(set(ENGINES) | {ep.name for ep in entry_points(group="creator_tools.llm")})
+
+
+_cache: dict[LLMSettings, LLM] = {}
+_cache_lock = threading.Lock()
+
+
+def get_llm(settings: LLMSettings | None = None) -> LLM:
+    """The engine for SETTINGS, built once per process (loading a model is the slow part)."""
+    settings = (settings or LLMSettings()).resolved()
+    with _cache_lock:
+        if settings not in _cache:
+            _cache[settings] = _load(settings.engine)(settings)
+        return _cache[settings]
+
+
+def _load(name: str) -> Callable[[LLMSettings], LLM]:
+    target = ENGINES.get(name)
+    if target is None:
+        from importlib.metadata import entry_points
+
+        found = [ep for ep in entry_points(group="creator_tools.llm") if ep.name == name]
+        if not found:
+            raise ConfigError(f"unknown LLM engine '{name}'; choose one of: {', '.join(engine_names())}")
+        return found[0].load()
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def llm_options(fn: Callable) -> Callable:
+    """Add --engine/--model/--seed/--temperature; the callback receives them as one `llm` LLMSettings."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, engine, model, seed, temperature, **params):
+        return fn(*args, llm=LLMSettings(engine, model, seed, temperature), **params)
+
+    options = [
+        click.option("--engine", metavar="NAME", help="LLM engine: local (bundled SmolLM2, the default with no API "
+                     "configured) or openai (OPENAI_BASE_URL / OPENAI_API_KEY). Env: CS_LLM_ENGINE."),
+        click.option("--model", metavar="NAME|PATH", help="Model: a GGUF path for local, a model name for openai. "
+                     "Env: CS_LLM_MODEL."),
+        click.option("--seed", type=int, help="Seed for repeatable output (local engine). Env: CS_LLM_SEED."),
+        click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default 0.8)."),
+    ]
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
