@@ -105,7 +105,7 @@ def _money(match: re.Match) -> str:
     return spoken
 
 
-_ABBREVIATIONS = {
+ABBREVIATIONS = {
     "Dr.": "Doctor", "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Miz", "Prof.": "Professor", "Jr.": "Junior",
     "Sr.": "Senior", "vs.": "versus", "vs": "versus", "etc.": "et cetera", "e.g.": "for example",
     "i.e.": "that is", "approx.": "approximately", "Inc.": "Incorporated", "Ltd.": "Limited", "Mt.": "Mount",
@@ -113,7 +113,7 @@ _ABBREVIATIONS = {
     "Oct.": "October", "Nov.": "November", "Dec.": "December", "hrs": "hours", "mins": "minutes",
 }
 _ABBREVIATION_RE = re.compile(
-    r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(_ABBREVIATIONS, key=len, reverse=True)) + r")(?=\W|$)"
+    r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(ABBREVIATIONS, key=len, reverse=True)) + r")(?=\W|$)"
 )
 _UNITS = {"km": "kilometers", "kg": "kilograms", "cm": "centimeters", "mm": "millimeters", "mph": "miles per hour",
           "kph": "kilometers per hour", "GB": "gigabytes", "MB": "megabytes", "TB": "terabytes", "KB": "kilobytes",
@@ -140,7 +140,7 @@ def normalize(text: str, language: str = "en") -> str:
     if not (language or "en").lower().startswith("en"):
         return text
     t = text
-    t = _ABBREVIATION_RE.sub(lambda m: _ABBREVIATIONS[m.group(1)], t)
+    t = _ABBREVIATION_RE.sub(lambda m: ABBREVIATIONS[m.group(1)], t)
     t = re.sub(r"\bNo\.\s?(?=\d)", "number ", t)
     t = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", t)  # "v1.2" -> "v 1.2", read as "v one point two"
     t = re.sub(r"#(\d+)", r"number \1", t)

@@ -1,0 +1,147 @@
+"""cs-caption: word-timed captions (SRT, WebVTT, karaoke ASS) for a record's voice-over, video or recording."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import artifacts, log, pipe
+from ..engines import stt
+from ..errors import BadInput, MissingInput, UsageError
+from ..media import subtitles, textnorm
+from ..records import Record
+
+SOURCES = ("voice", "video", "media")  # where the audio comes from, in order of preference
+MIN_SCRIPT_MATCH = 0.5  # below this share of matched words the recording is not the script: show what was said
+
+
+def source_of(record: Record) -> tuple[str, str] | None:
+    """(key, path) of the audio to transcribe: voice.path, else video.path, else media (a path or {path})."""
+    for key in SOURCES:
+        value = record.get(key)
+        path = value.get("path") if isinstance(value, dict) else value if isinstance(value, str) else None
+        if path:
+            return key, str(path)
+    return None
+
+
+def frame_size(record: Record, size: tuple[int, int] | None) -> tuple[int, int]:
+    if size:
+        return size
+    return (1080, 1920) if record.get("format") == "short" else (1920, 1080)
+
+
+class CaptionStage(pipe.Stage):
+    name = "caption"
+    key = "captions"
+
+    def __init__(self, model: str | None, device: str, compute_type: str | None, language: str | None,
+                 size: tuple[int, int] | None, font: str, use_script: bool):
+        self.model = model
+        self.device = device
+        self.compute_type = compute_type
+        self.language = language
+        self.size = size
+        self.font = font
+        self.use_script = use_script
+
+    def settings(self) -> dict[str, Any]:
+        return {"model": self.model or os.environ.get(stt.MODEL_ENV) or stt.DEFAULT_MODEL,
+                "language": self.language, "size": self.size, "font": self.font, "use_script": self.use_script}
+
+    def inputs(self, record: Record) -> Any:
+        found = source_of(record)
+        source = {"key": found[0], "value": record.get(found[0])} if found else None
+        if found and found[0] == "media":  # a creator's own file may change in place: its size and time too
+            try:
+                stat = os.stat(found[1])
+                source["stat"] = [stat.st_size, int(stat.st_mtime)]
+            except OSError:
+                pass
+        script = record.get("script") if self.use_script else None
+        return {"source": source, "script": script, "format": record.get("format"), "settings": self.settings()}
+
+    def check(self, record: Record) -> None:
+        found = source_of(record)
+        if not found:
+            raise MissingInput("voice", "cs-voice", "or give the record a 'video' path or a 'media' path")
+        if not Path(found[1]).is_file():
+            hint = "re-run cs-voice --force" if found[0] == "voice" else "check the path in the record"
+            raise BadInput(f"{found[0]} file {found[1]} does not exist; {hint}")
+
+    def process(self, record: Record) -> Record:
+        key, path = source_of(record)
+        script = record.get("script") if self.use_script else None
+        language = self.language or (script or {}).get("language")
+        whisper = stt.get_stt(self.model, self.device, self.compute_type)
+        heard_language, heard = whisper.transcribe(path, language)
+        words = [{k: w[k] for k in ("word", "start", "end")} for w in heard]
+        if script and isinstance(script, dict):
+            script_words = [w for text in textnorm.script_segments(script) for w in text.split()]
+            aligned, share = subtitles.align(script_words, heard, heard_language)
+            if share >= MIN_SCRIPT_MATCH:
+                words = aligned
+            else:
+                log.warn(f"record {record['id']}: only {share:.0%} of the script was heard in {path}; "
+                         "captions show what was said (use --no-script to skip the script)")
+        if not words:
+            raise BadInput(f"no speech found in {path}; check that the {key} file has a voice track")
+        inputs = self.inputs(record)
+        files = {suffix: artifacts.artifact_path("captions", record["id"], inputs, f".{suffix}")
+                 for suffix in ("srt", "vtt", "ass")}
+        width, height = frame_size(record, self.size)
+        subtitles.write_srt(words, files["srt"])
+        subtitles.write_vtt(words, files["vtt"])
+        subtitles.write_ass(words, files["ass"], width, height, self.font)
+        captions = {"language": heard_language, "words": words, **{k: str(v) for k, v in files.items()}}
+        return {**record, "captions": captions}
+
+    def plan(self, record: Record) -> str:
+        key, path = source_of(record)
+        return f"would transcribe {path} (from '{key}') and add 'captions'"
+
+
+def _size(_ctx, _param, value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    match = re.fullmatch(r"(\d{2,5})[xX](\d{2,5})", value.strip())
+    if not match:
+        raise click.BadParameter("use WIDTHxHEIGHT, e.g. 1080x1920")
+    return int(match.group(1)), int(match.group(2))
+
+
+@pipe.stage_command("caption")
+@click.option("--model", envvar=stt.MODEL_ENV, metavar="NAME|DIR",
+              help=f"faster-whisper model name or folder (env {stt.MODEL_ENV}; default: the bundled tiny.en).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where whisper runs; int8 on CPU, float16 on CUDA.")
+@click.option("--compute-type", metavar="TYPE", help="Override the CTranslate2 compute type (int8, float16, ...).")
+@click.option("--language", metavar="CODE", help="Spoken language (default: the script's, else detected).")
+@click.option("--size", callback=_size, metavar="WxH",
+              help="Frame size for the ASS file (default: 1080x1920 for format short, else 1920x1080).")
+@click.option("--font", default="DejaVu Sans", show_default=True, help="Caption font family for the ASS file.")
+@click.option("--script/--no-script", "use_script", default=True, show_default=True,
+              help="Show the script's own words and punctuation, timed by whisper, when the record has one.")
+def cli(opts: pipe.PipeOptions, model: str | None, device: str, compute_type: str | None, language: str | None,
+        size: tuple[int, int] | None, font: str, use_script: bool) -> pipe.Stage:
+    """Caption a record's voice-over, video or recording with word-timed SRT, WebVTT and ASS files.
+
+    \b
+    Reads `voice.path` (cs-voice), else `video.path` (cs-render), else `media` (your own recording),
+    and `script` when present (caption text then follows the script's words and punctuation).
+    Adds `captions`: {language, words: [{word, start, end}], srt, vtt, ass}; the files go to
+    cs-out/captions/. The ASS shows one or two lines at a time with the spoken word highlighted,
+    sized for the record's `format` (short: 1080x1920, else 1920x1080) or --size.
+
+    \b
+    Example:
+      cs-voice < scripts.jsonl | cs-caption > captioned.jsonl
+      echo '{"media": "talk.mp4"}' | cs-caption --model small.en --device cuda
+    """
+    if compute_type and device == "cpu" and compute_type == "float16":
+        raise UsageError("float16 needs --device cuda; use --compute-type int8 on the CPU")
+    return CaptionStage(model, device, compute_type, language, size, font, use_script)

@@ -1,0 +1,271 @@
+"""Word-timed captions: script-to-speech alignment, caption pages, and SRT, WebVTT and ASS writers.
+
+`words` everywhere is a list of {word, start, end} (seconds), as in a record's `captions.words`.
+cs-render calls `write_ass(words, path, width, height)` to remake the karaoke ASS for another frame size.
+Pure stdlib.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from typing import Sequence
+
+from ..artifacts import atomic_write_text
+from . import textnorm
+
+Page = list[list[dict]]  # lines of words
+
+SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
+NOT_SENTENCE_END = set(textnorm.ABBREVIATIONS) - {"etc."}  # "Dr." does not end a page
+PAGE_GAP_S = 0.8  # a pause this long starts a new caption page
+HOLD_S = 0.4  # a page stays this long after its last word, unless the next page starts sooner
+
+
+# --- alignment --------------------------------------------------------------------------------------------
+
+
+def align(script_words: Sequence[str], heard: Sequence[dict], language: str = "en") -> tuple[list[dict], float]:
+    """Time the script's own words with whisper's: match normalised tokens ("3.5%" and "three point five
+    percent" both become three/point/five/percent) with difflib; a script word takes the span of the heard
+    words it matched; runs whisper misheard take the span of what it heard there; words it missed entirely
+    are placed between their neighbours in proportion to their length.
+    Returns (words, share of script tokens that matched)."""
+    script_tokens, script_owner = _tokens(script_words, language)
+    heard_tokens, heard_owner = _tokens([w["word"] for w in heard], language)
+    spans: list[list[float] | None] = [None] * len(script_words)
+
+    def claim(word: int, start: float, end: float) -> None:
+        span = spans[word]
+        spans[word] = [start, end] if span is None else [min(span[0], start), max(span[1], end)]
+
+    matcher = difflib.SequenceMatcher(None, script_tokens, heard_tokens, autojunk=False)
+    matched = 0
+    for op, s1, s2, h1, h2 in matcher.get_opcodes():
+        if op == "equal":
+            matched += s2 - s1
+            for offset in range(s2 - s1):
+                said = heard[heard_owner[h1 + offset]]
+                claim(script_owner[s1 + offset], said["start"], said["end"])
+        elif op == "replace":
+            # Misheard stretch: spread the script words over the time whisper spent on it.
+            first, last = heard[heard_owner[h1]], heard[heard_owner[h2 - 1]]
+            owners = sorted(set(script_owner[s1:s2]))
+            for word, (start, end) in zip(owners, _spread(first["start"], last["end"], [script_words[i] for i in owners])):
+                if spans[word] is None:
+                    spans[word] = [start, end]
+    _fill_gaps(script_words, spans, heard)
+    words = [{"word": w, "start": round(s[0], 3), "end": round(s[1], 3)} for w, s in zip(script_words, spans)]
+    return words, (matched / len(script_tokens) if script_tokens else 0.0)
+
+
+def _tokens(words: Sequence[str], language: str) -> tuple[list[str], list[int]]:
+    tokens, owner = [], []
+    for index, word in enumerate(words):
+        for token in textnorm.tokens(word, language):
+            tokens.append(token)
+            owner.append(index)
+    return tokens, owner
+
+
+def _spread(start: float, end: float, words: Sequence[str]) -> list[tuple[float, float]]:
+    """Split [start, end] among WORDS in proportion to their length in characters."""
+    weights = [max(1, len(w)) for w in words]
+    total = sum(weights)
+    out, at = [], start
+    for weight in weights:
+        step = (end - start) * weight / total
+        out.append((at, at + step))
+        at += step
+    return out
+
+
+def _fill_gaps(script_words: Sequence[str], spans: list, heard: Sequence[dict]) -> None:
+    """Give untimed words the time between their timed neighbours, and keep starts in order."""
+    end_of_speech = heard[-1]["end"] if heard else 0.0
+    index = 0
+    while index < len(spans):
+        if spans[index] is not None:
+            index += 1
+            continue
+        stop = index
+        while stop < len(spans) and spans[stop] is None:
+            stop += 1
+        after = spans[index - 1][1] if index else (heard[0]["start"] if heard else 0.0)
+        before = spans[stop][0] if stop < len(spans) else max(end_of_speech, after)
+        if before <= after:  # no room: squeeze a short slot after the previous word
+            before = after + 0.08 * (stop - index)
+        for offset, span in enumerate(_spread(after, before, script_words[index:stop])):
+            spans[index + offset] = list(span)
+        index = stop
+    for index in range(1, len(spans)):  # a matching glitch must never move a word before its predecessor
+        if spans[index][0] < spans[index - 1][0]:
+            spans[index][0] = spans[index - 1][0]
+        spans[index][1] = max(spans[index][1], spans[index][0])
+
+
+# --- pages ------------------------------------------------------------------------------------------------
+
+
+def pages(words: Sequence[dict], max_chars: int = 32, max_lines: int = 2) -> list[Page]:
+    """Group words into caption pages of at most MAX_LINES lines of at most MAX_CHARS characters (a longer
+    single word gets a line of its own). A page also ends after a sentence and at a pause."""
+    result: list[Page] = []
+    page: Page = []
+    line: list[dict] = []
+
+    def line_length(items: list[dict]) -> int:
+        return sum(len(w["word"]) for w in items) + max(0, len(items) - 1)
+
+    for number, word in enumerate(words):
+        if line and line_length(line + [word]) > max_chars:
+            page.append(line)
+            line = []
+            if len(page) >= max_lines:
+                result.append(page)
+                page = []
+        line.append(word)
+        following = words[number + 1] if number + 1 < len(words) else None
+        pause = following is not None and following["start"] - word["end"] >= PAGE_GAP_S
+        sentence_end = SENTENCE_END.search(word["word"]) and word["word"] not in NOT_SENTENCE_END
+        if sentence_end or pause:
+            page.append(line)
+            result.append(page)
+            page, line = [], []
+    if line:
+        page.append(line)
+    if page:
+        result.append(page)
+    return result
+
+
+def _page_times(all_pages: list[Page]) -> list[tuple[float, float]]:
+    times = []
+    for number, page in enumerate(all_pages):
+        start, end = page[0][0]["start"], page[-1][-1]["end"]
+        if number + 1 < len(all_pages):
+            end = max(end, min(end + HOLD_S, all_pages[number + 1][0][0]["start"]))
+        else:
+            end += HOLD_S
+        times.append((start, max(end, start + 0.05)))
+    return times
+
+
+def _text(line: list[dict]) -> str:
+    return " ".join(w["word"] for w in line)
+
+
+# --- SRT and WebVTT ---------------------------------------------------------------------------------------
+
+
+def _clock(seconds: float, separator: str) -> str:
+    millis = max(0, round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
+
+
+def write_srt(words: Sequence[dict], path: str | os.PathLike, max_chars: int = 42, max_lines: int = 2) -> None:
+    all_pages = pages(words, max_chars, max_lines)
+    cues = []
+    for number, (page, (start, end)) in enumerate(zip(all_pages, _page_times(all_pages)), 1):
+        text = "\n".join(_text(line) for line in page)
+        cues.append(f"{number}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{text}\n")
+    atomic_write_text(path, "\n".join(cues))
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_vtt(words: Sequence[dict], path: str | os.PathLike, max_chars: int = 42, max_lines: int = 2) -> None:
+    all_pages = pages(words, max_chars, max_lines)
+    cues = ["WEBVTT\n"]
+    for page, (start, end) in zip(all_pages, _page_times(all_pages)):
+        text = "\n".join(_vtt_escape(_text(line)) for line in page)
+        cues.append(f"{_clock(start, '.')} --> {_clock(end, '.')}\n{text}\n")
+    atomic_write_text(path, "\n".join(cues))
+
+
+# --- ASS with the spoken word highlighted -----------------------------------------------------------------
+
+WHITE, HIGHLIGHT = "FFFFFF", "00E5FF"  # BBGGRR: white text, the spoken word in amber
+OUTLINE, SHADOW = "&H00000000", "&H80000000"  # &HAABBGGRR
+
+
+def ass_escape(text: str) -> str:
+    """User text that libass shows as typed: `\\{` and `\\}` are libass's literal braces; a backslash gets a
+    word joiner after it so `\\N`, `\\h` or `\\i1` in the text are not read as codes; line breaks become spaces."""
+    text = text.replace("\\", "\\\u2060").replace("{", "\\{").replace("}", "\\}")
+    return " ".join(text.split())
+
+
+def ass_layout(width: int, height: int) -> dict:
+    """Font size, outline, margins and characters per line for a frame: big bold captions that leave a
+    margin (more at the bottom of a vertical frame, where the Shorts player puts its buttons)."""
+    size = round(min(width, height) * 0.07)
+    margin_h = round(width * 0.06)
+    return {
+        "size": size,
+        "outline": max(2, round(size / 14)),
+        "shadow": max(1, round(size / 30)),
+        "margin_h": margin_h,
+        "margin_v": round(height * (0.16 if height > width else 0.07)),
+        "max_chars": max(10, int((width - 2 * margin_h) / (size * 0.62))),
+    }
+
+
+def _ass_clock(seconds: float) -> str:
+    centis = max(0, round(seconds * 100))
+    hours, rest = divmod(centis, 360_000)
+    minutes, rest = divmod(rest, 6000)
+    secs, centis = divmod(rest, 100)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}.{centis:02d}"
+
+
+def write_ass(words: list[dict], path: str | os.PathLike, width: int, height: int, font: str = "DejaVu Sans") -> None:
+    """An ASS file for a WIDTHxHEIGHT frame: pages of one or two lines at the bottom centre, each word
+    coloured while it is spoken (one event per word, so the page never moves). FONT is a family name;
+    libass falls back through fontconfig for scripts the font lacks."""
+    layout = ass_layout(width, height)
+    header = [
+        "[Script Info]",
+        "; made by creator-tools cs-caption",
+        "ScriptType: v4.00+",
+        f"PlayResX: {width}",
+        f"PlayResY: {height}",
+        "WrapStyle: 2",
+        "ScaledBorderAndShadow: yes",
+        "YCbCr Matrix: TV.709",
+        "",
+        "[V4+ Styles]",
+        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
+        "Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
+        "MarginL, MarginR, MarginV, Encoding",
+        f"Style: Caption,{font.replace(',', ' ')},{layout['size']},&H00{WHITE},&H00{HIGHLIGHT},{OUTLINE},{SHADOW},-1,0,0,0,"
+        f"100,100,0,0,1,{layout['outline']},{layout['shadow']},2,{layout['margin_h']},{layout['margin_h']},"
+        f"{layout['margin_v']},1",
+        "",
+        "[Events]",
+        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+    ]
+    events = []
+    all_pages = pages(words, layout["max_chars"], 2)
+    for page, (page_start, page_end) in zip(all_pages, _page_times(all_pages)):
+        flat = [w for line in page for w in line]
+        for index, word in enumerate(flat):
+            start = page_start if index == 0 else word["start"]
+            end = flat[index + 1]["start"] if index + 1 < len(flat) else page_end
+            if end - start < 0.01:
+                continue
+            text = r"\N".join(
+                " ".join(
+                    f"{{\\1c&H{HIGHLIGHT}&}}{ass_escape(w['word'])}{{\\1c&H{WHITE}&}}" if w is word else ass_escape(w["word"])
+                    for w in line
+                )
+                for line in page
+            )
+            events.append(f"Dialogue: 0,{_ass_clock(start)},{_ass_clock(end)},Caption,,0,0,0,,{text}")
+    atomic_write_text(path, "\n".join(header + events) + "\n")
