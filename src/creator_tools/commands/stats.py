@@ -1,0 +1,196 @@
+"""cs-stats: pull channel analytics into a store, report per video, recommend what to make next.
+
+\b
+Subcommands:
+  pull       uploads, lifetime counts and daily analytics -> the stats store (upserts)
+  report     one record per video with a `stats` key; --format table, --plot FILE.png
+  recommend  topics that beat the channel, with counts and effect sizes -> records for cs-idea
+
+\b
+The store is SQLite at $XDG_STATE_HOME/creator-tools/stats.sqlite unless --db (or CS_STATS_DB) names
+another file or a postgresql:// URL.
+
+\b
+Example:
+  cs-stats pull --since 2024-05-01 && cs-stats report --format table && cs-stats recommend | cs-idea -n 3
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import click
+
+from .. import log, pipe
+from ..errors import BadInput
+from ..records import Record
+
+NAME = "cs-stats"
+
+
+def _db_option(fn):
+    return click.option("--db", envvar="CS_STATS_DB", metavar="URL",
+                        help="Stats store: a SQLite file or postgresql://user@host:port/db "
+                             "[env CS_STATS_DB; default $XDG_STATE_HOME/creator-tools/stats.sqlite].")(fn)
+
+
+def _open_store(db: str | None):
+    from ..stats.store import Store
+
+    return Store(db)
+
+
+class _FromStore(pipe.Stage):
+    """Emit records computed from the store (no input), or add the key to input records (-i)."""
+
+    name = "stats"
+
+    def __init__(self, key: str, records: list[Record], values_for=None):
+        self.key = key
+        self.records = records
+        self.values = {r["id"]: r[key] for r in records}
+        self.values_for = values_for  # video_id -> value, for input records
+        self.reading_input = values_for is not None
+
+    def source(self):
+        if self.reading_input:
+            return None
+        return ({k: v for k, v in r.items() if k != self.key} for r in self.records)
+
+    def done(self, record: Record) -> bool:
+        return False  # the store changes between runs: always recompute (it is one lookup)
+
+    def process(self, record: Record) -> Record:
+        if not self.reading_input:
+            return {**record, self.key: self.values[record["id"]]}
+        video_id = (record.get("youtube") or {}).get("video_id")
+        if not video_id:
+            from ..errors import MissingInput
+
+            raise MissingInput("youtube", "cs-publish")
+        if video_id not in self.values_for:
+            raise BadInput(f"video {video_id} is not in the stats store; run cs-stats pull first")
+        return {**record, self.key: self.values_for[video_id]}
+
+
+@click.group(name=NAME, context_settings=pipe.CONTEXT_SETTINGS, help=__doc__)
+def cli() -> None:
+    pass
+
+
+@cli.command(context_settings=pipe.CONTEXT_SETTINGS)
+@pipe.common_options
+@_db_option
+@click.option("--since", metavar="YYYY-MM-DD", help="First day of the window (default: the last stored days).")
+@click.option("--window", "window_text", default="7d", show_default=True, metavar="Nd",
+              help="Window length: 7d, 28d, 4w. Deltas compare with the window just before it.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True,
+              help="jsonl: one record per video; table: a rich table with sparklines for people.")
+@click.option("--plot", metavar="FILE.png", help="Also draw views per day, top videos and retention to a PNG.")
+@click.option("--limit", type=click.IntRange(1),
+              help="Only the N videos with the most views in the window (table default: 25).")
+@click.option("--chart/--no-chart", default=None,
+              help="Unicode chart on stderr (default: when stderr is a terminal).")
+def report(opts: pipe.PipeOptions, db, since, window_text, fmt, plot, limit, chart) -> None:
+    """One record per video with its `stats` over a window, and deltas against the window before.
+
+    \b
+    Reads: the stats store (and, with -i, records with a `youtube` key, to which it adds `stats`).
+    Adds: stats = {video_id, views, watch_minutes, avg_view_s, avg_view_pct, likes, subs_gained,
+          window: {start, end, days}, delta: {... differences, views_pct, previous}}.
+
+    \b
+    Example:
+      cs-stats report --window 28d --format table --plot stats.png
+      cs-stats report --since 2024-06-01 --window 7d | jq -c '.stats | [.video_id, .views, .delta.views]'
+    """
+    from ..stats import report as reports
+
+    def call() -> int:
+        days = reports.parse_days(window_text)
+        start = reports.parse_date(since) if since else None
+        store = _open_store(db)
+        try:
+            window = reports.choose_window(store, start, days)
+            if window is None:
+                raise BadInput(f"the stats store {store.url} holds no days yet; run cs-stats pull first")
+            records = reports.build(store, window)
+            shown = records[:limit] if limit else records
+            channel = store.channel_series(window.previous.start, window.end)
+            if plot:
+                from ..stats.plot import png
+
+                png(plot, channel, records, window.as_dict())
+                log.info(f"wrote {plot}")
+            if fmt == "table":
+                return _print_table(store, records, window, channel, limit or 25)
+            if chart or (chart is None and log.show_progress()):
+                from ..stats.plot import terminal_chart
+
+                sys.stderr.write(terminal_chart(records, channel) + "\n")
+            values = {r["stats"]["video_id"]: r["stats"] for r in records} if opts.inputs else None
+            return pipe.run(_FromStore("stats", shown, values), opts)
+        finally:
+            store.close()
+
+    sys.exit(pipe.guard(NAME, call))
+
+
+def _print_table(store, records, window, channel, limit) -> int:
+    from rich.console import Console
+
+    from ..stats.plot import terminal_chart
+    from ..stats.report import table
+
+    shown = records[:limit] if limit else records
+    series = store.series(window.start, window.end, [r["stats"]["video_id"] for r in shown])
+    width = shutil.get_terminal_size((160, 40)).columns if sys.stdout.isatty() else 160
+    console = Console(file=sys.stdout, width=width, soft_wrap=False)
+    console.print(table(records, window, series, limit))
+    console.print(terminal_chart(records, channel), markup=False, highlight=False)
+    return 0
+
+
+@cli.command(context_settings=pipe.CONTEXT_SETTINGS)
+@pipe.common_options
+@_db_option
+@click.option("--metric", type=click.Choice(["views", "watch_minutes", "avg_view_pct"]), default="views",
+              show_default=True, help="What 'better' means: views/day, watch minutes/day or % viewed.")
+@click.option("--min-n", type=click.IntRange(1), default=2, show_default=True,
+              help="Smallest group (videos) that may be recommended.")
+@click.option("--min-effect", type=click.FloatRange(0, 1), default=0.147, show_default=True,
+              help="Smallest Cliff's delta (group vs the rest) worth recommending; 0.147 is 'small'.")
+@click.option("-n", "--limit", type=click.IntRange(1), default=5, show_default=True, help="At most N topics.")
+def recommend(opts: pipe.PipeOptions, db, metric, min_n, min_effect, limit) -> None:
+    """Topics, formats, lengths, hooks and publish hours that beat the channel, as records for cs-idea.
+
+    \b
+    Reads: the stats store (videos joined with what cs-publish recorded: topic, format, hook, length).
+    Emits: {id, topic, recommendation: {id, summary, format, length_s, publish_hour, hook, evidence}},
+    one per topic whose median beats the channel median, best first. Evidence holds n, medians, the
+    ratio to the channel median, Cliff's delta and Cohen's d (on log values) for every choice.
+
+    \b
+    Example:
+      cs-stats recommend --metric watch_minutes | cs-idea -n 3
+    """
+    from ..stats.recommend import recommend as build
+
+    def call() -> int:
+        store = _open_store(db)
+        try:
+            records = build(store, metric=metric, min_n=min_n, limit=limit, min_effect=min_effect)
+            if not records:
+                counts = store.counts()
+                if not counts["daily"]:
+                    raise BadInput(f"the stats store {store.url} holds no days yet; run cs-stats pull first")
+                log.warn(f"no topic with {min_n}+ videos beats the channel median ({counts['published']} videos "
+                         "have a topic; pass cs-publish records to cs-stats pull -i, or lower --min-n)")
+            for record in records:
+                log.info(record["recommendation"]["summary"])
+            return pipe.run(_FromStore("recommendation", records), opts)
+        finally:
+            store.close()
+
+    sys.exit(pipe.guard(NAME, call))
