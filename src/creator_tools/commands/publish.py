@@ -1,0 +1,239 @@
+"""cs-publish: upload finished videos to YouTube with thumbnail, captions, playlist and schedule."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import log, pipe
+from ..errors import BadInput, ConfigError, UsageError
+from ..media import ffmpeg
+from ..youtube import auth as yt_auth
+from ..youtube import client, metadata, quota
+
+CHUNK_UNIT = 256 * 1024
+
+
+def parse_size(text: str) -> int:
+    """'16M', '256K', '1G' or a byte count; a multiple of 256 KiB, as the API requires for chunks."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(i?B)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise UsageError(f"--chunk-size {text!r} is not a size like 16M or 262144")
+    size = int(match[1]) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[match[2].upper()]
+    if size <= 0 or size % CHUNK_UNIT:
+        raise UsageError(f"--chunk-size {text} must be a positive multiple of 256K (YouTube's chunk unit)")
+    return size
+
+
+class Publish(pipe.Stage):
+    name = "publish"
+    key = "youtube"
+    needs = {"video": "cs-render", "meta": "cs-meta"}
+
+    def __init__(self, token: str | None, endpoint: str | None, budget: int, chunk_size: int, check: bool,
+                 schedule_every: float | None):
+        self.token_option = token
+        self.endpoint = endpoint
+        self.budget = budget
+        self.chunk_size = chunk_size
+        self.check_only = check
+        self.schedule_every = schedule_every
+        self._publisher: Any = None
+        self._lock = threading.Lock()
+
+    def settings(self) -> dict[str, Any]:
+        return {"schedule_every_h": self.schedule_every} if self.schedule_every else {}
+
+    def inputs(self, record: dict) -> Any:
+        return {**super().inputs(record), "thumb": (record.get("thumb") or {}).get("path"),
+                "captions": (record.get("captions") or {}).get("srt")}
+
+    def publisher(self) -> Any:
+        with self._lock:
+            if self._publisher is None:
+                from ..youtube.publisher import Publisher
+
+                token = yt_auth.load_token(self.token_option)
+                self._publisher = Publisher(token, self.endpoint, self.budget, self.chunk_size, self.schedule_every)
+            return self._publisher
+
+    def _local_checks(self, record: dict) -> str:
+        """Checks that need no network: meta shape, the video file is real media with a video stream."""
+        metadata.validate(record["meta"], scheduled=False)
+        path = str((record["video"] or {}).get("path") or "")
+        if not path:
+            raise BadInput("video.path is empty; run cs-render again")
+        streams = ffmpeg.probe(path).get("streams", [])
+        if not any(s.get("codec_type") == "video" for s in streams):
+            raise BadInput(f"{path}: has no video stream; run cs-render again")
+        return path
+
+    def process(self, record: dict) -> dict:
+        self._local_checks(record)
+        if self.check_only:
+            return self.preflight(record)
+        return {**record, "youtube": self.publisher().publish(record)}
+
+    def preflight(self, record: dict) -> dict:
+        """--check: everything publishing needs, without uploading; the record passes through unchanged."""
+        from ..youtube.publisher import check_thumbnail, sha256_file
+
+        pub = self.publisher()
+        client.refresh(pub.token)
+        scopes = pub.token.scopes()
+        if not scopes & {yt_auth.SCOPE_UPLOAD, yt_auth.SCOPE_YOUTUBE, yt_auth.SCOPE_FORCE_SSL}:
+            raise ConfigError(f"the token {pub.token.path} lacks the YouTube upload scope; {yt_auth.REAUTH}")
+        path = str(record["video"]["path"])
+        row = pub.uploads().get(sha256_file(path))
+        wanted = pub.wanted(record)
+        if wanted["thumbnail"]:
+            check_thumbnail(wanted["thumbnail"])
+        if wanted["captions"] and not Path(wanted["captions"]).is_file():
+            raise BadInput(f"{wanted['captions']}: no such caption file; run cs-caption again")
+        if not (row and row.get("video_id")):
+            metadata.validate(record["meta"])
+        cost, left = pub.cost(row, wanted), pub.quota.left()
+        if cost > left:
+            from ..errors import QuotaDeferred
+
+            raise QuotaDeferred(f"needs {cost} quota units but {max(left, 0)} are left today; re-run tomorrow or raise --quota")
+        state = f"already uploaded as {row['video_id']}" if row and row.get("video_id") else "ready to publish"
+        log.info(f"record {record.get('id')}: {state}: {path} ({os.path.getsize(path)} bytes), about {cost} "
+                 f"quota units needed, {left} left today")
+        return record
+
+    def plan(self, record: dict) -> str:
+        """The requests --dry-run would send, built by the real client without credentials."""
+        from googleapiclient.http import MediaFileUpload
+
+        from ..youtube.publisher import MIMETYPES, Publisher, check_thumbnail
+
+        service = client.build_service("youtube", "v3", self.endpoint)
+        meta = dict(record["meta"])
+        metadata.validate(meta, scheduled=False)
+        body = metadata.video_body(meta)
+        path = str(record["video"]["path"])
+        media = MediaFileUpload(path, mimetype=MIMETYPES.get(Path(path).suffix.lower(), "application/octet-stream"),
+                                chunksize=self.chunk_size, resumable=True)
+        insert = service.videos().insert(part="snippet,status", body=body, media_body=media, notifySubscribers=True)
+        lines = [f"POST {insert.uri} {json.dumps(body, ensure_ascii=False)}",
+                 f"PUT <session uri> {media.size()} bytes in chunks of {self.chunk_size}"]
+        wanted = Publisher.wanted(record)
+        if wanted["thumbnail"]:
+            kind = check_thumbnail(wanted["thumbnail"])
+            thumb = service.thumbnails().set(videoId="VIDEO_ID", media_body=MediaFileUpload(wanted["thumbnail"], mimetype=kind))
+            lines.append(f"POST {thumb.uri} ({os.path.getsize(wanted['thumbnail'])} bytes {kind})")
+        if wanted["captions"]:
+            cap = service.captions().insert(part="snippet", body={"snippet": {"videoId": "VIDEO_ID"}},
+                                            media_body=MediaFileUpload(wanted["captions"], mimetype="application/octet-stream"))
+            lines.append(f"POST {cap.uri} (multipart: snippet + {wanted['captions']})")
+        if wanted["playlist"]:
+            found = service.playlists().list(part="snippet", mine=True, maxResults=50)
+            add = service.playlistItems().insert(part="snippet", body={})
+            lines.append(f"GET {found.uri} (find playlist {wanted['playlist']!r}; POST playlists if missing)")
+            lines.append(f"POST {add.uri}")
+        return "would send:\n  " + "\n  ".join(lines)
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.token.save_if_refreshed()
+
+
+@click.group(name="cs-publish", invoke_without_command=True, context_settings=pipe.CONTEXT_SETTINGS)
+@click.option("--token", metavar="FILE", help="Authorized-user token file (default $CS_YOUTUBE_TOKEN, else "
+              "$XDG_CONFIG_HOME/creator-tools/youtube-token.json).")
+@click.option("--api-endpoint", metavar="URL", help="Send every call, uploads included, to URL "
+              "(default $CS_YOUTUBE_ENDPOINT, else Google).")
+@click.option("--chunk-size", default="16M", show_default=True, metavar="SIZE",
+              help="Upload chunk size, a multiple of 256K.")
+@click.option("--quota", "budget", type=click.IntRange(1), default=quota.DEFAULT_BUDGET, show_default=True,
+              metavar="UNITS", help="Daily quota budget (Pacific-time day); records that would exceed it are deferred.")
+@click.option("--check", is_flag=True, help="Preflight only: token, file, meta, thumbnail, quota; upload nothing.")
+@click.option("--schedule-every", type=click.FloatRange(min=1), metavar="HOURS",
+              help="Give records without meta.publish_at the next free slot, HOURS after the last scheduled one.")
+@pipe.common_options
+@click.pass_context
+def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpoint: str | None, chunk_size: str,
+        budget: int, check: bool, schedule_every: float | None) -> None:
+    """Upload each record's video to YouTube with its thumbnail, captions, playlist and schedule.
+
+    \b
+    Reads:  video (cs-render), meta (cs-meta); thumb (cs-thumb) and captions.srt (cs-caption) when present.
+    Adds:   youtube {video_id, url, privacy, publish_at, thumbnail_set, caption_id, playlist_item_id}.
+
+    \b
+    Uploads are resumable and crash-safe: the session is saved in a ledger under
+    $XDG_STATE_HOME/creator-tools/ before the first byte, so a re-run after a kill continues from
+    the server's committed offset; a file already on the channel (same sha256) is never uploaded
+    again. Quota is counted per Pacific-time day; records that would exceed --quota, or that meet a
+    quota or rate limit, are deferred (exit 4) and the next run picks them up.
+
+    \b
+    Set-up, once, on a machine with a browser (see docs/youtube.md for a headless box):
+      cs-publish auth --client-secrets client_secret.json
+
+    \b
+    Example:
+      cs-meta -i rendered.jsonl | cs-publish --check && \\
+      cs-meta -i rendered.jsonl | cs-publish --schedule-every 24 -o published.jsonl
+    """
+    if ctx.invoked_subcommand:
+        ctx.obj = {"api_endpoint": api_endpoint}
+        return
+    log.setup("cs-publish", opts.quiet)
+
+    def run() -> int:
+        stage = Publish(token, client.endpoint(api_endpoint), budget, parse_size(chunk_size), check, schedule_every)
+        return pipe.run(stage, opts)
+
+    sys.exit(pipe.guard("cs-publish", run))
+
+
+@cli.command("auth", context_settings=pipe.CONTEXT_SETTINGS)
+@click.option("--client-secrets", required=True, metavar="FILE", type=click.Path(dir_okay=False),
+              help="OAuth client JSON (type Desktop app) from the Google Cloud console.")
+@click.option("--token", "token_out", metavar="FILE", help="Where to save the token (default $CS_YOUTUBE_TOKEN, "
+              "else $XDG_CONFIG_HOME/creator-tools/youtube-token.json).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port of the loopback redirect (0: any free port).")
+@click.option("--no-browser", is_flag=True, help="Only print the consent URL (open it yourself).")
+@click.option("--timeout", type=click.IntRange(1), default=300, show_default=True, help="Seconds to wait for consent.")
+@click.pass_context
+def auth_command(ctx: click.Context, client_secrets: str, token_out: str | None, port: int, no_browser: bool,
+                 timeout: int) -> None:
+    """Authorize creator-tools for your YouTube channel and save the token (mode 0600).
+
+    \b
+    Opens Google's consent page and catches the answer on a loopback redirect. The token covers
+    uploads, captions, playlists and cs-stats' analytics; it refreshes on its own. On a headless
+    GPU box, run this on a desktop and copy the file over (docs/youtube.md).
+
+    \b
+    Example:
+      cs-publish auth --client-secrets ~/Downloads/client_secret.json
+      scp ~/.config/creator-tools/youtube-token.json gpu:.config/creator-tools/
+    """
+
+    def run() -> int:
+        credentials = yt_auth.run_flow(client_secrets, port=port, open_browser=not no_browser, timeout=timeout)
+        path = yt_auth.token_path(token_out)
+        yt_auth.save_token(credentials, path)
+        log.info(f"saved the token to {path} (mode 0600)")
+        endpoint = client.endpoint((ctx.obj or {}).get("api_endpoint"))
+        try:
+            service = client.build_service("youtube", "v3", endpoint, credentials)
+            found = client.execute(service.channels().list(part="snippet", mine=True), "channels.list", tries=2)
+            for item in found.get("items", []):
+                log.info(f"authorized for channel {item['snippet']['title']!r} ({item['id']})")
+        except Exception as exc:  # the token is saved; naming the channel is a courtesy
+            log.warn(f"saved, but could not list the channel: {getattr(exc, 'message', exc)}")
+        return 0
+
+    sys.exit(pipe.guard("cs-publish", run))

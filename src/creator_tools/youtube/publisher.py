@@ -1,0 +1,224 @@
+"""Publishing one record: the upload (or its resume), then thumbnail, captions and playlist, each step
+remembered in the ledger so a re-run does only what is missing and never makes a second video."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from .. import log
+from ..errors import BadInput
+from . import client, ledger, metadata, quota, upload
+
+MIMETYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+             ".webm": "video/webm", ".avi": "video/x-msvideo"}
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def watch_url(video_id: str) -> str:
+    return f"https://www.youtube.com/watch?v={video_id}"
+
+
+class Publisher:
+    """API access for one run: the token, a service per thread, the channel, the ledgers."""
+
+    def __init__(self, token: Any, endpoint: str | None, budget: int, chunk_size: int,
+                 schedule_every_h: float | None = None):
+        self.token = token
+        self.endpoint = endpoint
+        self.chunk_size = chunk_size
+        self.schedule_every_h = schedule_every_h
+        self.quota = quota.Quota(token.client_id, budget)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._channel: str | None = None
+        self._last_slot: dt.datetime | None = None
+
+    @property
+    def service(self) -> Any:
+        if getattr(self._local, "service", None) is None:  # httplib2 objects are not thread-safe
+            self._local.service = client.build_service("youtube", "v3", self.endpoint, self.token.credentials)
+        return self._local.service
+
+    def call(self, request: Any, name: str) -> Any:
+        return client.execute(request, name, quota=self.quota, token=self.token)
+
+    def channel_id(self) -> str:
+        with self._lock:
+            if self._channel is None:
+                client.refresh(self.token)
+                found = self.call(self.service.channels().list(part="id", mine=True), "channels.list")
+                if not found.get("items"):
+                    raise BadInput("the token's Google account has no YouTube channel; create one on youtube.com")
+                self._channel = found["items"][0]["id"]
+            return self._channel
+
+    def uploads(self) -> ledger.Uploads:
+        return ledger.Uploads(self.channel_id())
+
+    # --- planning ---------------------------------------------------------------------------------------
+    @staticmethod
+    def wanted(record: dict) -> dict[str, Any]:
+        """The follow-up steps this record asks for."""
+        srt = (record.get("captions") or {}).get("srt")
+        return {"thumbnail": (record.get("thumb") or {}).get("path"), "captions": srt,
+                "playlist": (record.get("meta") or {}).get("playlist")}
+
+    @staticmethod
+    def cost(row: dict | None, wanted: dict[str, Any]) -> int:
+        steps = (row or {}).get("steps", {})
+        units = 0 if row and (row.get("video_id") or row.get("session_uri")) else quota.COSTS["videos.insert"]
+        if wanted["thumbnail"] and "thumbnail" not in steps:
+            units += quota.COSTS["thumbnails.set"]
+        if wanted["captions"] and "captions" not in steps:
+            units += quota.COSTS["captions.insert"]
+        if wanted["playlist"] and "playlist" not in steps:  # worst case: look up, create, add
+            units += quota.COSTS["playlists.list"] + quota.COSTS["playlists.insert"] + quota.COSTS["playlistItems.insert"]
+        return units
+
+    def next_slot(self, uploads: ledger.Uploads) -> str:
+        """The next free publish time, SCHEDULE_EVERY_H after the last scheduled one (at least an hour ahead,
+        on the hour), so a day's batch spreads over the following days."""
+        every = dt.timedelta(hours=self.schedule_every_h or 24)
+        now = dt.datetime.now(dt.timezone.utc)
+        with self._lock:
+            if self._last_slot is None:
+                taken = [metadata.parse_time(t) for t in uploads.scheduled()]
+                self._last_slot = max(taken) if taken else None
+            slot = now + dt.timedelta(hours=1)
+            if self._last_slot is not None:
+                slot = max(slot, self._last_slot + every)
+            if slot.minute or slot.second or slot.microsecond:
+                slot = slot.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+            self._last_slot = slot
+        return metadata.rfc3339(slot)
+
+    # --- the work ---------------------------------------------------------------------------------------
+    def publish(self, record: dict) -> dict:
+        meta = dict(record["meta"])
+        path = str(record["video"]["path"])
+        rid = record.get("id", "?")
+        sha = sha256_file(path)
+        if record["video"].get("sha256") and record["video"]["sha256"] != sha:
+            log.warn(f"record {rid}: {path} changed since cs-render (sha256 differs); publishing the file as it is now")
+        uploads = self.uploads()
+        row = uploads.get(sha)
+        wanted = self.wanted(record)
+        steps = (row or {}).get("steps", {})
+        missing = [k for k, v in wanted.items() if v and k not in steps]
+        if "thumbnail" in missing:  # local problems fail before any quota is spent
+            check_thumbnail(wanted["thumbnail"])
+        if "captions" in missing and not Path(wanted["captions"]).is_file():
+            raise BadInput(f"{wanted['captions']}: no such caption file; run cs-caption again")
+        if row and row.get("youtube") and not missing:
+            log.info(f"record {rid}: {path} is already on this channel as {row['video_id']}; nothing sent")
+            return row["youtube"]
+        with self.quota.reserve(self.cost(row, wanted), f"record {rid}"):
+            video_id = row.get("video_id") if row else None
+            if video_id:
+                youtube = dict((row or {}).get("youtube") or {})
+                privacy, publish_at = youtube.get("privacy"), youtube.get("publish_at")
+            else:
+                if self.schedule_every_h and not meta.get("publish_at"):
+                    meta["publish_at"] = self.next_slot(uploads)
+                metadata.validate(meta)
+                body = metadata.video_body(meta)
+                size = os.path.getsize(path)
+                video = upload.upload(
+                    self.service, path=path, mimetype=MIMETYPES.get(Path(path).suffix.lower(), "application/octet-stream"),
+                    size=size, part="snippet,status", body=body, chunk_size=self.chunk_size,
+                    session_uri=(row or {}).get("session_uri"),
+                    save_session=lambda uri: uploads.save_session(sha, size, path, uri),
+                    forget_session=lambda: uploads.forget_session(sha),
+                    charge=lambda: self.quota.charge("videos.insert"), name=f"record {rid}",
+                    token_path=self.token.path)
+                video_id = video["id"]
+                uploads.save_video(sha, video_id)
+                status = video.get("status") or body["status"]
+                privacy, publish_at = status.get("privacyStatus"), status.get("publishAt")
+            if wanted["thumbnail"] and "thumbnail" not in steps:
+                steps["thumbnail"] = self.set_thumbnail(video_id, wanted["thumbnail"], rid)
+                uploads.save_step(sha, "thumbnail", steps["thumbnail"])
+            if wanted["captions"] and "captions" not in steps:
+                language = (record.get("captions") or {}).get("language") or meta.get("language") or "en"
+                steps["captions"] = self.insert_captions(video_id, wanted["captions"], language)
+                uploads.save_step(sha, "captions", steps["captions"])
+            if wanted["playlist"] and "playlist" not in steps:
+                playlist_privacy = "public" if publish_at else (privacy or "private")  # scheduled: public later
+                steps["playlist"] = self.add_to_playlist(video_id, str(wanted["playlist"]), playlist_privacy)
+                uploads.save_step(sha, "playlist", steps["playlist"])
+        youtube = {"video_id": video_id, "url": watch_url(video_id), "privacy": privacy, "publish_at": publish_at,
+                   "thumbnail_set": bool(steps.get("thumbnail")), "caption_id": steps.get("captions"),
+                   "playlist_item_id": steps.get("playlist")}
+        uploads.save_done(sha, youtube)
+        return youtube
+
+    def set_thumbnail(self, video_id: str, path: str, rid: str) -> bool:
+        from googleapiclient.http import MediaFileUpload
+
+        kind = check_thumbnail(path)
+        request = self.service.thumbnails().set(videoId=video_id, media_body=MediaFileUpload(path, mimetype=kind))
+        try:
+            self.call(request, "thumbnails.set")
+        except Exception as exc:
+            if "forbidden" in str(exc) and "403" in str(exc):  # custom thumbnails need a verified channel
+                log.warn(f"record {rid}: YouTube refused the custom thumbnail (verify the channel at "
+                         f"youtube.com/verify to allow them); published without it")
+                return False
+            raise
+        return True
+
+    def insert_captions(self, video_id: str, path: str, language: str) -> str:
+        from googleapiclient.http import MediaFileUpload
+
+        if not Path(path).is_file():
+            raise BadInput(f"{path}: no such caption file; run cs-caption again")
+        body = {"snippet": {"videoId": video_id, "language": language, "name": "", "isDraft": False}}
+        media = MediaFileUpload(path, mimetype="application/octet-stream")
+        return self.call(self.service.captions().insert(part="snippet", body=body, media_body=media), "captions.insert")["id"]
+
+    def find_playlist(self, wanted: str) -> str | None:
+        """A playlist of this channel whose id or title is WANTED."""
+        token = None
+        while True:
+            page = self.call(self.service.playlists().list(part="snippet", mine=True, maxResults=50, pageToken=token),
+                             "playlists.list")
+            for item in page.get("items", []):
+                if wanted in (item["id"], item["snippet"]["title"]):
+                    return item["id"]
+            token = page.get("nextPageToken")
+            if not token:
+                return None
+
+    def add_to_playlist(self, video_id: str, wanted: str, privacy: str) -> str:
+        playlist_id = self.find_playlist(wanted)
+        if playlist_id is None:
+            body = {"snippet": {"title": wanted}, "status": {"privacyStatus": privacy}}
+            playlist_id = self.call(self.service.playlists().insert(part="snippet,status", body=body), "playlists.insert")["id"]
+            log.info(f"created playlist {wanted!r} ({playlist_id})")
+        body = {"snippet": {"playlistId": playlist_id, "resourceId": {"kind": "youtube#video", "videoId": video_id}}}
+        return self.call(self.service.playlistItems().insert(part="snippet", body=body), "playlistItems.insert")["id"]
+
+
+def check_thumbnail(path: str) -> str:
+    """The thumbnail's MIME type; BadInput unless it is a JPEG or PNG of at most 2 MB."""
+    if not Path(path).is_file():
+        raise BadInput(f"{path}: no such thumbnail; run cs-thumb again")
+    kind = metadata.image_kind(path)
+    if kind is None:
+        raise BadInput(f"{path}: the thumbnail is not a JPEG or PNG; run cs-thumb again")
+    size = os.path.getsize(path)
+    if size > metadata.THUMBNAIL_MAX:
+        raise BadInput(f"{path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most 2 MB (save it as JPEG)")
+    return kind

@@ -1,0 +1,431 @@
+"""cs-publish against the loopback YouTube server (tests/youtube_server.py): the real cs-publish executable,
+the real google-api-python-client, real media made here. Every upload test checks the stored bytes' sha256
+against the file and that exactly one video exists."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from youtube_server import SCOPE_READONLY, YouTubeServer  # noqa: E402
+
+BIN = Path(sys.executable).parent
+CS_PUBLISH = str(BIN / "cs-publish")
+
+
+# --- media and records ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict:
+    """A real ~4 MB MP4 (1.5 s of noisy testsrc, lossless, with a sine track) so uploads take many 256 KiB
+    chunks, a JPEG thumbnail from Pillow and an SRT written by hand."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("media")
+    video = folder / "video.mp4"
+    subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "1.5",
+                    "-vf", "noise=alls=20:allf=t", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(video)], check=True)
+    thumb = folder / "thumb.jpg"
+    Image.new("RGB", (1280, 720), (200, 40, 40)).save(thumb, quality=90)
+    srt = folder / "captions.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,200\nHello from the loopback test.\n\n", encoding="utf-8")
+    return {"video": video, "thumb": thumb, "srt": srt, "sha256": sha256(video)}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def make_record(media: dict, **meta) -> dict:
+    base_meta = {"title": "Loopback upload test", "description": "A test video.\nSecond line.",
+                 "tags": ["test", "loop back"], "chapters": [{"start": 0, "title": "Intro"}],
+                 "category_id": "28", "language": "en", "privacy": "unlisted", "publish_at": None,
+                 "made_for_kids": False, "synthetic_media": True, "playlist": "Loopback Tests"}
+    base_meta.update(meta)
+    video = media["video"]
+    return {"id": "rec-1",
+            "video": {"path": str(video), "duration_s": 1.5, "width": 320, "height": 240, "fps": 25,
+                      "size_bytes": video.stat().st_size, "sha256": media["sha256"]},
+            "thumb": {"path": str(media["thumb"]), "width": 1280, "height": 720,
+                      "size_bytes": media["thumb"].stat().st_size, "score": 0.9},
+            "captions": {"language": "en", "words": [], "srt": str(media["srt"]), "vtt": None, "ass": None},
+            "meta": base_meta}
+
+
+# --- server and runs ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server(tmp_path):
+    with YouTubeServer(tmp_path / "server") as running:
+        yield running
+
+
+@pytest.fixture
+def env(tmp_path, server) -> dict:
+    token = server.state.token_file(tmp_path / "token.json", server.url)
+    return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "CS_YOUTUBE_BACKOFF_BASE": "0.05", "CS_OUT_DIR": str(tmp_path / "out"), "CS_YOUTUBE_TOKEN": "",
+            "CS_YOUTUBE_ENDPOINT": "", "NO_PROXY": "127.0.0.1,localhost", "_TOKEN": str(token)}
+
+
+def publish(server, env, records, *args, timeout=120) -> subprocess.CompletedProcess:
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    argv = [CS_PUBLISH, "--api-endpoint", server.url, "--token", env["_TOKEN"], "--chunk-size", "256K", *args]
+    return subprocess.run(argv, input=lines, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def outputs(done: subprocess.CompletedProcess) -> list[dict]:
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def assert_one_complete_video(server, media) -> str:
+    videos = server.state.videos
+    assert len(videos) == 1, f"expected exactly one video, found {len(videos)}"
+    video_id = next(iter(videos))
+    assert server.state.video_sha256(video_id) == media["sha256"]
+    return video_id
+
+
+def uploads_sent(server) -> int:
+    return sum(1 for method, path, _ in server.state.calls if method == "PUT" and "upload_id" in path)
+
+
+# --- the happy path -----------------------------------------------------------------------------------------
+
+
+def test_publishes_video_thumbnail_captions_and_playlist(server, env, media, tmp_path):
+    record = make_record(media, privacy="private", publish_at="2099-01-02T15:00:00Z")
+    done = publish(server, env, [record])
+    assert done.returncode == 0, done.stderr
+    [out] = outputs(done)
+    youtube = out["youtube"]
+    video_id = assert_one_complete_video(server, media)
+    assert youtube["video_id"] == video_id
+    assert youtube["url"] == f"https://www.youtube.com/watch?v={video_id}"
+    assert youtube["privacy"] == "private" and youtube["publish_at"] == "2099-01-02T15:00:00Z"
+    assert youtube["thumbnail_set"] is True
+    assert server.state.thumbnails[video_id]["path"].read_bytes() == media["thumb"].read_bytes()
+    caption = server.state.captions[youtube["caption_id"]]
+    assert caption["path"].read_bytes() == media["srt"].read_bytes()
+    assert caption["resource"]["snippet"]["language"] == "en"
+    [playlist] = server.state.playlists.values()
+    assert playlist["snippet"]["title"] == "Loopback Tests"
+    assert server.state.playlist_items[youtube["playlist_item_id"]]["snippet"]["playlistId"] == playlist["id"]
+    resource = server.state.videos[video_id]["resource"]
+    snippet, status = resource["snippet"], resource["status"]
+    assert snippet["title"] == "Loopback upload test" and snippet["categoryId"] == "28"
+    assert snippet["defaultLanguage"] == "en" and snippet["defaultAudioLanguage"] == "en"
+    assert snippet["tags"] == ["test", "loop back"]
+    assert snippet["description"].endswith("\n\n0:00 Intro")
+    assert status["privacyStatus"] == "private" and status["publishAt"] == "2099-01-02T15:00:00Z"
+    assert status["selfDeclaredMadeForKids"] is False and status["containsSyntheticMedia"] is True
+    # many chunks, each a multiple of 256 KiB; progress with a rate on stderr
+    assert uploads_sent(server) >= media["video"].stat().st_size // (256 * 1024)
+    assert "MB/s" in done.stderr
+    # the expired access token was refreshed through the token endpoint and written back, still 0600
+    token = json.loads(Path(env["_TOKEN"]).read_text())
+    assert token["token"] in server.state.access_tokens and server.state.access_tokens[token["token"]]["expires"] > time.time()
+    assert stat.S_IMODE(os.stat(env["_TOKEN"]).st_mode) == 0o600
+    # the ledger lives under XDG_STATE_HOME
+    assert (tmp_path / "state" / "creator-tools" / "youtube.sqlite").exists()
+
+
+def test_publish_at_forces_private_and_existing_playlist_is_found_by_id(server, env, media, tmp_path):
+    first = publish(server, env, [make_record(media, playlist="Existing", publish_at=None)])
+    assert first.returncode == 0, first.stderr
+    playlist_id = next(iter(server.state.playlists))
+    other_video = tmp_path / "other.mp4"
+    other_video.write_bytes(media["video"].read_bytes() + b"\0" * 16)  # another file: another sha256
+    other = {**media, "video": other_video, "sha256": sha256(other_video)}
+    record = make_record(other, playlist=playlist_id, privacy="public", publish_at="2099-03-01T10:00:00+02:00")
+    done = publish(server, env, [record])
+    assert done.returncode == 0, done.stderr
+    youtube = outputs(done)[0]["youtube"]
+    assert youtube["privacy"] == "private" and youtube["publish_at"] == "2099-03-01T08:00:00Z"
+    assert len(server.state.playlists) == 1
+    assert youtube["video_id"] in server.state.playlist_video_ids(playlist_id)
+    assert len(server.state.videos) == 2
+    assert server.state.video_sha256(youtube["video_id"]) == other["sha256"]
+
+
+def test_rerun_returns_ledger_entry_without_uploading(server, env, media):
+    record = make_record(media)
+    first = publish(server, env, [record])
+    assert first.returncode == 0, first.stderr
+    calls_before = len(server.state.calls)
+    # the same file in a record without the youtube key (a re-run on the original input)
+    again = publish(server, env, [record])
+    assert again.returncode == 0, again.stderr
+    assert outputs(again)[0]["youtube"] == outputs(first)[0]["youtube"]
+    assert "already on this channel" in again.stderr
+    new_calls = server.state.calls[calls_before:]
+    assert [c for c in new_calls if c[0] in ("POST", "PUT")] == []  # no upload, no thumbnail, nothing written
+    # a re-run on the output skips the record in the driver, without any call at all
+    skipped = publish(server, env, outputs(first))
+    assert skipped.returncode == 0 and outputs(skipped) == outputs(first)
+    assert_one_complete_video(server, media)
+
+
+# --- faults -------------------------------------------------------------------------------------------------
+
+
+def test_sigkill_mid_upload_resumes_from_committed_offset(server, env, media):
+    size = media["video"].stat().st_size
+    server.state.faults.stall_at_bytes = 1024 * 1024 + 1000  # stall inside the 5th chunk
+    argv = [CS_PUBLISH, "--api-endpoint", server.url, "--token", env["_TOKEN"], "--chunk-size", "256K"]
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    process.stdin.write(json.dumps(make_record(media)) + "\n")
+    process.stdin.close()
+    assert server.state.faults.stalled.wait(60), "the upload never reached the stall point"
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    process.stdout.close()
+    process.stderr.close()
+    server.state.faults.release.set()
+    [session] = server.state.sessions.values()
+    deadline = time.time() + 10
+    while session.lock.locked() and time.time() < deadline:  # the server finishes reading the dead chunk
+        time.sleep(0.05)
+    committed = session.committed
+    assert committed == 1024 * 1024 and not server.state.videos
+    received_before = server.state.bytes_received
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 0, done.stderr
+    assert f"resuming at byte {committed} of {size}" in done.stderr
+    assert server.state.bytes_received - received_before == size - committed  # never from zero
+    assert len(server.state.sessions) == 1  # the saved session, not a new one
+    video_id = assert_one_complete_video(server, media)
+    assert outputs(done)[0]["youtube"]["video_id"] == video_id
+
+
+def test_kill_after_upload_completed_but_before_ledger_saved(server, env, media):
+    """The last chunk arrives and the server makes the video, but the client dies before hearing it: the
+    re-run's offset query gets the finished video back instead of uploading again."""
+    server.state.faults.drop_before_response = 10**6  # every chunk is stored but never answered
+    first = publish(server, env, [make_record(media)], "-k", timeout=300)
+    assert first.returncode == 3  # gave up after repeated drops; the record is an error record
+    assert outputs(first)[0]["_error"]["retryable"] is True
+    server.state.faults.drop_before_response = 0
+    assert len(server.state.videos) == 1  # the server finished it on the last drop
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 0, done.stderr
+    assert "already holds the whole upload" in done.stderr
+    video_id = assert_one_complete_video(server, media)
+    assert outputs(done)[0]["youtube"]["video_id"] == video_id
+
+
+def test_5xx_and_429_on_chunks_are_retried(server, env, media):
+    server.state.faults.chunk_errors = [503, 429, 500, 502]
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 0, done.stderr
+    assert "retrying" in done.stderr and "503" in done.stderr
+    assert not server.state.faults.chunk_errors
+    assert_one_complete_video(server, media)
+
+
+def test_connection_dropped_mid_chunk_and_before_response(server, env, media):
+    server.state.faults.drop_after_bytes = 100_000  # mid-chunk: the server keeps 0 of this chunk
+    server.state.faults.drop_before_response = 2  # whole chunk stored, no answer
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 0, done.stderr
+    assert "connection failed" in done.stderr
+    assert len(server.state.sessions) == 1
+    assert_one_complete_video(server, media)
+
+
+def test_transient_api_errors_on_json_calls_are_retried(server, env, media):
+    server.state.faults.api_errors = [503, 500]
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 0, done.stderr
+    assert_one_complete_video(server, media)
+
+
+@pytest.mark.parametrize("fault", ["quota_exhausted", "upload_limit", "rate_limited"])
+def test_quota_faults_defer_and_next_run_picks_up(server, env, media, fault):
+    setattr(server.state.faults, fault, True if fault != "rate_limited" else 10**6)
+    record = make_record(media)
+    first = publish(server, env, [record])
+    assert first.returncode == 4, first.stderr
+    [out] = outputs(first)
+    assert out["_error"]["retryable"] is True and out["_error"]["type"] == "QuotaDeferred"
+    assert "youtube" not in out and not server.state.videos
+    setattr(server.state.faults, fault, False if fault != "rate_limited" else 0)
+    again = publish(server, env, [record])  # the next run on the same input
+    assert again.returncode == 0, again.stderr
+    assert outputs(again)[0]["youtube"]["video_id"]
+    assert_one_complete_video(server, media)
+
+
+def test_quota_exhausted_mid_upload_keeps_session(server, env, media):
+    """quotaExceeded on thumbnails.set after the upload: deferred, and the re-run only sets the thumbnail."""
+    record = make_record(media)
+    original = server._authorize_call
+
+    def refuse_thumbnails(req, scopes, cost):
+        if cost == "thumbnails.set" and server.state.faults.quota_exhausted is None:
+            from youtube_server import ApiError
+
+            raise ApiError(403, "quotaExceeded", "quota", "youtube.quota")
+        return original(req, scopes, cost)
+
+    server._authorize_call = refuse_thumbnails
+    server.state.faults.quota_exhausted = None  # falsy: only the override above refuses
+    first = publish(server, env, [record])
+    assert first.returncode == 4
+    assert len(server.state.videos) == 1 and not server.state.thumbnails
+    server.state.faults.quota_exhausted = False
+    puts_before = uploads_sent(server)
+    again = publish(server, env, [record])
+    assert again.returncode == 0, again.stderr
+    assert uploads_sent(server) == puts_before
+    assert outputs(again)[0]["youtube"]["thumbnail_set"] is True
+    assert_one_complete_video(server, media)
+
+
+def test_local_quota_budget_defers_before_any_upload(server, env, media):
+    done = publish(server, env, [make_record(media)], "--quota", "1000")
+    assert done.returncode == 4
+    assert "quota units" in done.stderr and "--quota" in done.stderr
+    assert outputs(done)[0]["_error"]["retryable"] is True
+    assert not server.state.sessions and not server.state.videos
+
+
+def test_revoked_refresh_token_says_run_auth_again(server, env, media):
+    server.state.revoke_all()
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith("cs-publish: error:") and "revoked" in errors[0] and "cs-publish auth" in errors[0]
+    assert "Traceback" not in done.stderr and not server.state.videos
+
+
+def test_missing_token_file_names_the_fix(server, env, media, tmp_path):
+    env = {**env, "_TOKEN": str(tmp_path / "nope.json")}
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 1
+    assert "cs-publish auth" in done.stderr and "--token" in done.stderr
+
+
+# --- checks, dry run, bad input -----------------------------------------------------------------------------
+
+
+def test_check_validates_without_uploading(server, env, media, tmp_path):
+    record = make_record(media)
+    done = publish(server, env, [record], "--check")
+    assert done.returncode == 0, done.stderr
+    assert outputs(done) == [record]
+    assert "ready to publish" in done.stderr and "quota units" in done.stderr
+    assert not server.state.sessions and not server.state.videos
+
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024 + 10))
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("not a video")
+    bad = [
+        {**record, "id": "big-thumb", "thumb": {**record["thumb"], "path": str(big)}},
+        {**record, "id": "not-video", "video": {**record["video"], "path": str(not_video)}},
+        {**record, "id": "long-title", "meta": {**record["meta"], "title": "x" * 101}},
+        {**record, "id": "past", "meta": {**record["meta"], "publish_at": "2001-01-01T00:00:00Z"}},
+        {k: v for k, v in record.items() if k != "meta"} | {"id": "no-meta"},
+        {k: v for k, v in record.items() if k != "video"} | {"id": "no-video"},
+    ]
+    done = publish(server, env, bad, "--check", "-k")
+    assert done.returncode == 3
+    errors = {r["id"]: r["_error"]["message"] for r in outputs(done)}
+    assert "2 MB" in errors["big-thumb"]
+    assert "not a readable media file" in errors["not-video"] or "no video stream" in errors["not-video"]
+    assert "100" in errors["long-title"]
+    assert "in the past" in errors["past"]
+    assert "run cs-meta first" in errors["no-meta"]
+    assert "run cs-render first" in errors["no-video"]
+
+    readonly = server.state.token_file(tmp_path / "ro.json", server.url, scopes=[SCOPE_READONLY])
+    done = publish(server, {**env, "_TOKEN": str(readonly)}, [record], "--check")
+    assert done.returncode == 1 and "upload scope" in done.stderr
+
+
+def test_dry_run_prints_requests_and_sends_nothing(server, env, media):
+    record = make_record(media)
+    done = publish(server, env, [record], "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert outputs(done) == [record]
+    assert f"POST {server.url}/upload/youtube/v3/videos?part=snippet%2Cstatus" in done.stderr
+    assert "uploadType=resumable" in done.stderr and "thumbnails/set" in done.stderr and "captions" in done.stderr
+    assert server.state.calls == []
+
+
+def test_schedule_every_spreads_publish_times(server, env, media, tmp_path):
+    records = []
+    for n in range(3):
+        path = tmp_path / f"v{n}.mp4"
+        path.write_bytes(media["video"].read_bytes() + bytes([n]) * 8)
+        copy = {**media, "video": path, "sha256": sha256(path)}
+        records.append(make_record(copy, publish_at=None, playlist=None) | {"id": f"rec-{n}"})
+    done = publish(server, env, records, "--schedule-every", "24")
+    assert done.returncode == 0, done.stderr
+    times = [r["youtube"]["publish_at"] for r in outputs(done)]
+    from datetime import datetime
+
+    parsed = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in times]
+    assert [(b - a).total_seconds() for a, b in zip(parsed, parsed[1:])] == [86400, 86400]
+    assert all(r["youtube"]["privacy"] == "private" for r in outputs(done))
+    assert len(server.state.videos) == 3
+
+
+def test_bad_chunk_size_is_a_usage_error(server, env, media):
+    done = publish(server, env, [make_record(media)], "--chunk-size", "100K")
+    assert done.returncode == 2 and "256K" in done.stderr
+
+
+# --- auth ---------------------------------------------------------------------------------------------------
+
+
+def test_auth_flow_saves_token_0600(server, env, tmp_path):
+    secrets_file = server.state.client_secrets_file(tmp_path / "client_secret.json", server.url)
+    env = {**env, "BROWSER": "true"}
+    process = subprocess.Popen([CS_PUBLISH, "--api-endpoint", server.url, "auth", "--client-secrets", str(secrets_file),
+                                "--no-browser", "--timeout", "60"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    url = None
+    for line in process.stderr:
+        if line.startswith("http"):
+            url = line.strip()
+            break
+    assert url and url.startswith(server.url + "/o/oauth2/auth?"), url
+    with urllib.request.urlopen(url, timeout=30) as answer:  # consent: follows the redirect to the loopback
+        assert b"authorized" in answer.read()
+    rest = process.stderr.read()
+    assert process.wait(30) == 0, rest
+    assert process.stdout.read() == ""
+    token_path = tmp_path / "config" / "creator-tools" / "youtube-token.json"
+    assert stat.S_IMODE(token_path.stat().st_mode) == 0o600
+    token = json.loads(token_path.read_text())
+    assert token["refresh_token"] in server.state.refresh_tokens
+    assert server.state.channel["id"] in rest
+
+
+def test_help_is_fast_and_light():
+    code = ("import sys; from creator_tools.commands import publish; "
+            "heavy = [m for m in ('googleapiclient', 'google.auth', 'httplib2', 'PIL', 'rich') if m in sys.modules]; "
+            "print(heavy)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    helped = subprocess.run([CS_PUBLISH, "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "youtube {video_id" in helped.stdout
