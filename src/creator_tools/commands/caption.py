@@ -78,7 +78,8 @@ class CaptionStage(pipe.Stage):
         script = record.get("script") if self.use_script else None
         language = self.language or (script or {}).get("language")
         whisper = stt.get_stt(self.model, self.device, self.compute_type)
-        heard_language, heard = whisper.transcribe(path, language)
+        transcript = whisper.transcribe(path, language)
+        heard_language, heard = transcript.language, transcript.words
         words = [{k: w[k] for k in ("word", "start", "end")} for w in heard]
         if script and isinstance(script, dict):
             script_words = [w for text in textnorm.script_segments(script) for w in text.split()]
@@ -90,6 +91,7 @@ class CaptionStage(pipe.Stage):
                          "captions show what was said (use --no-script to skip the script)")
         if not words:
             raise BadInput(f"no speech found in {path}; check that the {key} file has a voice track")
+        words = stt.tighten(words, transcript.envelope)
         inputs = self.inputs(record)
         files = {suffix: artifacts.artifact_path("captions", record["id"], inputs, f".{suffix}")
                  for suffix in ("srt", "vtt", "ass")}
