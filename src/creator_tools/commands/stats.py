@@ -80,6 +80,62 @@ def cli() -> None:
 
 
 @cli.command(context_settings=pipe.CONTEXT_SETTINGS)
+@_db_option
+@click.option("--since", metavar="YYYY-MM-DD",
+              help="First day to fetch (default: 3 days before the last stored day, or 28 days ago).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Last day to fetch (default: today, UTC).")
+@click.option("-i", "--input", "inputs", multiple=True, metavar="FILE",
+              help="cs-publish output records to join (topic, format, hook, length...); '-' is stdin.")
+@click.option("--api-endpoint", metavar="URL", help="YouTube API root (a test server) [env CS_YOUTUBE_ENDPOINT].")
+@click.option("--token", metavar="FILE", help="OAuth token file from `cs-publish auth` [env CS_YOUTUBE_TOKEN].")
+@click.option("--quota", type=click.IntRange(1), default=10_000, show_default=True,
+              help="Daily Data API budget in units, shared with cs-publish's ledger.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr (errors still show).")
+def pull(db, since, until, inputs, api_endpoint, token, quota, quiet) -> None:
+    """Fetch the channel's uploads and daily analytics into the stats store (upserts: no duplicates).
+
+    \b
+    Reads: the YouTube Data API (channels, playlistItems, videos with statistics) and the YouTube
+    Analytics API (reports.query by day and by video: views, estimatedMinutesWatched,
+    averageViewDuration, averageViewPercentage, likes, subscribersGained); cs-publish's upload
+    ledger and, with -i, its output records (topic, format, title, hook, voice.duration_s,
+    meta.publish_at, thumb) to tag each video.
+    Writes: the stats store; nothing on stdout.
+
+    \b
+    Example:
+      cs-stats pull --since 2024-05-01 -i published.jsonl
+      cs-stats pull --db postgresql://stats@db.local/creator   # from cron, daily
+    """
+    from ..records import read_items
+    from ..stats.pull import pull as run_pull
+    from ..stats.report import parse_date
+    from ..youtube.client import endpoint
+
+    log.setup(NAME, quiet)
+
+    def records():
+        for item in read_items(inputs):
+            if item.error:
+                raise item.error
+            yield item.record
+
+    def call() -> int:
+        start = parse_date(since) if since else None
+        end = parse_date(until, "--until") if until else None
+        store = _open_store(db)
+        try:
+            summary = run_pull(store, endpoint=endpoint(api_endpoint), token_option=token, budget=quota,
+                               since=start, until=end, records=records() if inputs else ())
+            log.info(summary.line(store.url))
+        finally:
+            store.close()
+        return 0
+
+    sys.exit(pipe.guard(NAME, call))
+
+
+@cli.command(context_settings=pipe.CONTEXT_SETTINGS)
 @pipe.common_options
 @_db_option
 @click.option("--since", metavar="YYYY-MM-DD", help="First day of the window (default: the last stored days).")

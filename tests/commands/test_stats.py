@@ -1,0 +1,287 @@
+"""cs-stats against the loopback YouTube server (Data API + Analytics API), on SQLite and on a real
+PostgreSQL server started from Debian's package."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pg_server import PostgresServer, find_bin  # noqa: E402
+from youtube_analytics import Analytics  # noqa: E402
+from youtube_server import YouTubeServer  # noqa: E402
+
+from creator_tools.stats.store import Store  # noqa: E402
+
+BIN = Path(sys.executable).parent
+SINCE, UNTIL = "2024-05-01", "2024-05-28"
+# topic -> (videos, views per day, format, seconds long, hook, publish hour UTC)
+CHANNEL = {
+    "sourdough": (3, 300, "short", 45, "Why does your loaf collapse?", 15),
+    "espresso": (3, 40, "long", 420, "Espresso is mostly water", 9),
+    "knife skills": (2, 90, "long", 300, "Three cuts every cook needs", 12),
+}
+
+
+def cs(*args: str, env: dict, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(BIN / "cs-stats"), *args], input=stdin, capture_output=True, text=True,
+                            env=env, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"cs-stats {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+def records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    if find_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing; requirements-apt.txt lists postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "state" / "stats-test.sqlite")
+    return request.getfixturevalue("postgres").create_database("t" + uuid.uuid4().hex[:12])
+
+
+class Channel:
+    """The test server with the Analytics API, a token, and a channel of videos with daily numbers."""
+
+    def __init__(self, tmp_path: Path):
+        self.server = YouTubeServer(tmp_path / "youtube")
+        self.analytics = Analytics.install(self.server)
+        self.server.start()
+        self.tmp = tmp_path
+        self.token = self.server.state.token_file(tmp_path / "token.json", self.server.url)
+        self.env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                    "CS_YOUTUBE_ENDPOINT": self.server.url, "CS_YOUTUBE_TOKEN": str(self.token),
+                    "CS_YOUTUBE_BACKOFF_BASE": "0.01", "CS_OUT_DIR": str(tmp_path / "cs-out")}
+        self.env.pop("CS_STATS_DB", None)
+        self.published: list[dict] = []
+        self.videos: dict[str, list[str]] = {}
+        for topic, (count, views, fmt, seconds, hook, hour) in CHANNEL.items():
+            for n in range(count):
+                stamp = f"2024-05-01T{hour:02d}:00:00Z"
+                video_id = self.analytics.add_video(f"{topic.title()} {n + 1}", published_at=stamp,
+                                                    duration=f"PT{seconds // 60}M{seconds % 60}S",
+                                                    statistics={"viewCount": views * 28})
+                self.analytics.fill(video_id, SINCE, UNTIL, views=views + 10 * n, seconds=seconds * 0.5, pct=50.0)
+                self.videos.setdefault(topic, []).append(video_id)
+                self.published.append({
+                    "id": f"rec-{video_id}", "topic": topic, "format": fmt, "title": f"{topic.title()} {n + 1}",
+                    "hook": hook, "voice": {"duration_s": float(seconds)},
+                    "meta": {"title": f"{topic.title()} {n + 1}", "publish_at": stamp},
+                    "thumb": {"path": f"cs-out/thumb/{video_id}.jpg"},
+                    "youtube": {"video_id": video_id, "url": f"https://youtu.be/{video_id}", "privacy": "public"}})
+
+    def published_file(self) -> Path:
+        path = self.tmp / "published.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in self.published))
+        return path
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+def channel(tmp_path):
+    made = Channel(tmp_path)
+    yield made
+    made.stop()
+
+
+def counts(db: str) -> dict[str, int]:
+    store = Store(db)
+    try:
+        return store.counts()
+    finally:
+        store.close()
+
+
+# --- the whole flow, on both databases -----------------------------------------------------------------
+
+
+def test_pull_report_recommend(channel, db, tmp_path):
+    published = channel.published_file()
+    pulled = cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, "-i", str(published), env=channel.env)
+    assert pulled.stdout == ""
+    assert "pulled 8 videos (8 with views), 224 video-days and 28 channel-days" in pulled.stderr
+    assert "8 joined with cs-publish records" in pulled.stderr
+    first = counts(db)
+    assert first == {"videos": 8, "published": 8, "daily": 8 * 28, "channel_daily": 28}
+
+    # The same days again: every row is an upsert, nothing is stored twice.
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, env=channel.env)
+    assert counts(db) == first
+
+    out = records(cs("report", "--db", db, "--window", "7d", env=channel.env).stdout)
+    assert len(out) == 8
+    by_video = {r["stats"]["video_id"]: r for r in out}
+    sourdough = by_video[channel.videos["sourdough"][0]]
+    assert sourdough["id"] == f"rec-{channel.videos['sourdough'][0]}"  # the cs-publish record's id
+    assert sourdough["topic"] == "sourdough" and sourdough["format"] == "short"
+    stats = sourdough["stats"]
+    assert stats["window"] == {"start": "2024-05-22", "end": UNTIL, "days": 7}
+    assert stats["views"] == 300 * 7
+    assert stats["avg_view_s"] == pytest.approx(22.5, abs=0.6)
+    assert stats["likes"] == (300 // 20) * 7 and stats["subs_gained"] == 3 * 7
+    assert stats["delta"]["views"] == 0 and stats["delta"]["views_pct"] == 0.0
+    assert [r["stats"]["views"] for r in out] == sorted((r["stats"]["views"] for r in out), reverse=True)
+
+    table = cs("report", "--db", db, "--format", "table", env=channel.env).stdout
+    assert "Sourdough 1" in table and "2,100" in table
+    assert "channel views/day" in table and "█" in table
+
+    recommended = records(cs("recommend", "--db", db, env=channel.env).stdout)
+    assert recommended[0]["topic"] == "sourdough"
+    rec = recommended[0]["recommendation"]
+    assert rec["format"] == "short" and rec["length_s"] == 45 and rec["publish_hour"] == 15
+    assert rec["hook"] == "question"
+    assert rec["evidence"]["topic"]["n"] == 3 and rec["evidence"]["topic"]["ratio"] > 2
+    assert rec["evidence"]["topic"]["cliffs_delta"] == 1.0
+    assert "3.2x the channel median" in rec["summary"] or "x the channel median" in rec["summary"]
+    assert "n=3 of 8" in rec["summary"]
+
+
+def test_recommendations_follow_stored_performance(channel, db):
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, "-i", str(channel.published_file()), env=channel.env)
+    before = records(cs("recommend", "--db", db, env=channel.env).stdout)
+    assert [r["topic"] for r in before] == ["sourdough"]
+    # YouTube revises the month: espresso took off. Re-pulling the same days replaces the numbers.
+    for video_id in channel.videos["espresso"]:
+        channel.analytics.fill(video_id, SINCE, UNTIL, views=900, seconds=200, pct=48.0)
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, env=channel.env)
+    after = records(cs("recommend", "--db", db, env=channel.env).stdout)
+    assert after[0]["topic"] == "espresso"
+    assert after[0]["recommendation"]["format"] == "long"
+    assert after[0]["recommendation"]["id"] != before[0]["recommendation"]["id"]
+    assert counts(db)["daily"] == 8 * 28
+
+
+# --- report --------------------------------------------------------------------------------------------
+
+
+def test_report_windows_deltas_and_plot(channel, tmp_path):
+    db = str(tmp_path / "stats.sqlite")
+    video_id = channel.videos["espresso"][0]
+    channel.analytics.fill(video_id, "2024-05-15", "2024-05-21", views=10)
+    channel.analytics.fill(video_id, "2024-05-22", UNTIL, views=25)
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, env=channel.env)
+    last = {r["stats"]["video_id"]: r["stats"] for r in records(cs("report", "--db", db, env=channel.env).stdout)}
+    assert last[video_id]["views"] == 175 and last[video_id]["delta"]["views"] == 105
+    assert last[video_id]["delta"]["views_pct"] == 150.0
+    assert last[video_id]["delta"]["previous"] == {"start": "2024-05-15", "end": "2024-05-21", "days": 7}
+    first = {r["stats"]["video_id"]: r["stats"] for r in
+             records(cs("report", "--db", db, "--since", SINCE, "--window", "1w", env=channel.env).stdout)}
+    assert first[video_id]["window"] == {"start": SINCE, "end": "2024-05-07", "days": 7}
+    assert first[video_id]["delta"]["views_pct"] is None  # nothing stored before the first day
+
+    png = tmp_path / "plots" / "stats.png"
+    done = cs("report", "--db", db, "--window", "28d", "--plot", str(png), "--limit", "3", env=channel.env)
+    assert len(records(done.stdout)) == 3
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(png) as image:
+        image.verify()
+    with Image.open(png) as image:
+        assert image.size == (1000, 1100)
+        assert len(image.convert("RGB").getcolors(1 << 20)) > 5  # drawn, not blank
+
+    chart = cs("report", "--db", db, "--chart", env=channel.env)
+    assert "top videos by views" in chart.stderr and "▏" in chart.stderr or "█" in chart.stderr
+
+
+def test_report_adds_stats_to_published_records(channel, tmp_path):
+    db = str(tmp_path / "stats.sqlite")
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, env=channel.env)
+    lines = [json.dumps(r) for r in channel.published[:2]]
+    unknown = {**channel.published[2], "id": "lost", "youtube": {"video_id": "notAVideo01"}}
+    out = records(cs("report", "--db", db, "-i", "-", env=channel.env, stdin="\n".join(lines) + "\n").stdout)
+    assert [r["id"] for r in out] == [channel.published[0]["id"], channel.published[1]["id"]]
+    assert out[0]["topic"] == "sourdough" and out[0]["stats"]["video_id"] == channel.published[0]["youtube"]["video_id"]
+    failed = cs("report", "--db", db, "-k", "-i", "-", env=channel.env, check=False,
+                stdin="\n".join(lines + [json.dumps(unknown)]) + "\n")
+    assert failed.returncode == 3
+    assert "video notAVideo01 is not in the stats store; run cs-stats pull first" in failed.stderr
+    assert records(failed.stdout)[-1]["_error"]["command"] == "cs-stats"
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+def test_empty_store_and_bad_flags(tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    env.pop("CS_STATS_DB", None)
+    empty = cs("report", env=env, check=False)
+    assert empty.returncode == 1 and empty.stdout == ""
+    assert "holds no days yet; run cs-stats pull first" in empty.stderr
+    assert (tmp_path / "state" / "creator-tools" / "stats.sqlite").exists()  # the XDG default
+    bad = cs("report", "--window", "week", env=env, check=False)
+    assert bad.returncode == 2 and "use a number of days like 7d" in bad.stderr
+    nodb = cs("report", "--db", "postgresql://nobody@127.0.0.1:1/none", env=env, check=False)
+    assert nodb.returncode == 1 and "cannot connect to the stats database" in nodb.stderr
+
+
+def test_pull_without_token_or_quota(channel, tmp_path):
+    db = str(tmp_path / "stats.sqlite")
+    env = {**channel.env, "CS_YOUTUBE_TOKEN": str(tmp_path / "missing.json")}
+    missing = cs("pull", "--db", db, env=env, check=False)
+    assert missing.returncode == 1 and "no YouTube token at" in missing.stderr and "cs-publish auth" in missing.stderr
+    channel.server.state.faults.quota_exhausted = True
+    deferred = cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, env=channel.env, check=False)
+    assert deferred.returncode == 4 and "quotaExceeded" in deferred.stderr
+
+
+def test_pull_charges_the_shared_quota_ledger(channel, tmp_path):
+    db = str(tmp_path / "stats.sqlite")
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, env=channel.env)
+    import sqlite3
+
+    ledger = sqlite3.connect(tmp_path / "state" / "creator-tools" / "youtube.sqlite")
+    calls = dict(ledger.execute("SELECT call, SUM(units) FROM spend GROUP BY call").fetchall())
+    assert calls == {"channels.list": 1, "playlistItems.list": 1, "videos.list": 1}
+    queries = channel.analytics.queries
+    assert sum(1 for q in queries if q.get("filters", "").startswith("video==")) == 8
+    assert all(q["metrics"] == "views,estimatedMinutesWatched,averageViewDuration,averageViewPercentage,likes,"
+               "subscribersGained" for q in queries)
+    # An incremental pull (no --since) re-fetches only the last stored days, which YouTube may revise.
+    cs("pull", "--db", db, "--until", UNTIL, env=channel.env)
+    assert channel.analytics.queries[-1]["startDate"] == "2024-05-25"
+
+
+def test_help_stays_light():
+    code = ("import sys, creator_tools.commands.stats; "
+            "print(sorted(m for m in ('googleapiclient', 'rich', 'matplotlib', 'psycopg', 'numpy') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+    for sub in ("pull", "report", "recommend"):
+        text = cs(sub, "--help", env=dict(os.environ)).stdout
+        assert "Example:" in text
+    assert "--api-endpoint" in cs("pull", "--help", env=dict(os.environ)).stdout
+
+
+@pytest.mark.skipif(not shutil.which("cs-idea", path=str(BIN)), reason="cs-idea is not installed yet")
+def test_recommend_feeds_cs_idea(channel, db):
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, "-i", str(channel.published_file()), env=channel.env)
+    recommended = cs("recommend", "--db", db, env=channel.env).stdout
+    idea = subprocess.run([str(BIN / "cs-idea"), "-n", "3"], input=recommended, capture_output=True, text=True,
+                          env=channel.env, timeout=600)
+    assert idea.returncode == 0, idea.stderr
+    concepts = records(idea.stdout)
+    assert concepts and all(c.get("topic") for c in concepts)
