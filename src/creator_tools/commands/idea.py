@@ -1,0 +1,173 @@
+"""cs-idea: topic -> video concepts."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+
+from .. import log, pipe, text
+from ..engines.llm import LLMSettings, get_llm, llm_options
+from ..errors import BadInput, UsageError
+from ..records import Record, new_id, read_items
+
+SYSTEM = ("You are a YouTube strategist. Reply with one video concept as JSON: title (catchy, under 70 "
+          "characters), hook (the first sentence spoken), angle (what makes the video different), audience "
+          "(who it is for), format (short for a vertical video under a minute, long for a video of several minutes).")
+EXAMPLES = [
+    ("Topic: sourdough bread",
+     '{"title": "Sourdough Mistakes Every Beginner Makes", "hook": "Your sourdough is flat because of one step you '
+     'probably skip.", "angle": "Five beginner mistakes, each fixed in under a minute.", "audience": "home bakers '
+     'starting out", "format": "short"}'),
+]
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "minLength": 8, "maxLength": 100},
+        "hook": {"type": "string", "minLength": 10, "maxLength": 240},
+        "angle": {"type": "string", "minLength": 5, "maxLength": 240},
+        "audience": {"type": "string", "minLength": 3, "maxLength": 100},
+        "format": {"type": "string", "enum": ["short", "long"]},
+    },
+    "required": ["title", "hook", "angle", "audience", "format"],
+}
+TRIES_PER_CONCEPT = 3  # asks per concept before a near-duplicate is dropped
+
+
+class Titles:
+    """Titles seen in this run and in --history, shared by all workers under -j."""
+
+    def __init__(self, history: Iterable[str] = ()):
+        self.seen = list(history)
+        self.lock = threading.Lock()
+
+    def claim(self, title: str) -> str | None:
+        """Add TITLE unless it is a near-duplicate; return the title it clashes with, if any."""
+        with self.lock:
+            for other in self.seen:
+                if text.near_duplicate(title, other):
+                    return other
+            self.seen.append(title)
+            return None
+
+
+class Idea(pipe.Stage):
+    name = "idea"
+    key = "title"
+
+    def __init__(self, topics: list[str], count: int, fmt: str | None, titles: Titles, llm: LLMSettings):
+        self.topics, self.count, self.format, self.titles, self.llm = topics, count, fmt, titles, llm
+
+    def settings(self) -> dict[str, Any]:
+        return {"n": self.count, "format": self.format, "llm": self.llm.fingerprint()}
+
+    def source(self) -> Iterable[Record] | None:
+        if not self.topics:
+            return None
+        return ({"topic": topic} for topic in self.topics)
+
+    def inputs(self, record: Record) -> Any:
+        return {"topic": record.get("topic"), "recommendation": record.get("recommendation"), "settings": self.settings()}
+
+    def check(self, record: Record) -> None:
+        topic = record.get("topic")
+        if "topic" not in record:
+            raise BadInput("record has no 'topic'; give each line a \"topic\" (or pass topics as arguments)")
+        if not isinstance(topic, str) or not topic.strip():
+            raise BadInput("empty topic; give a topic of a few words, e.g. cs-idea \"home espresso\"")
+
+    def plan(self, record: Record) -> str:
+        return f"would ask the {self.llm.resolved().engine} LLM for {self.count} concepts on {record['topic']!r}"
+
+    def process(self, record: Record) -> list[Record]:
+        topic = " ".join(record["topic"].split())
+        steer = record.get("recommendation") if isinstance(record.get("recommendation"), dict) else None
+        concepts = []
+        for number in range(self.count):
+            concept = self._concept(topic, steer, number)
+            if concept:
+                concepts.append(self._record(record, topic, steer, concept, number))
+        return concepts
+
+    def _concept(self, topic: str, steer: dict | None, number: int) -> dict | None:
+        engine = get_llm(self.llm)
+        prompt = f"Topic: {topic}"
+        if steer and steer.get("summary"):
+            prompt += f"\nWhat works on this channel: {steer['summary']}"
+        for attempt in range(TRIES_PER_CONCEPT):
+            concept = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=320, examples=EXAMPLES,
+                                  seed_offset=(number * TRIES_PER_CONCEPT + attempt) * 3)
+            concept = {key: text.clean(str(value)) for key, value in concept.items()}
+            concept["title"] = text.truncate(concept["title"].replace("<", "").replace(">", ""), 100)
+            if not text.shares_word(" ".join((concept["title"], concept["hook"], concept["angle"])), topic):
+                log.info(f"topic {topic!r}: dropped off-topic concept {concept['title']!r}")
+                continue
+            clash = self.titles.claim(concept["title"])
+            if clash is None:
+                return concept
+            log.info(f"topic {topic!r}: dropped near-duplicate title {concept['title']!r} (like {clash!r})")
+        return None
+
+    def _record(self, record: Record, topic: str, steer: dict | None, concept: dict, number: int) -> Record:
+        fmt = self.format or (steer or {}).get("format") or concept["format"]
+        out = {key: value for key, value in record.items() if key not in ("id", "_inputs")}
+        out.update(id=new_id(record.get("id") or topic, number, concept["title"]), topic=topic,
+                   title=concept["title"], hook=concept["hook"], angle=concept["angle"],
+                   audience=concept["audience"], format=fmt)
+        if steer:
+            out["steered_by"] = {"id": steer.get("id"), "summary": steer.get("summary")}
+        return out
+
+
+def _history_titles(path: str | None) -> list[str]:
+    if not path:
+        return []
+    titles = []
+    for item in read_items([path]):
+        if item.record and isinstance(item.record.get("title"), str):
+            titles.append(item.record["title"])
+        meta = (item.record or {}).get("meta")
+        if isinstance(meta, dict) and isinstance(meta.get("title"), str):
+            titles.append(meta["title"])
+    return titles
+
+
+def _file_topics(path: str) -> list[str]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read topics file {path}: {exc.strerror}") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+@pipe.stage_command("idea")
+@click.argument("topics", nargs=-1)
+@click.option("-n", "--count", type=click.IntRange(1, 50), default=3, show_default=True, help="Concepts per topic.")
+@click.option("-t", "--topics-file", metavar="FILE", help="Read topics from FILE, one per line ('#' starts a comment).")
+@click.option("--format", "fmt", type=click.Choice(["short", "long"]), help="Force the format of every concept.")
+@click.option("--history", metavar="FILE", help="JSONL of past records (e.g. published ones): titles near these are dropped.")
+@llm_options
+def cli(opts, topics, count, topics_file, fmt, history, llm):
+    """Topic -> video concepts (title, hook, angle, audience, format).
+
+    \b
+    Topics come from arguments, a --topics-file, or records with a "topic" key on
+    stdin (such as `cs-stats recommend` output, whose "recommendation" steers the
+    concepts; the output's "steered_by" names it). Adds: id, topic, title (at most
+    100 characters), hook, angle, audience, format (short|long). Near-duplicate
+    titles are dropped within the run and against --history.
+
+    \b
+    Examples:
+      cs-idea "home espresso" -n 3
+      cs-idea -t examples/topics.txt --format short --seed 7 > ideas.jsonl
+      cs-stats recommend | cs-idea -n 5 --history published.jsonl
+    """
+    # The few-shot titles count as seen, so a tiny model copying its example is asked again.
+    titles = Titles([reply.split('"title": "')[1].split('"')[0] for _, reply in EXAMPLES] + _history_titles(history))
+    all_topics = list(topics) + (_file_topics(topics_file) if topics_file else [])
+    if (topics or topics_file) and not all_topics:
+        raise UsageError("no topics given; pass a topic of a few words or a non-empty --topics-file")
+    return Idea(all_topics, count, fmt, titles, llm)
