@@ -134,6 +134,7 @@ class Faults:
     drop_after_bytes: int | None = None  # next chunk PUT: close the connection after this many body bytes
     drop_before_response: int = 0  # next N chunk PUTs: read the whole chunk, commit it, answer nothing
     stall_at_bytes: int | None = None  # hold the PUT once this many bytes of the file have arrived
+    stall_final_response: bool = False  # make the video, then hold the answer (the client is killed meanwhile)
     stalled: threading.Event = field(default_factory=threading.Event)  # set when the stall begins
     release: threading.Event = field(default_factory=threading.Event)  # set to let a stalled PUT go on
     quota_exhausted: bool = False  # 403 quotaExceeded on every Data API call
@@ -429,6 +430,11 @@ class YouTubeServer:
     def token(self, req: Request) -> Response:
         form = req.form()
         state = self.state
+        basic = req.headers.get("Authorization") or ""
+        if basic.startswith("Basic "):  # requests-oauthlib sends the client credentials this way
+            user, _, password = base64.b64decode(basic[6:]).decode().partition(":")
+            form.setdefault("client_id", urllib.parse.unquote_plus(user))
+            form.setdefault("client_secret", urllib.parse.unquote_plus(password))
         if form.get("client_id") != state.client_id or form.get("client_secret") != state.client_secret:
             return Response.json({"error": "invalid_client", "error_description": "The OAuth client was not found."}, 401)
         grant = form.get("grant_type")
@@ -518,6 +524,11 @@ class YouTubeServer:
                 return Response(drop=True)
             if session.committed == session.size:
                 self._finish(session)
+                if faults.stall_final_response:
+                    faults.stall_final_response = False
+                    faults.stalled.set()
+                    faults.release.wait(120)
+                    return Response(drop=True)
             return self._session_status(session)
 
     def _receive(self, req: Request, session: Session, start: int, length: int, drop_after: int | None) -> int:
@@ -748,17 +759,25 @@ class YouTubeServer:
                     except OSError:
                         pass
                     return
-                self.send_response(response.status)
-                for name, value in response.headers.items():
-                    if name.lower() != "content-length":
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(response.body)))
-                self.end_headers()
-                self.wfile.write(response.body)
+                try:
+                    self.send_response(response.status)
+                    for name, value in response.headers.items():
+                        if name.lower() != "content-length":
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(response.body)))
+                    self.end_headers()
+                    self.wfile.write(response.body)
+                except OSError:  # the client died (a test killed it): nothing to answer
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                if not isinstance(sys.exc_info()[1], OSError):  # killed clients are part of the tests
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="youtube-server", daemon=True)
         self.thread.start()

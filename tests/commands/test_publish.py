@@ -202,8 +202,9 @@ def test_sigkill_mid_upload_resumes_from_committed_offset(server, env, media):
     deadline = time.time() + 10
     while session.lock.locked() and time.time() < deadline:  # the server finishes reading the dead chunk
         time.sleep(0.05)
-    committed = session.committed
-    assert committed == 1024 * 1024 and not server.state.videos
+    committed = session.committed  # what reached the server before the kill, in whole 256 KiB units
+    assert committed >= 1024 * 1024 and committed % (256 * 1024) == 0 and committed < size
+    assert not server.state.videos
     received_before = server.state.bytes_received
     done = publish(server, env, [make_record(media)])
     assert done.returncode == 0, done.stderr
@@ -215,19 +216,39 @@ def test_sigkill_mid_upload_resumes_from_committed_offset(server, env, media):
 
 
 def test_kill_after_upload_completed_but_before_ledger_saved(server, env, media):
-    """The last chunk arrives and the server makes the video, but the client dies before hearing it: the
-    re-run's offset query gets the finished video back instead of uploading again."""
-    server.state.faults.drop_before_response = 10**6  # every chunk is stored but never answered
-    first = publish(server, env, [make_record(media)], "-k", timeout=300)
-    assert first.returncode == 3  # gave up after repeated drops; the record is an error record
-    assert outputs(first)[0]["_error"]["retryable"] is True
-    server.state.faults.drop_before_response = 0
-    assert len(server.state.videos) == 1  # the server finished it on the last drop
+    """The last chunk arrives and the server makes the video, but the client is killed before hearing it:
+    the re-run's offset query gets the finished video back instead of uploading again."""
+    server.state.faults.stall_final_response = True
+    argv = [CS_PUBLISH, "--api-endpoint", server.url, "--token", env["_TOKEN"], "--chunk-size", "1M"]
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, env=env)
+    process.stdin.write(json.dumps(make_record(media)) + "\n")
+    process.stdin.close()
+    assert server.state.faults.stalled.wait(60)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert process.stdout.read() == ""
+    process.stdout.close()
+    server.state.faults.release.set()
+    assert len(server.state.videos) == 1
+    deadline = time.time() + 10
+    while not any(status == 0 for *_, status in server.state.calls) and time.time() < deadline:
+        time.sleep(0.05)  # the held answer is dropped and logged
+    puts_before = uploads_sent(server)
     done = publish(server, env, [make_record(media)])
     assert done.returncode == 0, done.stderr
     assert "already holds the whole upload" in done.stderr
+    assert uploads_sent(server) == puts_before + 1  # the offset query only
     video_id = assert_one_complete_video(server, media)
     assert outputs(done)[0]["youtube"]["video_id"] == video_id
+
+
+def test_every_chunk_answer_lost_still_ends_with_one_video(server, env, media):
+    server.state.faults.drop_before_response = 10**6  # every chunk is stored but never answered
+    done = publish(server, env, [make_record(media)])
+    assert done.returncode == 0, done.stderr
+    server.state.faults.drop_before_response = 0
+    assert outputs(done)[0]["youtube"]["video_id"] == assert_one_complete_video(server, media)
 
 
 def test_5xx_and_429_on_chunks_are_retried(server, env, media):

@@ -98,6 +98,7 @@ def upload(service: Any, *, path: str, mimetype: str, size: int, part: str, body
     media = MediaFileUpload(path, mimetype=mimetype, chunksize=chunk_size, resumable=True)
     request = service.videos().insert(part=part, body=body, media_body=media, notifySubscribers=True)
     failures = 0
+    best = -1  # the furthest committed offset seen: failures only count while it stands still
     with log.progress(name, total=size) as update:
         meter = Progress(name, size, update)
         while True:
@@ -114,7 +115,11 @@ def upload(service: Any, *, path: str, mimetype: str, size: int, part: str, body
                         continue
                     request.resumable_uri = session_uri
                     request.resumable_progress = offset
-                    log.info(f"{name}: resuming at byte {offset} of {size} ({100 * offset / max(size, 1):.0f}%)")
+                    if offset > best:  # progress since the last failure: start counting afresh
+                        failures = 0
+                    if best < 0 or failures:
+                        log.info(f"{name}: resuming at byte {offset} of {size} ({100 * offset / max(size, 1):.0f}%)")
+                    best = max(best, offset)
                 if request.resumable_uri is None:
                     charge()  # videos.insert is charged when the session is opened
                     session_uri = open_session(request, size)
