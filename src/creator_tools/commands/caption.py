@@ -65,6 +65,11 @@ class CaptionStage(pipe.Stage):
         script = record.get("script") if self.use_script else None
         return {"source": source, "script": script, "format": record.get("format"), "settings": self.settings()}
 
+    def done(self, record: Record) -> bool:
+        captions = record.get("captions")
+        return super().done(record) and isinstance(captions, dict) and all(
+            Path(str(captions.get(kind))).is_file() for kind in ("srt", "vtt", "ass"))
+
     def check(self, record: Record) -> None:
         found = source_of(record)
         if not found:
@@ -130,7 +135,7 @@ def _size(_ctx, _param, value: str | None) -> tuple[int, int] | None:
               help="Show the script's own words and punctuation, timed by whisper, when the record has one.")
 def cli(opts: pipe.PipeOptions, model: str | None, device: str, compute_type: str | None, language: str | None,
         size: tuple[int, int] | None, font: str, use_script: bool) -> pipe.Stage:
-    """Caption a record's voice-over, video or recording with word-timed SRT, WebVTT and ASS files.
+    """Caption a voice-over, video or recording: word-timed SRT, VTT and karaoke ASS.
 
     \b
     Reads `voice.path` (cs-voice), else `video.path` (cs-render), else `media` (your own recording),

@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 import wave
+from pathlib import Path
 from typing import Any
 
 import click
@@ -35,6 +36,11 @@ class VoiceStage(pipe.Stage):
     def settings(self) -> dict[str, Any]:
         return {"engine": self.engine_name, "voice": self.voice_name, "rate": self.rate, "gap": self.gap,
                 "model": self.model if self.engine_name == "openai" else None}
+
+    def done(self, record: Record) -> bool:
+        """Finished only while the WAV is still there: a cleaned-out cs-out/ means speaking it again."""
+        voice = record.get("voice")
+        return super().done(record) and isinstance(voice, dict) and Path(str(voice.get("path"))).is_file()
 
     def check(self, record: Record) -> None:
         super().check(record)

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, EngineError
+from ..errors import BadInput, ConfigError, EngineError
 
 MODEL_ENV = "CS_STT_MODEL"
 DEFAULT_MODEL = "tiny.en"
@@ -78,7 +78,7 @@ class Whisper:
         try:
             audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
         except Exception as exc:  # PyAV cannot read it
-            raise EngineError(f"cannot decode the audio in {path} ({type(exc).__name__}: {exc}); "
+            raise BadInput(f"cannot decode the audio in {path} ({type(exc).__name__}: {exc}); "
                               "check that it is an audio or video file with a sound track") from None
         with self.lock:
             try:
@@ -174,7 +174,8 @@ def get_stt(model: str | None = None, device: str = "auto", compute_type: str | 
                         f"--model or {MODEL_ENV}" if not Path(name).exists() else "check the model folder")
                 if device == "cuda":
                     hint = "no usable CUDA device or libraries; use --device cpu"
+                reason = " ".join(str(exc).split())[:200]
                 raise ConfigError(f"cannot load whisper model {name} on {device} ({type(exc).__name__}: "
-                                  f"{str(exc)[:200]}); {hint}") from None
+                                  f"{reason}); {hint}") from None
             _models[key] = Whisper(name, device, key[2], loaded)
         return _models[key]
