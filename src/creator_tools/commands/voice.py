@@ -30,7 +30,7 @@ class VoiceStage(pipe.Stage):
         self.rate = rate
         self.gap = gap
         self.force = force
-        self.engines: dict[str, tts.TTS] = {}  # one loaded engine per voice, shared by all records and jobs
+        self.engines: dict[str, tts.TTS] = {}  # loaded engines, shared by all records and jobs
         self.lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
@@ -49,11 +49,13 @@ class VoiceStage(pipe.Stage):
             raise BadInput("'script' has no segments with text; re-run cs-script --force for this record")
 
     def engine(self, language: str) -> tts.TTS:
+        # Only espeak without --voice picks its voice from the script's language; other engines load once.
+        key = language if self.engine_name == "espeak" and not self.voice_name else ""
         with self.lock:  # load once per process, even when -j starts several records at the same moment
-            if language not in self.engines:
-                self.engines[language] = tts.get_tts(self.engine_name, self.voice_name, rate=self.rate,
-                                                     model=self.model, language=language)
-            return self.engines[language]
+            if key not in self.engines:
+                self.engines[key] = tts.get_tts(self.engine_name, self.voice_name, rate=self.rate,
+                                                model=self.model, language=language)
+            return self.engines[key]
 
     def process(self, record: Record) -> Record:
         script = record["script"]
