@@ -450,3 +450,37 @@ def test_help_is_fast_and_light():
     assert done.stdout.strip() == "[]"
     helped = subprocess.run([CS_PUBLISH, "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "youtube {video_id" in helped.stdout
+
+
+# --- the cron pipeline --------------------------------------------------------------------------------------
+
+
+def test_publish_cron_defers_over_quota_and_finishes_next_run(server, env, media, tmp_path):
+    ready, published = tmp_path / "ready", tmp_path / "published"
+    ready.mkdir()
+    records = []
+    for n in range(2):
+        path = tmp_path / f"cron{n}.mp4"
+        path.write_bytes(media["video"].read_bytes() + bytes([n]) * 8)
+        records.append(make_record({**media, "video": path, "sha256": sha256(path)}, publish_at=None) | {"id": f"c{n}"})
+    (ready / "day.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    cron_env = {**env, "CS_BIN": str(BIN), "CS_READY_DIR": str(ready), "CS_PUBLISHED_DIR": str(published),
+                "CS_YOUTUBE_TOKEN": env["_TOKEN"], "CS_YOUTUBE_ENDPOINT": server.url, "XDG_RUNTIME_DIR": str(tmp_path),
+                "QUOTA": "2200"}  # room for one dressed upload (1600 + 50 + 400 + playlist) a day
+    script = str(Path(__file__).resolve().parents[2] / "pipelines" / "publish-cron.sh")
+    first = subprocess.run(["sh", script], env=cron_env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "deferred" in first.stderr and (ready / "day.jsonl").exists()
+    out = [json.loads(line) for line in (published / "day.jsonl").read_text().splitlines()]
+    assert "youtube" in out[0] and out[1]["_error"]["retryable"] is True
+    assert len(server.state.videos) == 1
+    second = subprocess.run(["sh", script], env={**cron_env, "QUOTA": "10000"}, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert not (ready / "day.jsonl").exists()
+    out = [json.loads(line) for line in (published / "day.jsonl").read_text().splitlines()]
+    assert [r["youtube"]["video_id"] for r in out] and all("youtube" in r for r in out)
+    assert len(server.state.videos) == 2
+    first_slot, second_slot = (r["youtube"]["publish_at"] for r in out)
+    assert first_slot < second_slot  # one day apart, in order
+    for record in out:
+        assert server.state.video_sha256(record["youtube"]["video_id"]) == sha256(Path(record["video"]["path"]))
