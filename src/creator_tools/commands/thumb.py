@@ -1,0 +1,111 @@
+"""cs-thumb: pick the best frames of the video and put the title on them as 1280x720 thumbnails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import artifacts, log, pipe
+from ..records import Record
+
+NAME = "thumb"
+
+
+def title_of(record: Record) -> str:
+    """The text to overlay: meta.title when cs-meta ran first, else the script's title, else the idea's."""
+    for value in ((record.get("meta") or {}).get("title"), (record.get("script") or {}).get("title"), record.get("title")):
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return ""
+
+
+class Thumb(pipe.Stage):
+    name = NAME
+    key = "thumbs"
+    needs = {"video": "cs-render"}
+
+    def __init__(self, variants: int, scene: float, font: str | None, text: bool):
+        self.variants = variants
+        self.scene = scene
+        self.font = font
+        self.text = text
+
+    def settings(self) -> dict[str, Any]:
+        return {"variants": self.variants, "scene": self.scene, "font": self.font, "text": self.text}
+
+    def inputs(self, record: Record) -> Any:
+        video = record.get("video") or {}
+        # The video file's hash (or path and size, for hand-made records) and the title name the work.
+        source = video.get("sha256") or [video.get("path"), video.get("size_bytes")]
+        return {"video": source, "title": title_of(record) if self.text else "", "settings": self.settings()}
+
+    def done(self, record: Record) -> bool:
+        """Finished only while every thumbnail file is still there (a cleaned cs-out/ means redoing them)."""
+        thumbs = record.get("thumbs")
+        return (super().done(record) and isinstance(thumbs, list) and bool(thumbs)
+                and all(isinstance(t, dict) and Path(str(t.get("path"))).is_file() for t in thumbs))
+
+    def plan(self, record: Record) -> str:
+        return f"would write {self.variants} thumbnails from {record['video'].get('path')}"
+
+    def process(self, record: Record) -> Record:
+        from ..errors import BadInput
+        from ..media import thumbnail
+
+        video = record["video"]
+        path = video.get("path") if isinstance(video, dict) else None
+        if not path:
+            raise BadInput("record's 'video' has no 'path'; run cs-render first")
+        if not Path(path).is_file():
+            raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
+        duration = float(video.get("duration_s") or 0) or thumbnail.ffmpeg.duration(path)
+        pool = max(3 * self.variants, 10)
+        frames = thumbnail.extract_frames(path, duration, pool, self.scene)
+        chosen = thumbnail.best_frames(frames, self.variants)
+        title = title_of(record) if self.text else ""
+        font_path = None
+        if title:
+            font_path, complete = thumbnail.pick_font(title, self.font)
+            if not complete:
+                log.warn(f"record {record['id']}: no installed font has every character of the title; "
+                         "install fonts-noto-core or fonts-noto-cjk, or give --font")
+        inputs = self.inputs(record)
+        thumbs = []
+        for number, frame in enumerate(chosen, 1):
+            image = thumbnail.overlay_title(frame.image, title, font_path) if title else frame.image
+            data = thumbnail.encode_jpeg(image)
+            target = artifacts.artifact_path(NAME, record["id"], inputs, f"-{number}.jpg")
+            artifacts.atomic_write_bytes(target, data)
+            thumbs.append({"path": str(target), "width": thumbnail.WIDTH, "height": thumbnail.HEIGHT,
+                           "size_bytes": len(data), "score": frame.score})
+        return {**record, "thumbs": thumbs, "thumb": max(thumbs, key=lambda thumb: thumb["score"])}
+
+
+@pipe.stage_command(NAME)
+@click.option("-n", "--variants", type=click.IntRange(1, 10), default=3, show_default=True,
+              help="How many thumbnails to make (from different frames); the best goes in 'thumb'.")
+@click.option("--scene", type=click.FloatRange(0.05, 1.0), default=0.3, show_default=True,
+              help="Scene-change threshold for candidate frames (lower finds more cuts).")
+@click.option("--font", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Font for the title. Default: DejaVu Sans Bold, or a Noto font covering the title's script.")
+@click.option("--text/--no-text", default=True, show_default=True, help="Overlay the title.")
+def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, text: bool) -> pipe.Stage:
+    """Pick the best frames of the video and put the title on them as 1280x720 thumbnails.
+
+    Candidate frames come from scene changes and even spacing (one ffmpeg pass), scored for sharpness,
+    contrast and brightness; the title (meta.title, else script.title, else title) is drawn large with an
+    outline. JPEGs stay under YouTube's 2 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
+
+    \b
+    Reads:  video.path (and meta.title, script.title or title)
+    Adds:   thumbs  [{path, width, height, size_bytes, score}, ...], best first
+            thumb   the best of them
+
+    \b
+    Example:
+      cs-render < voiced.jsonl | cs-thumb -n 3 > thumbed.jsonl
+      jq -r .thumb.path thumbed.jsonl
+    """
+    return Thumb(variants, scene, font, text)

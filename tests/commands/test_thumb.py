@@ -1,0 +1,171 @@
+"""cs-thumb: real videos made with ffmpeg in tmp_path, real frame extraction, thumbnails checked from their
+pixels and bytes."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from media_fixtures import run_cs  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs ffmpeg")
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    """5 s at 640x360: 1 s of black (a bad thumbnail), 2 s of testsrc2, 2 s of SMPTE bars (a scene change)."""
+    path = tmp_path_factory.mktemp("media") / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "color=c=black:s=640x360:r=25:d=1",
+         "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=2",
+         "-f", "lavfi", "-i", "smptebars=s=640x360:r=25:d=2",
+         "-filter_complex", "[0:v][1:v][2:v]concat=n=3,format=yuv420p",
+         "-c:v", "libx264", "-preset", "ultrafast", str(path)],
+        check=True)
+    return path
+
+
+def record(video: Path, title: str = "Why the sky is blue", record_id: str = "t1", **extra) -> dict:
+    return {"id": record_id, "title": title, "video": {"path": str(video), "duration_s": 5.0}, **extra}
+
+
+def open_jpeg(path: str):
+    from PIL import Image
+
+    image = Image.open(path)
+    image.load()
+    return image
+
+
+def check_thumbs(out: dict, cwd: Path, count: int) -> None:
+    thumbs = out["thumbs"]
+    assert len(thumbs) == count
+    for thumb in thumbs:
+        path = cwd / thumb["path"]
+        data = path.read_bytes()
+        assert data[:3] == b"\xff\xd8\xff"  # JPEG
+        assert len(data) == thumb["size_bytes"] <= 2 * 1024 * 1024
+        image = open_jpeg(path)
+        assert image.format == "JPEG" and image.size == (1280, 720) == (thumb["width"], thumb["height"])
+        assert 0 <= thumb["score"] <= 1
+    assert len({t["path"] for t in thumbs}) == count
+    assert out["thumb"] == max(thumbs, key=lambda t: t["score"])
+    assert [t["score"] for t in thumbs] == sorted((t["score"] for t in thumbs), reverse=True)
+
+
+def test_variants_are_1280x720_jpegs_and_thumb_is_the_best(tmp_path, video):
+    run = run_cs("thumb", [record(video)], "-n", "4", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    (out,) = run.records
+    check_thumbs(out, tmp_path, 4)
+    assert out["video"] == record(video)["video"]  # other keys pass through
+    # The black first second scores lowest: it is not the chosen frame.
+    from PIL import ImageStat
+
+    top = open_jpeg(tmp_path / out["thumb"]["path"]).crop((0, 0, 1280, 300))
+    assert sum(ImageStat.Stat(top.convert("L")).mean) > 40
+
+
+def test_overlay_changes_the_text_area_only(tmp_path, video):
+    import numpy as np
+
+    plain = run_cs("thumb", [record(video)], "-n", "1", "--no-text", cwd=tmp_path)
+    titled = run_cs("thumb", [record(video)], "-n", "1", cwd=tmp_path)
+    assert plain.code == titled.code == 0, plain.stderr + titled.stderr
+    a = np.asarray(open_jpeg(tmp_path / plain.records[0]["thumb"]["path"]).convert("L"), dtype=np.float32)
+    b = np.asarray(open_jpeg(tmp_path / titled.records[0]["thumb"]["path"]).convert("L"), dtype=np.float32)
+    text_area = np.abs(a[430:700, 40:900] - b[430:700, 40:900])
+    top = np.abs(a[:150] - b[:150])
+    assert (text_area > 60).mean() > 0.05  # white letters with black outlines on the frame
+    assert top.mean() < 3  # the top of the frame is left alone (JPEG noise only)
+
+
+@pytest.mark.parametrize("title", [
+    "Почему небо голубое? Ελληνικά und Größe — ñandú",
+    "为什么天空是蓝色的",
+])
+def test_non_ascii_titles(tmp_path, video, title):
+    if not title.isascii() and "为" in title:
+        from creator_tools.media import thumbnail
+
+        if not thumbnail.pick_font(title)[1]:
+            pytest.skip("no CJK font installed (fonts-noto-cjk)")
+    run = run_cs("thumb", [record(video, title=title)], "-n", "2", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    assert "warning" not in run.stderr
+    check_thumbs(run.records[0], tmp_path, 2)
+
+
+def test_title_source_order(tmp_path, video):
+    """meta.title wins over script.title, which wins over title: a different text is different work."""
+    base = record(video, script={"title": "Script title"})
+    with_meta = {**base, "meta": {"title": "Meta title"}}
+    first = run_cs("thumb", [base, with_meta], "-n", "1", cwd=tmp_path)
+    assert first.code == 0, first.stderr
+    assert first.records[0]["thumb"]["path"] != first.records[1]["thumb"]["path"]
+
+
+def test_long_title_is_wrapped_to_three_lines(tmp_path):
+    from PIL import Image
+
+    from creator_tools.media import thumbnail
+
+    title = "An extremely long title that keeps going on and on about many things " * 3
+    font_path, _ = thumbnail.pick_font(title)
+    font, lines = thumbnail.layout(title, font_path, (1168, 446))
+    assert len(lines) <= 3 and lines[-1].endswith("…")
+    assert all(font.getlength(line) <= 1168 for line in lines)
+    short_font, short_lines = thumbnail.layout("Sky", font_path, (1168, 446))
+    assert short_lines == ["Sky"] and short_font.size >= 120
+    image = thumbnail.overlay_title(Image.new("RGB", (1280, 720), "gray"), title, font_path)
+    assert image.size == (1280, 720)
+
+
+def test_jpeg_quality_drops_until_it_fits():
+    import numpy as np
+    from PIL import Image
+
+    from creator_tools.media import thumbnail
+
+    noise = Image.fromarray(np.random.default_rng(7).integers(0, 256, (720, 1280, 3), dtype=np.uint8))
+    full = thumbnail.encode_jpeg(noise)
+    small = thumbnail.encode_jpeg(noise, limit=300_000)
+    assert len(full) <= thumbnail.MAX_BYTES and len(small) <= 300_000 < len(full)
+    assert Image.open(io.BytesIO(small)).size == (1280, 720)
+
+
+def test_rerun_skips_and_deleted_files_are_remade(tmp_path, video):
+    first = run_cs("thumb", [record(video)], "-n", "2", cwd=tmp_path)
+    assert first.code == 0
+    again = run_cs("thumb", first.records, "-n", "2", cwd=tmp_path)
+    assert again.records == first.records
+    shutil.rmtree(tmp_path / "cs-out")
+    remade = run_cs("thumb", first.records, "-n", "2", cwd=tmp_path)
+    assert remade.code == 0 and all((tmp_path / t["path"]).is_file() for t in remade.records[0]["thumbs"])
+
+
+def test_missing_video_key_and_missing_file(tmp_path, video):
+    run = run_cs("thumb", [{"id": "x", "title": "No video yet"}], cwd=tmp_path)
+    assert run.code == 1 and run.records == []
+    assert "cs-thumb: error:" in run.stderr and "'video'" in run.stderr and "run cs-render first" in run.stderr
+
+    gone = record(tmp_path / "gone.mp4", record_id="gone")
+    run = run_cs("thumb", [gone, record(video)], "-k", "-n", "1", cwd=tmp_path)
+    assert run.code == 3
+    assert "gone.mp4: no such file" in run.stderr
+    assert run.records[0]["_error"]["command"] == "cs-thumb" and "thumbs" not in run.records[0]
+    check_thumbs(run.records[1], tmp_path, 1)
+
+
+def test_help_imports_no_image_libraries():
+    code = ("import sys, creator_tools.commands.thumb; "
+            "print([m for m in ('PIL', 'numpy', 'rich') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
