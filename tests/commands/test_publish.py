@@ -484,3 +484,30 @@ def test_publish_cron_defers_over_quota_and_finishes_next_run(server, env, media
     assert first_slot < second_slot  # one day apart, in order
     for record in out:
         assert server.state.video_sha256(record["youtube"]["video_id"]) == sha256(Path(record["video"]["path"]))
+
+
+def test_parallel_records_share_one_new_playlist(server, env, media, tmp_path):
+    records = []
+    for n in range(3):
+        path = tmp_path / f"par{n}.mp4"
+        path.write_bytes(media["video"].read_bytes() + bytes([n]) * 8)
+        records.append(make_record({**media, "video": path, "sha256": sha256(path)}, playlist="Parallel") | {"id": f"p{n}"})
+    done = publish(server, env, records, "-j", "3")
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in outputs(done)] == ["p0", "p1", "p2"]
+    assert len(server.state.videos) == 3 and len(server.state.playlists) == 1
+    [playlist_id] = server.state.playlists
+    assert sorted(server.state.playlist_video_ids(playlist_id)) == sorted(r["youtube"]["video_id"] for r in outputs(done))
+    for record in outputs(done):
+        assert server.state.video_sha256(record["youtube"]["video_id"]) == sha256(Path(record["video"]["path"]))
+
+
+def test_access_token_rejected_mid_run_is_refreshed(server, env, media, tmp_path):
+    """The file says the access token is valid for an hour, the server says 401: google-auth refreshes
+    through token_uri and the call goes through."""
+    token = server.state.token_file(tmp_path / "fresh.json", server.url, expired=False)
+    server.state.expire_access_tokens()
+    done = publish(server, {**env, "_TOKEN": str(token)}, [make_record(media)])
+    assert done.returncode == 0, done.stderr
+    assert_one_complete_video(server, media)
+    assert json.loads(token.read_text())["token"] != "" and any(path == "/token" for _, path, _ in server.state.calls)

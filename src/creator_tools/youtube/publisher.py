@@ -44,6 +44,8 @@ class Publisher:
         self._lock = threading.Lock()
         self._channel: str | None = None
         self._last_slot: dt.datetime | None = None
+        self._playlists: dict[str, str] = {}  # id or title -> id, found or made during this run
+        self._playlist_lock = threading.Lock()  # with -j, two records must not both create one playlist
 
     @property
     def service(self) -> Any:
@@ -202,11 +204,14 @@ class Publisher:
                 return None
 
     def add_to_playlist(self, video_id: str, wanted: str, privacy: str) -> str:
-        playlist_id = self.find_playlist(wanted)
-        if playlist_id is None:
-            body = {"snippet": {"title": wanted}, "status": {"privacyStatus": privacy}}
-            playlist_id = self.call(self.service.playlists().insert(part="snippet,status", body=body), "playlists.insert")["id"]
-            log.info(f"created playlist {wanted!r} ({playlist_id})")
+        with self._playlist_lock:
+            playlist_id = self._playlists.get(wanted) or self.find_playlist(wanted)
+            if playlist_id is None:
+                body = {"snippet": {"title": wanted}, "status": {"privacyStatus": privacy}}
+                playlist_id = self.call(self.service.playlists().insert(part="snippet,status", body=body),
+                                        "playlists.insert")["id"]
+                log.info(f"created playlist {wanted!r} ({playlist_id})")
+            self._playlists[wanted] = playlist_id
         body = {"snippet": {"playlistId": playlist_id, "resourceId": {"kind": "youtube#video", "videoId": video_id}}}
         return self.call(self.service.playlistItems().insert(part="snippet", body=body), "playlistItems.insert")["id"]
 
