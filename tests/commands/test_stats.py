@@ -276,12 +276,46 @@ def test_help_stays_light():
     assert "--api-endpoint" in cs("pull", "--help", env=dict(os.environ)).stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("cs-idea", path=str(BIN)), reason="cs-idea is not installed yet")
 def test_recommend_feeds_cs_idea(channel, db):
+    """The issue's "done" line: pull && report --format table && recommend | cs-idea -n 3, real stored data."""
     cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, "-i", str(channel.published_file()), env=channel.env)
+    assert "Sourdough 1" in cs("report", "--db", db, "--format", "table", env=channel.env).stdout
     recommended = cs("recommend", "--db", db, env=channel.env).stdout
     idea = subprocess.run([str(BIN / "cs-idea"), "-n", "3"], input=recommended, capture_output=True, text=True,
                           env=channel.env, timeout=600)
     assert idea.returncode == 0, idea.stderr
     concepts = records(idea.stdout)
-    assert concepts and all(c.get("topic") for c in concepts)
+    assert len(concepts) == 3 and all(c["topic"] == "sourdough" and c.get("title") for c in concepts)
+    used = json.loads(recommended.splitlines()[0])["recommendation"]["id"]
+    assert all(used in json.dumps(c.get("steered_by")) for c in concepts), concepts[0].get("steered_by")
+
+
+def test_pull_joins_what_cs_publish_uploaded(channel, tmp_path):
+    """A real cs-publish upload to the same server: cs-stats finds the video through the uploads playlist
+    and the cs-publish ledger (no -i), and the published record's keys through -i."""
+    video = tmp_path / "clip.mp4"
+    subprocess.run([shutil.which("ffmpeg"), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=10:duration=1", "-pix_fmt", "yuv420p", str(video)], check=True)
+    record = {"id": "rec-upload", "topic": "sourdough", "format": "short", "hook": "Why does bread rise?",
+              "voice": {"duration_s": 1.0}, "video": {"path": str(video)},
+              "meta": {"title": "Bread rises", "description": "A test.", "tags": ["bread"], "category_id": "27",
+                       "privacy": "public", "language": "en"}}
+    published = subprocess.run([str(BIN / "cs-publish")], input=json.dumps(record) + "\n", capture_output=True,
+                               text=True, env=channel.env, timeout=300)
+    assert published.returncode == 0, published.stderr
+    out = json.loads(published.stdout)
+    video_id = out["youtube"]["video_id"]
+    channel.analytics.fill(video_id, SINCE, UNTIL, views=500, seconds=0.8, pct=80.0)
+    db = str(tmp_path / "stats.sqlite")
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, env=channel.env)
+    store = Store(db)
+    try:
+        assert {r["video_id"] for r in store.published()} == {video_id}  # from the ledger alone
+    finally:
+        store.close()
+    cs("pull", "--db", db, "--since", SINCE, "--until", UNTIL, "-i", "-", env=channel.env, stdin=published.stdout)
+    report = {r["stats"]["video_id"]: r for r in records(cs("report", "--db", db, env=channel.env).stdout)}
+    assert report[video_id]["id"] == "rec-upload" and report[video_id]["topic"] == "sourdough"
+    assert report[video_id]["stats"]["views"] == 500 * 7
