@@ -62,6 +62,7 @@ COSTS = {
     "videos.insert": 1600, "videos.list": 1, "videos.update": 50, "thumbnails.set": 50,
     "captions.insert": 400, "captions.list": 50, "channels.list": 1, "playlists.list": 1,
     "playlists.insert": 50, "playlistItems.list": 1, "playlistItems.insert": 50,
+    "reports.query": 0,  # the Analytics API has its own quota
 }
 CATEGORY_IDS = {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"}
 

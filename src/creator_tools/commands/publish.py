@@ -17,8 +17,7 @@ from ..errors import BadInput, ConfigError, UsageError
 from ..media import ffmpeg
 from ..youtube import auth as yt_auth
 from ..youtube import client, metadata, quota
-
-CHUNK_UNIT = 256 * 1024
+from ..youtube.upload import CHUNK_UNIT
 
 
 def parse_size(text: str) -> int:

@@ -99,17 +99,6 @@ class Token:
         granted = getattr(self.credentials, "granted_scopes", None) or self.credentials.scopes or []
         return set(granted)
 
-    def ensure_valid(self) -> None:
-        """Refresh now if needed (--check, and before uploads so a dead token fails before any work)."""
-        if self.credentials.valid:
-            return
-        from google.auth.transport.requests import Request
-
-        try:
-            self.credentials.refresh(Request())
-        except Exception as exc:
-            raise refresh_error(exc, self.path) from None
-
     def save_if_refreshed(self) -> None:
         if self.credentials.token and self.credentials.token != self._saved:
             try:
