@@ -35,6 +35,10 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(temp)
+        # mkstemp makes owner-only files; finished artifacts get the usual umask-based mode.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temp, 0o666 & ~mask)
         os.replace(temp, final)
     except BaseException:
         try:

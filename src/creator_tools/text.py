@@ -54,7 +54,7 @@ def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
         return ka == kb
     if SequenceMatcher(None, ka, kb).ratio() >= threshold:
         return True
-    sa, sb = set(ka.split()), set(kb.split())
+    sa, sb = {_stem(w) for w in ka.split()}, {_stem(w) for w in kb.split()}
     return len(sa & sb) / len(sa | sb) >= 0.75
 
 
@@ -62,3 +62,8 @@ def shares_word(text_a: str, text_b: str) -> bool:
     """Whether A mentions a content word of B (compared on a 4-letter stem, so "espressos" meets "espresso")."""
     stems = {w[:4] for w in title_key(text_b).split() if len(w) > 2}
     return not stems or any(w[:4] in stems for w in title_key(text_a).split())
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to equate "beginner/beginners" and "make/makes"."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word

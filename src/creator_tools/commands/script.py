@@ -1,0 +1,227 @@
+"""cs-script: concept -> narration script in timed segments."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import click
+
+from .. import log, pipe, text
+from ..engines.llm import LLMSettings, get_llm, llm_options
+from ..errors import EngineError
+from ..records import Record
+
+DEFAULT_LENGTH = {"short": 60, "long": 480}
+SEGMENT_SECONDS = {"short": 15, "long": 60}  # one segment per this much narration
+TOLERANCE = 0.15  # the word budget is kept within +-15%
+OUTLINE_SYSTEM = ("You plan YouTube videos. Reply as JSON: a list of sections, each with on_screen (a heading of "
+                  "at most five words shown on screen) and visual (two to four search keywords for stock footage).")
+WRITE_SYSTEM = ("You write narration for YouTube videos: plain spoken sentences, no lists, no headings, no stage "
+                "directions, no emojis.")
+
+
+def outline_schema(count: int) -> dict:
+    section = {"type": "object", "properties": {"on_screen": {"type": "string", "minLength": 3, "maxLength": 60},
+                                                "visual": {"type": "string", "minLength": 3, "maxLength": 80}},
+               "required": ["on_screen", "visual"]}
+    return {"type": "object", "properties": {"sections": {"type": "array", "items": section, "minItems": count,
+                                                          "maxItems": count}}, "required": ["sections"]}
+
+
+class Script(pipe.Stage):
+    name = "script"
+    key = "script"
+    needs = {"title": "cs-idea"}
+
+    def __init__(self, length: int | None, wpm: int, style: str, language: str, cta: str | None, llm: LLMSettings):
+        self.length, self.wpm, self.style, self.language, self.cta, self.llm = length, wpm, style, language, cta, llm
+
+    def settings(self) -> dict[str, Any]:
+        return {"length": self.length, "wpm": self.wpm, "style": self.style, "language": self.language,
+                "cta": self.cta, "llm": self.llm.fingerprint()}
+
+    def inputs(self, record: Record) -> Any:
+        concept = {k: record.get(k) for k in ("topic", "title", "hook", "angle", "audience", "format")}
+        return {"concept": concept, "settings": self.settings()}
+
+    def plan(self, record: Record) -> str:
+        seconds = self._seconds(record)
+        return f"would write a {seconds}-second script ({self._budget(seconds)} words) for {record['title']!r}"
+
+    def _seconds(self, record: Record) -> int:
+        return self.length or DEFAULT_LENGTH.get(record.get("format"), 60)
+
+    def _budget(self, seconds: int) -> int:
+        return max(10, round(seconds * self.wpm / 60))
+
+    def process(self, record: Record) -> Record:
+        seconds = self._seconds(record)
+        budget = self._budget(seconds)
+        kind = "long" if seconds >= 180 else "short"
+        count = max(3, min(24, round(seconds / SEGMENT_SECONDS[kind])))
+        writer = Writer(get_llm(self.llm), record, self.style, self.language)
+        sections = writer.outline(count)
+        cta = self.cta or f"Subscribe for more about {text.clean(record.get('topic') or record['title'])}."
+        segments = writer.draft(sections, budget, cta)
+        fit(writer, segments, budget, cta)
+        script = {"title": record["title"], "language": self.language,
+                  "segments": [{"text": " ".join(s["sentences"]), "visual": s["visual"], "on_screen": s["on_screen"]}
+                               for s in segments],
+                  "cta": cta, "wpm": self.wpm, "target_s": seconds}
+        return {**record, "script": script}
+
+
+class Writer:
+    """Asks the LLM for an outline, then for each section's narration, then for more where it fell short."""
+
+    def __init__(self, llm, record: Record, style: str, language: str):
+        self.llm, self.record, self.style, self.language = llm, record, style, language
+        self.calls = 0
+        about = [f"Video title: {record['title']}"]
+        for key in ("angle", "audience"):
+            if record.get(key):
+                about.append(f"{key.capitalize()}: {record[key]}")
+        self.about = "\n".join(about)
+
+    def outline(self, count: int) -> list[dict]:
+        try:
+            reply = self.llm.json(OUTLINE_SYSTEM, f"{self.about}\nPlan {count} sections.", outline_schema(count),
+                                  max_tokens=60 * count)
+            sections = [{"on_screen": text.truncate(plain(s["on_screen"]), 40), "visual": plain(s["visual"])}
+                        for s in reply["sections"]]
+        except EngineError as exc:  # a tiny model may not manage the outline: plan from the text later
+            log.info(f"record {self.record.get('id')}: outline failed ({exc.message}); deriving headings from the text")
+            sections = [{"on_screen": "", "visual": ""} for _ in range(count)]
+        return sections
+
+    def draft(self, sections: list[dict], budget: int, cta: str) -> list[dict]:
+        per = budget / len(sections)
+        segments, previous = [], ""
+        hook = text.clean(self.record.get("hook") or "")
+        for number, section in enumerate(sections):
+            role = ("the opening" if number == 0 else "the closing part" if number == len(sections) - 1
+                    else f"part {number + 1} of {len(sections)}")
+            heading = f" about '{section['on_screen']}'" if section["on_screen"] else ""
+            prompt = f"{self.about}\nWrite {role}{heading}: about {round(per)} words, {self.style} style, in {self.language}."
+            if previous:
+                prompt += f"\nThe previous part ended: {previous}"
+            if number == 0 and hook:
+                prompt += f"\nStart right after this first line: {hook}"
+            sentences = self.sentences(prompt, max_tokens=int(per * 2.5) + 40, offset=number)
+            if number == 0 and hook:
+                sentences = text.sentences(hook) + sentences
+            if number == len(sections) - 1:
+                sentences.append(cta)
+            previous = sentences[-1] if sentences else previous
+            segments.append({**section, "sentences": sentences, "target": per, "fixed": {0} if number == 0 and hook else set()})
+        for segment in segments:
+            segment["on_screen"] = segment["on_screen"] or heading_from(segment["sentences"])
+            if not 1 <= len(segment["visual"].split()) <= 6:  # a sentence is no search query
+                segment["visual"] = keywords(" ".join(segment["sentences"]), self.record)
+        return segments
+
+    def more(self, segment: dict, offset: int) -> list[str]:
+        tail = " ".join(segment["sentences"][-2:])
+        prompt = f"{self.about}\nContinue this narration with two more sentences in {self.language}:\n{tail}"
+        return self.sentences(prompt, max_tokens=90, offset=100 + offset)
+
+    def sentences(self, prompt: str, max_tokens: int, offset: int) -> list[str]:
+        self.calls += 1
+        reply = self.llm.text(WRITE_SYSTEM, prompt, max_tokens=max_tokens, seed_offset=offset)
+        return usable_sentences(reply)
+
+
+def usable_sentences(reply: str) -> list[str]:
+    """Keep real spoken sentences: no headings, list markers, fragments, or a cut-off last sentence."""
+    kept = []
+    for line in reply.splitlines():
+        line = text.clean(line.lstrip("-•*0123456789.) "))
+        if not line or line.endswith(":"):
+            continue
+        for sentence in text.sentences(line):
+            if text.word_count(sentence) >= 3 and sentence[-1] in ".!?…" and not any(
+                    text.near_duplicate(sentence, seen, 0.9) for seen in kept):
+                kept.append(sentence)
+    return kept
+
+
+def fit(writer: Writer, segments: list[dict], budget: int, cta: str) -> None:
+    """Bring the total within TOLERANCE of BUDGET: ask for more where short, drop sentences where long.
+    Aims inside a narrower band so sentence-sized steps cannot overshoot the real bound."""
+    low, high = budget * (1 - TOLERANCE * 0.7), budget * (1 + TOLERANCE * 0.7)
+    for attempt in range(4 * len(segments)):
+        total = sum(words(s) for s in segments)
+        if total >= low:
+            break
+        segment = max(segments, key=lambda s: s["target"] - words(s))
+        extra = [s for s in writer.more(segment, attempt) if s not in segment["sentences"]]
+        position = len(segment["sentences"]) - (1 if segment["sentences"][-1:] == [cta] else 0)
+        segment["sentences"][position:position] = extra
+    while sum(words(s) for s in segments) > high:
+        if not trim_one(segments, cta):
+            break
+    total = sum(words(s) for s in segments)
+    if not budget * (1 - TOLERANCE) <= total <= budget * (1 + TOLERANCE):
+        raise EngineError(f"the script came to {total} words, not {budget} +-{TOLERANCE:.0%}; "
+                          "try another --seed or a larger --model")
+
+
+def trim_one(segments: list[dict], cta: str) -> bool:
+    """Drop the last removable sentence of the segment furthest over its share; False when none can go."""
+    for segment in sorted(segments, key=lambda s: s["target"] - words(s)):
+        removable = [i for i, s in enumerate(segment["sentences"]) if s != cta and i not in segment["fixed"]]
+        if len(segment["sentences"]) > 1 and removable:
+            del segment["sentences"][removable[-1]]
+            return True
+    return False
+
+
+def plain(value: str) -> str:
+    """Model text for a heading or query: no markup, no trailing punctuation."""
+    return text.clean(re.sub(r"<[^>]*>|[<>{}\[\]]", " ", value)).rstrip(".,;:!?")
+
+
+def words(segment: dict) -> int:
+    return sum(text.word_count(s) for s in segment["sentences"])
+
+
+def heading_from(sentences: list[str]) -> str:
+    return text.truncate(" ".join(text.words(sentences[0] if sentences else ""))[:40], 40)
+
+
+def keywords(body: str, record: Record) -> str:
+    """Search keywords for footage: the topic, then the segment's most frequent content words."""
+    counts = Counter(w.lower() for w in text.words(body) if len(w) > 3 and w.lower() not in text.STOPWORDS)
+    picked = [w for w, _ in counts.most_common(3)]
+    topic = record.get("topic") or ""
+    return " ".join(([topic] if topic else []) + [w for w in picked if w not in topic.lower()])
+
+
+@pipe.stage_command("script")
+@click.option("--length", type=click.IntRange(10, 3600), metavar="SECONDS",
+              help="Narration length; default 60 for format short, 480 for long.")
+@click.option("--wpm", type=click.IntRange(80, 260), default=150, show_default=True,
+              help="Speaking rate the word budget assumes (words per minute); the budget is kept within +-15%.")
+@click.option("--style", default="friendly, clear", show_default=True, help="Tone of voice, e.g. 'energetic'.")
+@click.option("--language", default="en", show_default=True, help="Language of the narration (name or code).")
+@click.option("--cta", metavar="TEXT", help="Closing call to action (default: subscribe for more about the topic).")
+@llm_options
+def cli(opts, length, wpm, style, language, cta, llm):
+    """Concept -> narration script in segments (hook first, call to action last).
+
+    \b
+    Reads records from cs-idea (title, hook, angle, audience, format, topic).
+    Adds: script = {title, language, segments: [{text, visual, on_screen}], cta,
+    wpm, target_s}. `visual` holds search keywords for footage; `on_screen` a short
+    heading. Long scripts are written section by section, so a small model's
+    context suffices.
+
+    \b
+    Examples:
+      cs-idea "home espresso" -n 2 | cs-script --length 60
+      cs-script -i ideas.jsonl --length 90 --style energetic -j 2 > scripts.jsonl
+      jq -r '.script.segments[].text' scripts.jsonl
+    """
+    return Script(length, wpm, style, language, cta, llm)

@@ -1,0 +1,61 @@
+"""cs-script on the bundled local model: the word budget, hook first, call to action last, segments with
+visuals, and re-runs that do no work."""
+
+from __future__ import annotations
+
+import pytest
+
+from creator_tools import text
+from media_fixtures import run_cs
+
+CONCEPT = {"id": "c1", "topic": "home espresso", "title": "Why Home Espresso Tastes Sour",
+           "hook": "Your espresso is sour because the water leaves too soon.",
+           "angle": "Three fixes you can try tomorrow morning.", "audience": "home baristas", "format": "short"}
+
+
+def total_words(script):
+    return sum(text.word_count(s["text"]) for s in script["segments"])
+
+
+@pytest.mark.slow
+def test_short_script_meets_the_word_budget_with_hook_first_and_cta_last(tmp_path):
+    result = run_cs("script", [CONCEPT], "--length", "24", "--wpm", "150", "--seed", "2", "--cta",
+                    "Follow for more coffee fixes.", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    (record,) = result.records
+    script = record["script"]
+    assert {"title", "language", "segments", "cta"} <= script.keys()
+    budget = 24 * 150 / 60
+    assert budget * 0.85 <= total_words(script) <= budget * 1.15
+    assert script["segments"][0]["text"].startswith(CONCEPT["hook"])
+    assert script["segments"][-1]["text"].endswith("Follow for more coffee fixes.")
+    assert script["cta"] == "Follow for more coffee fixes."
+    for segment in script["segments"]:
+        assert segment["text"] and segment["on_screen"] and segment["visual"]
+        assert 1 <= len(segment["visual"].split()) <= 6
+    assert {k: record[k] for k in CONCEPT} == CONCEPT  # passed through untouched
+
+
+@pytest.mark.slow
+def test_long_script_is_written_section_by_section(tmp_path):
+    concept = {**CONCEPT, "id": "c2", "format": "long"}
+    result = run_cs("script", [concept], "--length", "150", "--seed", "4", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    script = result.records[0]["script"]
+    assert len(script["segments"]) >= 3
+    assert 375 * 0.85 <= total_words(script) <= 375 * 1.15
+
+
+def test_rerun_does_no_work_and_force_redoes_it(tmp_path, dead_api):
+    scripted = {**CONCEPT, "script": {"title": "t", "language": "en", "cta": "Bye.",
+                                      "segments": [{"text": "Hello there.", "visual": "cup", "on_screen": "Hi"}]}}
+    again = run_cs("script", [scripted], "--engine", "openai", cwd=tmp_path, env=dead_api)
+    assert again.code == 0 and again.records == [scripted]
+    forced = run_cs("script", [scripted], "--engine", "openai", "--force", cwd=tmp_path, env=dead_api)
+    assert forced.code == 1 and "cannot reach" in forced.stderr  # --force really asked the engine
+
+
+def test_record_without_a_concept_says_which_stage_to_run(tmp_path):
+    result = run_cs("script", [{"id": "x", "topic": "tea"}], cwd=tmp_path)
+    assert result.code == 1
+    assert "no 'title'" in result.stderr and "run cs-idea first" in result.stderr
