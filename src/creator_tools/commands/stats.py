@@ -88,7 +88,7 @@ def cli() -> None:
               help="cs-publish output records to join (topic, format, hook, length...); '-' is stdin.")
 @click.option("--api-endpoint", metavar="URL", help="YouTube API root (a test server) [env CS_YOUTUBE_ENDPOINT].")
 @click.option("--token", metavar="FILE", help="OAuth token file from `cs-publish auth` [env CS_YOUTUBE_TOKEN].")
-@click.option("--quota", type=click.IntRange(1), default=10_000, show_default=True,
+@click.option("--quota", type=click.IntRange(1), default=10_000, show_default=True, metavar="UNITS",
               help="Daily Data API budget in units, shared with cs-publish's ledger.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr (errors still show).")
 def pull(db, since, until, inputs, api_endpoint, token, quota, quiet) -> None:
