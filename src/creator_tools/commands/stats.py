@@ -90,8 +90,10 @@ def cli() -> None:
 @click.option("--token", metavar="FILE", help="OAuth token file from `cs-publish auth` [env CS_YOUTUBE_TOKEN].")
 @click.option("--quota", type=click.IntRange(1), default=10_000, show_default=True, metavar="UNITS",
               help="Daily Data API budget in units, shared with cs-publish's ledger.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 16), default=4, show_default=True,
+              help="Analytics queries in flight at once (one per video).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr (errors still show).")
-def pull(db, since, until, inputs, api_endpoint, token, quota, quiet) -> None:
+def pull(db, since, until, inputs, api_endpoint, token, quota, jobs, quiet) -> None:
     """Fetch the channel's uploads and daily analytics into the stats store (upserts: no duplicates).
 
     \b
@@ -126,7 +128,7 @@ def pull(db, since, until, inputs, api_endpoint, token, quota, quiet) -> None:
         store = _open_store(db)
         try:
             summary = run_pull(store, endpoint=endpoint(api_endpoint), token_option=token, budget=quota,
-                               since=start, until=end, records=records() if inputs else ())
+                               since=start, until=end, records=records() if inputs else (), jobs=jobs)
             log.info(summary.line(store.url))
         finally:
             store.close()
@@ -184,7 +186,7 @@ def report(opts: pipe.PipeOptions, db, since, window_text, fmt, plot, limit, cha
             if chart or (chart is None and log.show_progress()):
                 from ..stats.plot import terminal_chart
 
-                sys.stderr.write(terminal_chart(records, channel) + "\n")
+                sys.stderr.write(terminal_chart(shown, channel) + "\n")
             values = {r["stats"]["video_id"]: r["stats"] for r in records} if opts.inputs else None
             return pipe.run(_FromStore("stats", shown, values), opts)
         finally:
@@ -204,7 +206,7 @@ def _print_table(store, records, window, channel, limit) -> int:
     width = shutil.get_terminal_size((160, 40)).columns if sys.stdout.isatty() else 160
     console = Console(file=sys.stdout, width=width, soft_wrap=False)
     console.print(table(records, window, series, limit))
-    console.print(terminal_chart(records, channel), markup=False, highlight=False)
+    console.print(terminal_chart(shown, channel), markup=False, highlight=False)
     return 0
 
 

@@ -1,0 +1,1 @@
+"""cs-stats internals: the store (SQLite/PostgreSQL), pull, report, recommend and plots."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -119,9 +121,18 @@ class Puller:
         self.token = auth.load_token(token_option)
         client.refresh(self.token)
         self.quota = quota.Quota(self.token.client_id, budget)
+        self.endpoint = endpoint
         self.youtube = client.build_service("youtube", "v3", endpoint, self.token.credentials)
-        self.analytics = client.build_service("youtubeAnalytics", "v2", endpoint, self.token.credentials)
         self.units = 0
+        self._local = threading.local()  # httplib2 connections are not thread-safe: one service per thread
+        self._lock = threading.Lock()
+
+    @property
+    def analytics(self) -> Any:
+        if not hasattr(self._local, "service"):
+            self._local.service = self.client.build_service("youtubeAnalytics", "v2", self.endpoint,
+                                                            self.token.credentials)
+        return self._local.service
 
     def call(self, request: Any, name: str) -> dict:
         from ..youtube.quota import COSTS
@@ -131,7 +142,8 @@ class Puller:
             raise QuotaDeferred(f"{name} needs {cost} quota units but the daily budget of {self.quota.budget} is "
                                 f"spent (it resets at midnight Pacific time); re-run tomorrow or raise --quota")
         result = self.client.execute(request, name, quota=self.quota, token=self.token)
-        self.units += cost
+        with self._lock:
+            self.units += cost
         return result
 
     def uploads(self) -> tuple[str, list[dict]]:
@@ -182,7 +194,7 @@ def _metrics(row: dict) -> tuple:
 
 
 def pull(store: Store, *, endpoint: str | None, token_option: str | None, budget: int, since: str | None,
-         until: str | None, records: Iterable[Record] = (), today: dt.date | None = None) -> Summary:
+         until: str | None, records: Iterable[Record] = (), today: dt.date | None = None, jobs: int = 4) -> Summary:
     start, end = date_range(store, since, until, today or dt.datetime.now(dt.timezone.utc).date())
     puller = Puller(store, endpoint, token_option, budget)
     summary = Summary(start, end)
@@ -204,9 +216,12 @@ def pull(store: Store, *, endpoint: str | None, token_option: str | None, budget
         top = puller.report(start, end, dimensions="video", sort="-views", maxResults=200)
         watched = [r["video"] for r in top if r["video"] in ids and int(r.get("views") or 0) > 0]
         summary.with_views = len(watched)
-        with log.progress("videos", total=len(watched)) as bar:
-            for video_id in watched:
-                days = puller.report(start, end, dimensions="day", filters=f"video=={video_id}", sort="day")
+        def by_day(video_id: str) -> list[dict]:
+            return puller.report(start, end, dimensions="day", filters=f"video=={video_id}", sort="day")
+
+        # Queries run on `jobs` threads; the store is written from this thread only, a video at a time.
+        with log.progress("videos", total=len(watched)) as bar, ThreadPoolExecutor(max(1, jobs)) as pool:
+            for video_id, days in zip(watched, pool.map(by_day, watched)):
                 summary.daily_rows += store.upsert_daily((video_id, r["day"]) + _metrics(r) for r in days)
                 bar(advance=1)
         store.log_pull(fetched, start, end, summary.videos, summary.daily_rows, summary.channel_rows)
