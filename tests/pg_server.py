@@ -60,6 +60,13 @@ class PostgresServer:
                 "env": {**os.environ, "HOME": str(self.root), "USER": self.as_user}}
 
     def start(self, timeout: float = 60) -> "PostgresServer":
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()  # no cluster or temp dir left behind by a failed start
+            raise
+
+    def _start(self, timeout: float) -> "PostgresServer":
         if self.as_user:
             user = pwd.getpwnam(self.as_user)
             os.chown(self.root, user.pw_uid, user.pw_gid)
