@@ -1,0 +1,327 @@
+"""cs-meta: script -> YouTube title, description, tags, chapters and publishing settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+import click
+
+from .. import log, pipe, text
+from .. import youtube_limits as limits
+from ..engines.llm import LLMSettings, get_llm, llm_options
+from ..errors import BadInput, EngineError, ExitStatus, UsageError
+from ..records import Record, read_items
+
+NAME = "meta"
+SYSTEM = ("You write YouTube metadata. Reply as JSON: title (catchy, under 70 characters, no quotes), "
+          "description (two or three plain sentences saying what the viewer learns), tags (five to ten search "
+          "phrases of one to three words).")
+EXAMPLES = [
+    ("Topic: sourdough bread\nTitle: Sourdough Mistakes Every Beginner Makes\nNarration: Your sourdough is flat "
+     "because of one step you probably skip. Feed your starter the night before...",
+     '{"title": "5 Sourdough Mistakes That Keep Your Bread Flat", "description": "Flat, dense sourdough usually '
+     'comes down to a few habits. See how to time your starter, shape with tension and bake hot so your next '
+     'loaf rises.", "tags": ["sourdough", "sourdough bread", "sourdough starter", "bread baking", "beginner baking"]}'),
+]
+EXAMPLE_TITLE = "5 Sourdough Mistakes That Keep Your Bread Flat"
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "minLength": 8, "maxLength": 100},
+        "description": {"type": "string", "minLength": 30, "maxLength": 700},
+        "tags": {"type": "array", "items": {"type": "string", "minLength": 2, "maxLength": 40},
+                 "minItems": 3, "maxItems": 12},
+    },
+    "required": ["title", "description", "tags"],
+}
+PLACEHOLDER_TAGS = {"tag", "tags", "keyword", "keywords", "youtube", "video", "string"}
+
+
+class Violations(BadInput):
+    """--check found records whose meta YouTube would refuse."""
+
+    exit_status = ExitStatus.RECORD_ERRORS
+
+
+class Meta(pipe.Stage):
+    name = NAME
+    key = "meta"
+    needs = {"script": "cs-script"}
+
+    def __init__(self, *, category: str, privacy: str, publish_at: str | None, made_for_kids: bool,
+                 synthetic: bool | None, playlist: str | None, language: str | None, llm: LLMSettings):
+        self.category, self.privacy, self.publish_at = category, privacy, publish_at
+        self.made_for_kids, self.synthetic, self.playlist, self.language = made_for_kids, synthetic, playlist, language
+        self.llm = llm
+
+    def settings(self) -> dict[str, Any]:
+        # publish_at as typed: "+2d" names the same work on a re-run; it is resolved when the record is done.
+        return {"category": self.category, "privacy": self.privacy, "publish_at": self.publish_at,
+                "made_for_kids": self.made_for_kids, "synthetic": self.synthetic, "playlist": self.playlist,
+                "language": self.language, "llm": self.llm.fingerprint()}
+
+    def inputs(self, record: Record) -> Any:
+        voice = record.get("voice") if isinstance(record.get("voice"), dict) else {}
+        video = record.get("video") if isinstance(record.get("video"), dict) else {}
+        return {"script": record.get("script"), "concept": {k: record.get(k) for k in ("topic", "title", "hook", "format")},
+                "voice": {k: voice.get(k) for k in ("engine", "duration_s", "segments")},
+                "video": {k: video.get(k) for k in ("duration_s", "cards", "title_cards")},
+                "captions": (record.get("captions") or {}).get("language") if isinstance(record.get("captions"), dict) else None,
+                "settings": self.settings()}
+
+    def check(self, record: Record) -> None:
+        super().check(record)
+        script = record["script"]
+        if not isinstance(script, dict) or not isinstance(script.get("segments"), list):
+            raise BadInput("'script' has no segments list; re-run cs-script --force for this record")
+
+    def plan(self, record: Record) -> str:
+        return f"would ask the {self.llm.resolved().engine} LLM for title, description and tags"
+
+    def process(self, record: Record) -> Record:
+        script = record["script"]
+        segments = [s for s in script["segments"] if isinstance(s, dict)]
+        narration = " ".join(str(s.get("text") or "") for s in segments).strip()
+        topic = str(record.get("topic") or record.get("title") or script.get("title") or "")
+        base_title = str(script.get("title") or record.get("title") or topic)
+        written = self._write(record, topic, base_title, narration)
+
+        title = self._title(written.get("title"), topic, base_title, record)
+        paragraph = self._paragraph(written.get("description"), topic, base_title, record, narration)
+        tags = self._tags(written.get("tags"), topic, title, base_title, narration)
+        chapters = self._chapters(record, segments)
+        hashtags = [h for h in dict.fromkeys(limits.hashtag(t) for t in [topic] + [t for t in tags if " " not in t]) if h][:3]
+
+        tail = []
+        if chapters:
+            tail.append("\n".join(limits.chapter_lines(chapters)))
+        cta = text.clean(str(script.get("cta") or ""))
+        if cta:
+            tail.append(limits.strip_brackets(cta))
+        if hashtags:
+            tail.append(" ".join(hashtags))
+        tail_text = "\n\n".join(tail)
+        room = limits.DESCRIPTION_MAX_BYTES - len(tail_text.encode("utf-8")) - 2
+        description = "\n\n".join(p for p in [limits.fit_bytes(paragraph, room), tail_text] if p)
+
+        publish_at = self._publish_at()
+        meta = {
+            "title": title, "description": description, "tags": tags, "chapters": chapters,
+            "category_id": self.category, "language": self._language(record, script),
+            "privacy": self.privacy, "publish_at": publish_at, "made_for_kids": self.made_for_kids,
+            "synthetic_media": self._synthetic(record), "playlist": self.playlist,
+        }
+        problems = limits.violations(meta, duration_s=_duration(record))
+        if problems:  # the repairs above should make this impossible; say so rather than pass bad metadata
+            raise EngineError(f"generated metadata still breaks a YouTube rule ({problems[0]}); "
+                              "please report this with the record")
+        return {**record, "meta": meta}
+
+    # --- writing with the LLM, then repairing -----------------------------------------------------------
+
+    def _write(self, record: Record, topic: str, title: str, narration: str) -> dict:
+        prompt = f"Topic: {topic}\nTitle: {title}\nNarration: {text.truncate(narration, 600)}"
+        engine = get_llm(self.llm)  # loaded on first use, once per process
+        try:
+            reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES)
+        except EngineError as exc:
+            log.warn(f"record {record.get('id')}: {exc.message}; using the script's own words")
+            return {}
+        return reply if isinstance(reply, dict) else {}
+
+    def _title(self, written: Any, topic: str, base_title: str, record: Record) -> str:
+        candidate = limits.fit_title(text.clean(str(written or "")))
+        if _usable(candidate, topic + " " + base_title, words=3) and not text.near_duplicate(candidate, EXAMPLE_TITLE):
+            return candidate
+        if written:
+            log.info(f"record {record.get('id')}: model title {candidate!r} unusable; using the script's title")
+        for fallback in (base_title, record.get("title"), topic):
+            title = limits.fit_title(text.clean(str(fallback or "")))
+            if title:
+                return title
+        raise BadInput("no title anywhere in the record (script.title, title, topic); re-run cs-script --force")
+
+    def _paragraph(self, written: Any, topic: str, base_title: str, record: Record, narration: str) -> str:
+        candidate = limits.strip_brackets(text.clean(str(written or "")))
+        if _usable(candidate, topic + " " + base_title, words=8):
+            return candidate
+        if written:
+            log.info(f"record {record.get('id')}: model description unusable; using the hook and narration")
+        hook = text.clean(str(record.get("hook") or ""))
+        sentences = text.sentences(narration)
+        paragraph = " ".join(dict.fromkeys(s for s in [hook] + sentences[:3] if s))
+        return limits.strip_brackets(text.truncate(paragraph, 600) or base_title)
+
+    def _tags(self, written: Any, topic: str, title: str, base_title: str, narration: str) -> list[str]:
+        context = f"{topic} {title} {base_title} {narration}"
+        model = [str(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
+        model = [t for t in model if _usable(t, context, words=1) and t.casefold().strip() not in PLACEHOLDER_TAGS
+                 and len(t.split()) <= 4 and not t.strip().isdigit()]
+        content = [w for w in text.title_key(f"{base_title} {title} {topic}").split() if len(w) > 3]
+        deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
+        return limits.fit_tags([topic] + model + deterministic)
+
+    def _chapters(self, record: Record, segments: list[dict]) -> list[dict]:
+        if record.get("format") == "short":
+            return []  # Shorts show no chapters
+        voice = record.get("voice") if isinstance(record.get("voice"), dict) else {}
+        spans = []
+        for span in voice.get("segments") or []:
+            if isinstance(span, dict) and isinstance(span.get("start"), (int, float)):
+                spans.append((float(span["start"]), float(span.get("end") or span["start"])))
+        if not spans:
+            return []
+        titles = []
+        for segment in segments[:len(spans)]:
+            label = text.clean(str(segment.get("on_screen") or "")) or text.truncate(
+                text.clean(str(segment.get("text") or "")), 50)
+            titles.append(limits.strip_brackets(label) or f"Part {len(titles) + 1}")
+        return limits.build_chapters(spans, titles, _duration(record) or spans[-1][1])
+
+    def _language(self, record: Record, script: dict) -> str:
+        captions = record.get("captions") if isinstance(record.get("captions"), dict) else {}
+        for value in (self.language, script.get("language"), captions.get("language"), "en"):
+            if isinstance(value, str) and limits.LANGUAGE.match(value):
+                return value
+        return "en"
+
+    def _synthetic(self, record: Record) -> bool:
+        """Generated voice or visuals must be disclosed (YouTube's altered or synthetic content setting)."""
+        if self.synthetic is not None:
+            return self.synthetic
+        voice = record.get("voice") if isinstance(record.get("voice"), dict) else {}
+        video = record.get("video") if isinstance(record.get("video"), dict) else {}
+        return bool(voice.get("engine") or video.get("cards") or video.get("title_cards"))
+
+    def _publish_at(self) -> str | None:
+        if not self.publish_at:
+            return None
+        when = limits.resolve_time(self.publish_at)
+        if when <= dt.datetime.now(dt.timezone.utc):
+            raise UsageError(f"--publish-at {self.publish_at} is now in the past ({limits.rfc3339(when)}); "
+                             "give a future time")
+        return limits.rfc3339(when)
+
+
+def _usable(candidate: str, context: str, *, words: int) -> bool:
+    """Model text worth keeping: enough words, mostly not repeated, and about the video."""
+    found = text.words(candidate)
+    if len(found) < words or not any(c.isalpha() for c in candidate):
+        return False
+    if len(found) >= 6 and len({w.casefold() for w in found}) / len(found) < 0.5:
+        return False  # "the best the best the best ..."
+    return text.shares_word(candidate, context)
+
+
+def _duration(record: Record) -> float | None:
+    for key in ("video", "voice"):
+        value = record.get(key)
+        if isinstance(value, dict) and isinstance(value.get("duration_s"), (int, float)) and value["duration_s"] > 0:
+            return float(value["duration_s"])
+    return None
+
+
+# --- --check --------------------------------------------------------------------------------------------
+
+
+def check_records(sources: Iterable[str]) -> None:
+    """Report every violation of every record's meta on stderr; raise Violations when there is any."""
+    now = dt.datetime.now(dt.timezone.utc)
+    bad = total = 0
+    for item in read_items(sources):
+        total += 1
+        if item.error:
+            problems = [item.error.message]
+            where = ""
+        else:
+            record = item.record
+            where = f"{item.where}: record {record.get('id', '?')}: "
+            if "_error" in record:
+                continue
+            if "meta" not in record:
+                problems = ["no 'meta' key; run cs-meta first"]
+            else:
+                problems = [f"meta.{p}" for p in limits.violations(record["meta"], now=now, duration_s=_duration(record))]
+        for problem in problems:
+            log.error(where + problem)
+        bad += bool(problems)
+    if bad:
+        raise Violations(f"{bad} of {total} records break YouTube's rules; fix them or re-run cs-meta --force")
+    log.info(f"checked {total} records; all within YouTube's limits")
+
+
+class _Checked(pipe.Stage):
+    """--check passed: nothing to process and nothing to write."""
+
+    name = NAME
+
+    def source(self) -> Iterable[Record]:
+        return []
+
+
+def _category(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return limits.category_id(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        when = limits.resolve_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if when <= dt.datetime.now(dt.timezone.utc):
+        resolved = "" if limits.rfc3339(when) == value else f" ({limits.rfc3339(when)})"
+        raise click.BadParameter(f"{value}{resolved} is in the past; YouTube can only schedule a future time")
+    return value
+
+
+@pipe.stage_command(NAME)
+@click.option("--category", default="27", show_default=True, callback=_category, metavar="ID|NAME",
+              help="YouTube category: a number or a name (education, howto, science, people, ...).")
+@click.option("--privacy", type=click.Choice(limits.PRIVACY), default="private", show_default=True,
+              help="Visibility after upload.")
+@click.option("--publish-at", callback=_when, metavar="TIME",
+              help="Schedule: RFC 3339 (2030-05-01T17:00:00Z), +2d, +6h, or 'tomorrow 17:00' (local time). "
+                   "Needs --privacy private.")
+@click.option("--made-for-kids", is_flag=True, help="Declare the video made for kids (default: not made for kids).")
+@click.option("--synthetic-media/--no-synthetic-media", "synthetic", default=None,
+              help="Declare altered or synthetic content. Default: yes when the voice was generated.")
+@click.option("--playlist", metavar="NAME|ID", help="Playlist for cs-publish to add the video to.")
+@click.option("--language", metavar="CODE", help="Language code (en, pt-BR). Default: the script's.")
+@click.option("--check", is_flag=True, help="Only check existing meta: list every violation on stderr, write "
+              "nothing; exit 3 if any record breaks a rule.")
+@llm_options
+def cli(opts: pipe.PipeOptions, category: str, privacy: str, publish_at: str | None, made_for_kids: bool,
+        synthetic: bool | None, playlist: str | None, language: str | None, check: bool, llm: LLMSettings) -> pipe.Stage:
+    """Script -> YouTube title, description, tags, chapters and publishing settings.
+
+    The LLM writes the title, a description paragraph and tags; the result is then made to fit YouTube
+    (title <= 100 characters, description <= 5000 bytes, tags <= 500 as YouTube counts them, no < or >),
+    falling back to the script's own words when the model's are unusable. Chapters (first at 0:00, at least
+    3, each >= 10 s) come from the voice's segment times when the video is long enough.
+
+    \b
+    Reads:  script (cs-script); voice.segments, video.duration_s, captions.language, topic, hook when present
+    Adds:   meta {title, description, tags, chapters, category_id, language, privacy, publish_at,
+                  made_for_kids, synthetic_media, playlist}
+
+    \b
+    Examples:
+      cs-render < voiced.jsonl | cs-meta --category education --publish-at "tomorrow 17:00" > ready.jsonl
+      cs-meta --check -i ready.jsonl        # every violation on stderr, exit 3 if any
+    """
+    if language is not None and not limits.LANGUAGE.match(language):
+        raise UsageError(f"--language {language!r} is not a language code; use one like en or pt-BR")
+    if publish_at and privacy != "private":
+        raise UsageError(f"--publish-at needs --privacy private (YouTube makes a scheduled private video "
+                         f"public at that time), not {privacy}")
+    if check:
+        check_records(opts.inputs or ("-",))
+        return _Checked()
+    return Meta(category=category, privacy=privacy, publish_at=publish_at, made_for_kids=made_for_kids,
+                synthetic=synthetic, playlist=playlist, language=language, llm=llm)
