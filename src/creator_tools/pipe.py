@@ -175,9 +175,11 @@ def _handle(stage: Stage, opts: PipeOptions, item: Item) -> Outcome:
         if item.error:
             raise item.error
         record = item.record
-        if "_error" in record:  # failed upstream: pass on untouched
-            outcome.records.append(record)
-            return outcome
+        if "_error" in record:
+            if not _retry_here(stage, record):  # failed upstream: pass on untouched
+                outcome.records.append(record)
+                return outcome
+            record = {k: v for k, v in record.items() if k != "_error"}
         record.setdefault("id", new_id({k: v for k, v in record.items() if not k.startswith("_")}))
         if not opts.force and stage.done(record):
             outcome.records.append(record)
@@ -203,6 +205,13 @@ def _handle(stage: Stage, opts: PipeOptions, item: Item) -> Outcome:
     finally:
         outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _retry_here(stage: Stage, record: Record) -> bool:
+    """A record this stage deferred (quota, rate limit) is retried when it comes back, e.g. from the output
+    file of the run that deferred it."""
+    error = record["_error"]
+    return isinstance(error, dict) and bool(error.get("retryable")) and error.get("command") == f"cs-{stage.name}"
 
 
 def _stamp(stage: Stage, before: Record, result: Record | list[Record]) -> list[Record]:
