@@ -4,7 +4,6 @@ place, so a killed run never leaves a partial file at a final path and a re-run 
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -29,6 +28,8 @@ def artifact_path(kind: str, record_id: str, inputs: Any, suffix: str) -> Path:
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temp path in PATH's folder (same suffix, so tools pick the format); rename it over PATH only
     if the block ends without an exception, else remove it."""
+    import tempfile
+
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent)

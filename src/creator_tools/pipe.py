@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
 
@@ -152,8 +151,10 @@ def _ordered(handle: Callable[[Item], Outcome], items: Iterator[Item], jobs: int
             metrics.records_in += 1
             yield handle(item)
         return
+    from concurrent.futures import ThreadPoolExecutor  # only -j pays for it
+
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="cs-job")
-    window: deque[Future] = deque()
+    window: deque = deque()
     try:
         for item in items:
             metrics.records_in += 1

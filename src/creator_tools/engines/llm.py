@@ -8,7 +8,6 @@ name in ENGINES (import paths, loaded only when chosen) or in the `creator_tools
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import os
 import random
@@ -18,7 +17,8 @@ from typing import Any, Callable, Sequence
 
 import click
 
-from ..errors import ConfigError, EngineError
+from .. import engines as registry
+from ..errors import EngineError
 
 ENGINES = {
     "local": "creator_tools.engines.llm_local:LocalLLM",
@@ -120,9 +120,7 @@ def _messages(system: str, prompt: str, examples: Sequence[Example]) -> list[Mes
 
 
 def engine_names() -> list[str]:
-    from importlib.metadata import entry_points
-
-    return sorted(set(ENGINES) | {ep.name for ep in entry_points(group="creator_tools.llm")})
+    return registry.names("creator_tools.llm", ENGINES)
 
 
 _cache: dict[LLMSettings, LLM] = {}
@@ -139,16 +137,7 @@ def get_llm(settings: LLMSettings | None = None) -> LLM:
 
 
 def _load(name: str) -> Callable[[LLMSettings], LLM]:
-    target = ENGINES.get(name)
-    if target is None:
-        from importlib.metadata import entry_points
-
-        found = [ep for ep in entry_points(group="creator_tools.llm") if ep.name == name]
-        if not found:
-            raise ConfigError(f"unknown LLM engine '{name}'; choose one of: {', '.join(engine_names())}")
-        return found[0].load()
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return registry.load("creator_tools.llm", ENGINES, name, "--engine or CS_LLM_ENGINE")
 
 
 def llm_options(fn: Callable) -> Callable:

@@ -9,15 +9,14 @@ point group, the same way.
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import shutil
 import subprocess
 import wave
-from importlib.metadata import entry_points
 from pathlib import Path
 
+from .. import engines as registry
 from ..errors import ConfigError, EngineError, QuotaDeferred
 
 ENGINE_ENV = "CS_TTS_ENGINE"
@@ -48,23 +47,14 @@ ENGINES: dict[str, str] = {
 
 
 def engine_names() -> list[str]:
-    return sorted({*ENGINES, *(ep.name for ep in entry_points(group="creator_tools.tts"))})
+    return registry.names("creator_tools.tts", ENGINES)
 
 
 def get_tts(name: str | None = None, voice: str | None = None, *, rate: float = 1.0, model: str | None = None,
             language: str | None = None) -> TTS:
     """Build the engine NAME (default: $CS_TTS_ENGINE, else piper) speaking VOICE at RATE (1.0 = normal)."""
     name = name or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE
-    target = ENGINES.get(name)
-    if target is None:
-        found = [ep for ep in entry_points(group="creator_tools.tts") if ep.name == name]
-        if not found:
-            raise ConfigError(f"unknown TTS engine '{name}'; use one of: {', '.join(engine_names())} "
-                              f"(--engine or {ENGINE_ENV})")
-        engine_class = found[0].load()
-    else:
-        module, _, attribute = target.partition(":")
-        engine_class = getattr(importlib.import_module(module), attribute)
+    engine_class = registry.load("creator_tools.tts", ENGINES, name, f"--engine or {ENGINE_ENV}")
     return engine_class(voice=voice, rate=rate, model=model, language=language)
 
 
