@@ -43,7 +43,7 @@ class Script(pipe.Stage):
                 "cta": self.cta, "llm": self.llm.fingerprint()}
 
     def inputs(self, record: Record) -> Any:
-        concept = {k: record.get(k) for k in ("topic", "title", "hook", "angle", "audience", "format")}
+        concept = {k: record.get(k) for k in ("topic", "title", "hook", "angle", "audience", "format", "recommendation")}
         return {"concept": concept, "settings": self.settings()}
 
     def plan(self, record: Record) -> str:
@@ -51,7 +51,9 @@ class Script(pipe.Stage):
         return f"would write a {seconds}-second script ({self._budget(seconds)} words) for {record['title']!r}"
 
     def _seconds(self, record: Record) -> int:
-        return self.length or DEFAULT_LENGTH.get(record.get("format"), 60)
+        steer = record.get("recommendation") if isinstance(record.get("recommendation"), dict) else {}
+        suggested = steer.get("length_s") if isinstance(steer.get("length_s"), int) and steer["length_s"] >= 10 else None
+        return self.length or suggested or DEFAULT_LENGTH.get(record.get("format"), 60)
 
     def _budget(self, seconds: int) -> int:
         return max(10, round(seconds * self.wpm / 60))
@@ -201,7 +203,7 @@ def keywords(body: str, record: Record) -> str:
 
 @pipe.stage_command("script")
 @click.option("--length", type=click.IntRange(10, 3600), metavar="SECONDS",
-              help="Narration length; default 60 for format short, 480 for long.")
+              help="Narration length; default: the record's recommendation.length_s, else 60 for short, 480 for long.")
 @click.option("--wpm", type=click.IntRange(80, 260), default=150, show_default=True,
               help="Speaking rate the word budget assumes (words per minute); the budget is kept within +-15%.")
 @click.option("--style", default="friendly, clear", show_default=True, help="Tone of voice, e.g. 'energetic'.")
