@@ -148,8 +148,8 @@ def fit_bytes(text: str, limit: int) -> str:
 
 
 def clean_tag(tag: str) -> str:
-    """A tag as YouTube takes it: no < > , # or quotes, single spaces, not too long."""
-    tag = re.sub(r'[<>,#"]', " ", str(tag))
+    """A tag as YouTube takes it: no < > , # quotes or underscores, single spaces, not too long."""
+    tag = re.sub(r'[<>,#"_]', " ", str(tag))
     tag = " ".join(tag.split()).strip(" .;:-'")
     return tag if len(tag) <= TAG_MAX_CHARS else ""
 

@@ -169,3 +169,21 @@ def test_help_imports_no_image_libraries():
             "print([m for m in ('PIL', 'numpy', 'rich') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_vertical_video_is_centred_not_cropped(tmp_path):
+    """A 9:16 Short: the whole frame stands in the middle over a blurred copy; width and height come from
+    ffprobe when the record lacks them."""
+    import numpy as np
+
+    path = tmp_path / "vertical.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "smptebars=s=360x640:r=25:d=2",
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", str(path)], check=True)
+    run = run_cs("thumb", [{"id": "v", "title": "Short", "video": {"path": str(path)}}], "-n", "1", "--no-text",
+                 cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    check_thumbs(run.records[0], tmp_path, 1)
+    grey = np.asarray(open_jpeg(tmp_path / run.records[0]["thumb"]["path"]).convert("L"), dtype=np.float32)
+    edges = lambda part: float(np.abs(np.diff(part, axis=1)).mean())  # noqa: E731
+    middle, side = grey[100:300, 440:840], grey[100:300, :300]  # sharp bars vs the blurred copy
+    assert edges(middle) > 3 * edges(side)

@@ -35,7 +35,11 @@ SCHEMA = {
     },
     "required": ["title", "description", "tags"],
 }
-PLACEHOLDER_TAGS = {"tag", "tags", "keyword", "keywords", "youtube", "video", "string"}
+PLACEHOLDER_TAGS = {"tag", "tags", "keyword", "keywords", "youtube", "video", "string", "title", "narration"}
+# Words too vague to be tags on their own (text.STOPWORDS already drops the shortest fillers).
+VAGUE = frozenset("about after again before being from have into just like more most much never nobody only "
+                  "over really should some than that their them then there these they thing things this those "
+                  "very what when where which while will with without would your".split())
 
 
 class Violations(BadInput):
@@ -143,22 +147,25 @@ class Meta(pipe.Stage):
         raise BadInput("no title anywhere in the record (script.title, title, topic); re-run cs-script --force")
 
     def _paragraph(self, written: Any, topic: str, base_title: str, record: Record, narration: str) -> str:
+        """The hook first (it is what search results show), then the model's paragraph, or the narration's
+        first sentences when the model's words are unusable."""
+        hook = text.clean(str(record.get("hook") or ""))
         candidate = limits.strip_brackets(text.clean(str(written or "")))
         if _usable(candidate, topic + " " + base_title, words=8):
-            return candidate
-        if written:
-            log.info(f"record {record.get('id')}: model description unusable; using the hook and narration")
-        hook = text.clean(str(record.get("hook") or ""))
-        sentences = text.sentences(narration)
-        paragraph = " ".join(dict.fromkeys(s for s in [hook] + sentences[:3] if s))
-        return limits.strip_brackets(text.truncate(paragraph, 600) or base_title)
+            body = [candidate]
+        else:
+            if written:
+                log.info(f"record {record.get('id')}: model description unusable; using the narration")
+            body = text.sentences(narration)[:3]
+        paragraph = " ".join(dict.fromkeys(s for s in [hook] + body if s))
+        return limits.strip_brackets(text.truncate(paragraph, 1500) or base_title)
 
     def _tags(self, written: Any, topic: str, title: str, base_title: str, narration: str) -> list[str]:
         context = f"{topic} {title} {base_title} {narration}"
         model = [str(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
         model = [t for t in model if _usable(t, context, words=1) and t.casefold().strip() not in PLACEHOLDER_TAGS
                  and len(t.split()) <= 4 and not t.strip().isdigit()]
-        content = [w for w in text.title_key(f"{base_title} {title} {topic}").split() if len(w) > 3]
+        content = [w for w in text.title_key(f"{topic} {base_title} {title}").split() if len(w) > 3 and w not in VAGUE]
         deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
         return limits.fit_tags([topic] + model + deterministic)
 

@@ -60,9 +60,9 @@ class Thumb(pipe.Stage):
             raise BadInput("record's 'video' has no 'path'; run cs-render first")
         if not Path(path).is_file():
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
-        duration = float(video.get("duration_s") or 0) or thumbnail.ffmpeg.duration(path)
+        duration, portrait = _shape(video, path)
         pool = max(3 * self.variants, 10)
-        frames = thumbnail.extract_frames(path, duration, pool, self.scene)
+        frames = thumbnail.extract_frames(path, duration, pool, self.scene, portrait)
         chosen = thumbnail.best_frames(frames, self.variants)
         title = title_of(record) if self.text else ""
         font_path = None
@@ -81,6 +81,25 @@ class Thumb(pipe.Stage):
             thumbs.append({"path": str(target), "width": thumbnail.WIDTH, "height": thumbnail.HEIGHT,
                            "size_bytes": len(data), "score": frame.score})
         return {**record, "thumbs": thumbs, "thumb": max(thumbs, key=lambda thumb: thumb["score"])}
+
+
+def _shape(video: dict, path: str) -> tuple[float, bool]:
+    """(duration in seconds, taller than wide) from the record, or from ffprobe when the record lacks them."""
+    duration, width, height = video.get("duration_s"), video.get("width"), video.get("height")
+    if not all(isinstance(v, (int, float)) and v > 0 for v in (duration, width, height)):
+        from ..media import ffmpeg
+
+        info = ffmpeg.probe(path)
+        stream = next((s for s in info.get("streams", []) if s.get("codec_type") == "video"), None)
+        if stream is None:
+            from ..errors import BadInput
+
+            raise BadInput(f"{path}: no video stream; re-run cs-render --force for this record")
+        duration = float(info["format"].get("duration") or 0)
+        width, height = stream.get("width") or 0, stream.get("height") or 0
+        if abs(int(stream.get("tags", {}).get("rotate", 0) or 0)) in (90, 270):
+            width, height = height, width
+    return float(duration), height > width
 
 
 @pipe.stage_command(NAME)

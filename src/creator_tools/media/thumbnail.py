@@ -11,6 +11,7 @@ import glob
 import io
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,9 +37,10 @@ class Frame:
 # --- candidate frames -----------------------------------------------------------------------------------
 
 
-def extract_frames(video: str | Path, duration: float, pool: int, scene: float) -> list[Any]:
+def extract_frames(video: str | Path, duration: float, pool: int, scene: float, portrait: bool = False) -> list[Any]:
     """About `pool` frames spread evenly over the video plus the first frame after each scene change
-    (score above `scene`), cropped to fill 1280x720, from one ffmpeg run. Returns PIL images in time order."""
+    (score above `scene`), cropped to fill 1280x720 (PORTRAIT: centred on a blurred background), from one
+    ffmpeg run. Returns PIL images in time order."""
     from PIL import Image
 
     duration = duration if duration and duration > 0 else ffmpeg.duration(video)
@@ -52,10 +54,13 @@ def extract_frames(video: str | Path, duration: float, pool: int, scene: float) 
         f"+gte(t-prev_selected_t\\,{step:.3f})"
         f"+gt(scene\\,{scene:.3f})*gte(t-prev_selected_t\\,{step / 2:.3f})"
     )
-    graph = (
-        f"select='{select}',scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,"
-        f"crop={WIDTH}:{HEIGHT},setsar=1"
-    )
+    cover = f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT}"
+    if portrait:  # a vertical video, whole, over a blurred, zoomed copy of itself: a crop would cut most of it
+        frame = f"split[whole][back];[back]{cover},boxblur=24[blurred];[whole]scale=-2:{HEIGHT}[front];" \
+                f"[blurred][front]overlay=(W-w)/2:0,setsar=1"
+    else:
+        frame = f"{cover},setsar=1"
+    graph = f"select='{select}',{frame}"
     # Long videos: scene scores on keyframes only, or decoding every frame takes minutes.
     fast = ["-skip_frame", "nokey"] if duration > 300 else []
     with tempfile.TemporaryDirectory(prefix="cs-thumb-") as work:
@@ -64,7 +69,7 @@ def extract_frames(video: str | Path, duration: float, pool: int, scene: float) 
                    total_seconds=duration, description="frames")
         names = sorted(glob.glob(os.path.join(work, "*.png")))
         if not names:  # a video shorter than half a step: take its first frame
-            ffmpeg.run(["-i", str(video), "-an", "-vf", graph.split(",", 1)[1], "-frames:v", "1", pattern],
+            ffmpeg.run(["-i", str(video), "-an", "-vf", frame, "-frames:v", "1", pattern],
                        description="frames")
             names = sorted(glob.glob(os.path.join(work, "*.png")))
         frames = []
@@ -134,8 +139,13 @@ def _font_files() -> tuple[str, ...]:
     return tuple(([LATIN_FONT] if os.path.isfile(LATIN_FONT) else []) + bold + other)
 
 
-@lru_cache(maxsize=64)
 def _load(path: str, size: int) -> Any:
+    # One set of font objects per thread: a FreeType face must not be used by two threads at once (-j N).
+    return _load_for_thread(path, size, threading.get_ident())
+
+
+@lru_cache(maxsize=256)
+def _load_for_thread(path: str, size: int, thread: int) -> Any:
     from PIL import ImageFont
 
     return ImageFont.truetype(path, size)
