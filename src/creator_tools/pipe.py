@@ -267,6 +267,9 @@ def _open_output(path: str | None) -> tuple[IO[str], Callable[[bool], None]]:
     """stdout, or a temp file beside PATH renamed over it only when the run ends well."""
     if not path or path == "-":
         return sys.stdout, lambda ok: None
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a FIFO: write straight to it
+        handle = open(path, "w", encoding="utf-8")
+        return handle, lambda ok: handle.close()
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")

@@ -33,29 +33,39 @@ class OpenAILLM(LLM):
     def chat(self, messages, *, max_tokens, temperature, seed, schema):
         import openai
 
+        try:
+            return self._create(messages, max_tokens, temperature, seed, schema)
+        except openai.BadRequestError as exc:
+            raise EngineError(f"the API at {self.base_url} rejected the request: {_short(exc)}") from None
+        except openai.APIConnectionError:
+            raise ConfigError(f"cannot reach the OpenAI-compatible API at {self.base_url}; start the server or "
+                              "fix OPENAI_BASE_URL") from None
+        except openai.AuthenticationError:
+            raise ConfigError(f"the API at {self.base_url} refused the key; check OPENAI_API_KEY") from None
+        except openai.NotFoundError:
+            raise ConfigError(f"model '{self.model}' not found at {self.base_url}; set --model or CS_LLM_MODEL") from None
+        except openai.RateLimitError as exc:
+            raise QuotaDeferred(f"rate limited by {self.base_url} after retries ({_short(exc)}); run again later") from None
+        except openai.APIStatusError as exc:
+            raise EngineError(f"the API at {self.base_url} failed with HTTP {exc.status_code}: {_short(exc)}",
+                              retryable=exc.status_code >= 500) from None
+
+    def _create(self, messages, max_tokens, temperature, seed, schema) -> str:
+        import openai
+
         while True:
             try:
                 reply = self.client.chat.completions.create(
                     model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
                     seed=seed, **self._format(schema))
                 return reply.choices[0].message.content or ""
-            except openai.BadRequestError as exc:
-                if schema and len(self.formats) > 1:
-                    self.formats.pop(0)  # the server may not know this way of asking for JSON: try the next
-                    continue
-                raise EngineError(f"the API at {self.base_url} rejected the request: {_short(exc)}") from None
-            except openai.APIConnectionError:
-                raise ConfigError(f"cannot reach the OpenAI-compatible API at {self.base_url}; start the server or "
-                                  "fix OPENAI_BASE_URL") from None
-            except openai.AuthenticationError:
-                raise ConfigError(f"the API at {self.base_url} refused the key; check OPENAI_API_KEY") from None
-            except openai.NotFoundError:
-                raise ConfigError(f"model '{self.model}' not found at {self.base_url}; set --model or CS_LLM_MODEL") from None
-            except openai.RateLimitError as exc:
-                raise QuotaDeferred(f"rate limited by {self.base_url} after retries ({_short(exc)}); run again later") from None
             except openai.APIStatusError as exc:
-                raise EngineError(f"the API at {self.base_url} failed with HTTP {exc.status_code}: {_short(exc)}",
-                                  retryable=exc.status_code >= 500) from None
+                # Servers differ in how they take a JSON schema (llama.cpp's answers 500 to json_schema):
+                # a complaint about response_format means "try the next way of asking".
+                rejected = exc.status_code in (400, 422) or "response_format" in str(exc)
+                if not (schema and len(self.formats) > 1 and rejected):
+                    raise
+                self.formats.pop(0)
 
     def _format(self, schema: dict | None) -> dict:
         if not schema or self.formats[0] == "none":
