@@ -138,6 +138,12 @@ def test_record_without_script(tmp_path):
     assert run.code == 1 and "run cs-script first" in run.stderr
 
 
+def test_unreachable_api_is_an_error_not_a_fallback(tmp_path, dead_api):
+    run = run_cs("meta", [record("r", None)], cwd=tmp_path, env=dead_api)
+    assert run.code == 1 and run.records == []
+    assert "cannot reach the OpenAI-compatible API" in run.stderr and "OPENAI_BASE_URL" in run.stderr
+
+
 def test_help_imports_no_model():
     code = ("import sys, creator_tools.commands.meta; "
             "print([m for m in ('llama_cpp', 'openai', 'numpy', 'PIL', 'jsonschema') if m in sys.modules])")
@@ -210,3 +216,14 @@ def test_output_passes_check_and_reruns_skip(written):
     assert check.code == 0, check.stderr
     again = run_cs("meta", run.records, "--seed", "3", "--publish-at", "+2d", "--playlist", "Coffee basics", cwd=cwd)
     assert again.code == 0 and again.records == run.records and again.seconds < 20
+
+
+@pytest.mark.slow
+def test_openai_engine_on_a_loopback_server(tmp_path, openai_server):
+    run = run_cs("meta", [record("api", [(0.2, 11.8), (12.1, 24.9), (25.2, 39.8)])], "--engine", "openai",
+                 "--category", "howto", cwd=tmp_path, env={"OPENAI_BASE_URL": openai_server, "OPENAI_API_KEY": "test"},
+                 timeout=900)
+    assert run.code == 0, run.stderr
+    meta = run.records[0]["meta"]
+    assert limits.violations(meta) == [] and meta["category_id"] == "26"
+    assert [c["start"] for c in meta["chapters"]] == [0, 12, 25]

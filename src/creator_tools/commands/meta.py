@@ -130,6 +130,9 @@ class Meta(pipe.Stage):
         try:
             reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES)
         except EngineError as exc:
+            # Only a model that answered badly is worked around; a failing server stays an error.
+            if "gave no valid answer" not in exc.message:
+                raise
             log.warn(f"record {record.get('id')}: {exc.message}; using the script's own words")
             return {}
         return reply if isinstance(reply, dict) else {}
