@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS uploads (
     video_id TEXT,
     steps TEXT NOT NULL DEFAULT '{}',
     youtube TEXT,
+    record TEXT,
     created REAL NOT NULL,
     updated REAL NOT NULL,
     PRIMARY KEY (channel_id, sha256)
@@ -63,6 +64,9 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=30, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(uploads)")}
+        if "record" not in columns:  # ledgers written before the published record was kept
+            db.execute("ALTER TABLE uploads ADD COLUMN record TEXT")
         cache[str(path)] = db
     return cache[str(path)]
 
@@ -115,9 +119,10 @@ class Uploads:
             self.db.execute("UPDATE uploads SET steps=?, updated=? WHERE channel_id=? AND sha256=?",
                             (json.dumps(steps), time.time(), self.channel_id, sha256))
 
-    def save_done(self, sha256: str, youtube: dict) -> None:
-        self.db.execute("UPDATE uploads SET youtube=?, updated=? WHERE channel_id=? AND sha256=?",
-                        (json.dumps(youtube), time.time(), self.channel_id, sha256))
+    def save_done(self, sha256: str, youtube: dict, record: dict | None = None) -> None:
+        """The finished upload, with a summary of the published record for cs-stats to join."""
+        self.db.execute("UPDATE uploads SET youtube=?, record=COALESCE(?, record), updated=? WHERE channel_id=? AND sha256=?",
+                        (json.dumps(youtube), json.dumps(record) if record else None, time.time(), self.channel_id, sha256))
 
     def scheduled(self) -> list[str]:
         """publish_at of every finished upload on this channel (for spreading new ones over free slots)."""

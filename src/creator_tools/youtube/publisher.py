@@ -163,7 +163,7 @@ class Publisher:
         youtube = {"video_id": video_id, "url": watch_url(video_id), "privacy": privacy, "publish_at": publish_at,
                    "thumbnail_set": bool(steps.get("thumbnail")), "caption_id": steps.get("captions"),
                    "playlist_item_id": steps.get("playlist")}
-        uploads.save_done(sha, youtube)
+        uploads.save_done(sha, youtube, summary(record))
         return youtube
 
     def set_thumbnail(self, video_id: str, path: str, rid: str) -> bool:
@@ -227,3 +227,12 @@ def check_thumbnail(path: str) -> str:
     if size > metadata.THUMBNAIL_MAX:
         raise BadInput(f"{path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most 2 MB (save it as JPEG)")
     return kind
+
+
+def summary(record: dict) -> dict:
+    """What cs-stats joins to each video's performance: the concept, its length, hour and thumbnail."""
+    meta, voice, thumb = record.get("meta") or {}, record.get("voice") or {}, record.get("thumb") or {}
+    return {"id": record.get("id"), "topic": record.get("topic"), "format": record.get("format"),
+            "title": meta.get("title") or record.get("title"), "hook": record.get("hook"),
+            "voice": {"duration_s": voice.get("duration_s")}, "video": {"duration_s": (record.get("video") or {}).get("duration_s")},
+            "meta": {"publish_at": meta.get("publish_at")}, "thumb": {"path": thumb.get("path")}}
