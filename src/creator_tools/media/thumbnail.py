@@ -134,8 +134,10 @@ def _font_files() -> tuple[str, ...]:
     for root in FONT_DIRS:
         noto += glob.glob(os.path.join(root, "**", "Noto*"), recursive=True)
     noto = [n for n in noto if n.lower().endswith((".ttf", ".otf", ".ttc"))]
-    bold = sorted(n for n in noto if "Bold" in os.path.basename(n) and "Italic" not in n)
-    other = sorted(n for n in noto if n not in bold and "Italic" not in n)
+    # Plain Noto Sans before the looped, serif and UI variants.
+    order = lambda n: (not os.path.basename(n).startswith("NotoSans"), "UI" in os.path.basename(n), n)  # noqa: E731
+    bold = sorted((n for n in noto if "Bold" in os.path.basename(n) and "Italic" not in n), key=order)
+    other = sorted((n for n in noto if n not in bold and "Italic" not in n), key=order)
     return tuple(([LATIN_FONT] if os.path.isfile(LATIN_FONT) else []) + bold + other)
 
 
@@ -201,7 +203,7 @@ def _wrap(text: str, font: Any, width: int) -> list[str]:
         if font.getlength(word) <= width:
             tokens.append((word, True))
         else:
-            tokens += [(char, index == 0) for index, char in enumerate(word)]
+            tokens += [(cluster, index == 0) for index, cluster in enumerate(_clusters(word))]
     lines: list[str] = []
     for piece, spaced in tokens:
         joined = lines[-1] + (" " if spaced else "") + piece if lines else piece
@@ -210,6 +212,19 @@ def _wrap(text: str, font: Any, width: int) -> list[str]:
         else:
             lines.append(piece)
     return lines
+
+
+def _clusters(word: str) -> list[str]:
+    """WORD cut between characters but never before a combining mark (Thai vowels and tones, accents)."""
+    import unicodedata
+
+    clusters: list[str] = []
+    for char in word:
+        if clusters and (unicodedata.category(char) in ("Mn", "Mc", "Me") or char in "\u200d\ufe0f"):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return clusters
 
 
 def layout(text: str, font_path: str, box: tuple[int, int]) -> tuple[Any, list[str]]:
@@ -249,10 +264,23 @@ def overlay_title(image: Any, title: str, font_path: str) -> Any:
     result.paste(Image.new("RGB", (WIDTH, HEIGHT), "black"), (0, 0), shade.resize((WIDTH, HEIGHT)))
     draw = ImageDraw.Draw(result)
     stroke = max(3, size // 14)
+    right_to_left = _right_to_left(title)
     for number, line in enumerate(lines):
-        draw.text((margin, top + number * line_height), line, font=font, fill=(255, 255, 255),
+        x = WIDTH - margin - int(font.getlength(line)) if right_to_left else margin
+        draw.text((x, top + number * line_height), line, font=font, fill=(255, 255, 255),
                   stroke_width=stroke, stroke_fill=(0, 0, 0))
     return result
+
+
+def _right_to_left(text: str) -> bool:
+    """Whether the first letter with a direction is Arabic or Hebrew: such titles align to the right."""
+    import unicodedata
+
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("L", "R", "AL"):
+            return kind != "L"
+    return False
 
 
 def encode_jpeg(image: Any, limit: int = MAX_BYTES) -> bytes:
