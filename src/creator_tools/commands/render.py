@@ -1,0 +1,260 @@
+"""cs-render: script + voice + captions -> MP4 in one ffmpeg process per video (graph in media/graph.py)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import click
+
+from .. import log, pipe
+from ..artifacts import artifact_path, atomic_output
+from ..errors import BadInput, EngineError
+from ..media import ffmpeg
+
+PRESETS = {"short": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
+TARGET_LUFS = -14.0
+PAN_MARGIN = 1.08  # stills are prepared this much larger than the frame: room for the Ken Burns pan
+
+
+def _even(value: float) -> int:
+    return int(round(value / 2)) * 2
+
+
+@functools.lru_cache(maxsize=None)
+def pick_encoder(choice: str) -> str:
+    """`auto`: h264_nvenc when this ffmpeg has it and a GPU answers a tiny probe encode, else libx264."""
+    if choice != "auto":
+        return choice
+    if "h264_nvenc" not in ffmpeg.encoders():
+        return "libx264"
+    probe = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+             "color=s=256x256:d=0.2", "-c:v", "h264_nvenc", "-f", "null", "-"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        ok = False
+    return "h264_nvenc" if ok else "libx264"
+
+
+def segment_bounds(record: dict, count: int, duration: float) -> list[float]:
+    """Where each segment's visual starts: at its narration's start (from voice.segments), else spread by
+    text length. Always starts at 0 and ends at the voice's end."""
+    spans = (record.get("voice") or {}).get("segments") or []
+    if len(spans) == count and count:
+        starts = [0.0] + [float(s["start"]) for s in spans[1:]]
+    else:
+        texts = [len(str(s.get("text") or "")) + 1 for s in record["script"]["segments"]]
+        total, run, starts = sum(texts), 0, []
+        for size in texts:
+            starts.append(duration * run / total)
+            run += size
+    bounds = [min(max(0.0, s), duration) for s in starts] + [duration]
+    for k in range(1, len(bounds)):  # keep every segment at least a few frames long
+        bounds[k] = max(bounds[k], bounds[k - 1] + 0.2) if k < len(bounds) - 1 else bounds[k]
+    return bounds
+
+
+class Render(pipe.Stage):
+    name = "render"
+    key = "video"
+    needs = {"script": "cs-script", "voice": "cs-voice", "captions": "cs-caption"}
+
+    def __init__(self, preset: str, library: str | None, music: str | None, encoder: str, threads: int,
+                 crossfade: float):
+        self.preset, self.encoder, self.threads, self.crossfade = preset, encoder, threads, crossfade
+        self.music = music
+        self.library = None
+        if library:
+            from ..media.library import Library
+
+            self.library = Library(library)
+        self.library_path = library
+
+    def settings(self) -> dict:
+        listing = [str(e.path) for e in self.library.entries] if self.library else []
+        return {"preset": self.preset, "library": self.library_path, "files": listing, "music": self.music,
+                "crossfade": self.crossfade}
+
+    def inputs(self, record: dict):
+        return {**super().inputs(record), "format": record.get("format")}
+
+    def size(self, record: dict) -> tuple[int, int]:
+        preset = self.preset
+        if preset == "auto":
+            preset = "landscape" if record.get("format") == "long" else "short"
+        return PRESETS[preset]
+
+    def plan(self, record: dict) -> str:
+        width, height = self.size(record)
+        return f"would render {len(record['script'].get('segments') or [])} segments at {width}x{height}"
+
+    def process(self, record: dict) -> dict:
+        from ..media import graph
+
+        script, voice = record["script"], record["voice"]
+        segments = script.get("segments") or []
+        if not segments:
+            raise BadInput("script has no segments; run cs-script again")
+        voice_path = Path(voice.get("path") or "")
+        duration = float(voice.get("duration_s") or 0) or ffmpeg.duration(voice_path)
+        if not voice_path.is_file():
+            raise BadInput(f"{voice_path}: voice file not found; run cs-voice again")
+        width, height = self.size(record)
+        output = artifact_path("video", record["id"], self.inputs(record), ".mp4")
+        if not output.is_file():
+            with tempfile.TemporaryDirectory(prefix="cs-render-") as temp:
+                plan = self._prepare(record, Path(temp), width, height, duration, voice_path)
+                plan.gain_db = self._gain(plan)
+                self._encode(plan, output)
+        return {**record, "video": describe(output)}
+
+    # --- preparation (Pillow, once per image) ---------------------------------------------------------
+
+    def _prepare(self, record: dict, temp: Path, width: int, height: int, duration: float, voice: Path):
+        from ..media import cards, graph
+
+        segments = record["script"]["segments"]
+        still_size = (_even(width * PAN_MARGIN), _even(height * PAN_MARGIN))
+        visuals, used, prepared = [], set(), {}
+        for k, segment in enumerate(segments):
+            entry = self.library.match(segment.get("visual") or "", used) if self.library else None
+            if entry is not None:
+                used.add(entry.path)
+            if entry is not None and entry.kind == "clip":
+                link = temp / f"clip{k}{entry.path.suffix.lower()}"
+                os.symlink(entry.path.resolve(), link)
+                visuals.append(graph.Visual("clip", link))
+            elif entry is not None:
+                if entry.path not in prepared:
+                    prepared[entry.path] = temp / f"still{len(prepared)}.y4m"
+                    cards.fit_still(entry.path, prepared[entry.path], still_size)
+                visuals.append(graph.Visual("still", prepared[entry.path], pan=k % 4))
+            else:
+                card = temp / f"card{k}.y4m"
+                # a card is as large as a still (one size per lane source) and shown centred, not panned
+                cards.title_card(segment.get("on_screen") or segment.get("text") or "", card, *still_size, k)
+                visuals.append(graph.Visual("card", card))
+        music = Path(self.music) if self.music else None
+        if music is None and self.library and self.library.music():
+            music = self.library.music().path
+        if music is not None and not music.is_file():
+            raise BadInput(f"{music}: music file not found; check --music")
+        return graph.Plan(
+            width=width, height=height, visuals=visuals, voice=voice,
+            bounds=segment_bounds(record, len(segments), duration),
+            captions=self._captions(record, temp, width, height), music=music, crossfade=self.crossfade,
+            still_size=still_size, work_dir=temp,
+        )
+
+    def _captions(self, record: dict, temp: Path, width: int, height: int) -> Path | None:
+        """The caption ASS at this frame size, under a plain name in the temp dir (nothing in its path can
+        break the filter graph): rebuilt from `captions.words`, else a copy of `captions.ass`."""
+        captions = record.get("captions") or {}
+        target = temp / "captions.ass"
+        if captions.get("words"):
+            from ..media.subtitles import write_ass
+
+            write_ass(captions["words"], target, width, height)
+            return target
+        if captions.get("ass") and Path(captions["ass"]).is_file():
+            shutil.copyfile(captions["ass"], target)
+            return target
+        log.warn(f"record {record['id']}: captions have no words and no ASS file; rendering without captions")
+        return None
+
+    # --- ffmpeg ---------------------------------------------------------------------------------------
+
+    def _loudness(self, plan, gain_db: float | None) -> float | None:
+        from ..media import graph
+
+        argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
+                *graph.measure_args(plan, gain_db)]
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            raise EngineError(f"measuring loudness failed ({lines[-1] if lines else 'no message'}); check the voice file")
+        return graph.parse_integrated(done.stderr)
+
+    def _gain(self, plan) -> float:
+        """The gain that brings the mix to -14 LUFS: measured on the audio alone (fast), then measured
+        again through the limiter and corrected once, so the single video pass lands within a fraction of
+        a dB."""
+        measured = self._loudness(plan, None)
+        if measured is None:
+            return 0.0
+        gain = TARGET_LUFS - measured
+        after = self._loudness(plan, gain)
+        if after is not None:
+            gain += TARGET_LUFS - after
+        return max(-40.0, min(40.0, gain))
+
+    def _encode(self, plan, output: Path) -> None:
+        from ..media import graph
+
+        encoder = pick_encoder(self.encoder)
+        with atomic_output(output) as temp:
+            try:
+                ffmpeg.run(graph.render_args(plan, temp, encoder, self.threads), total_seconds=plan.duration,
+                           description="render")
+            except EngineError:
+                if encoder == "libx264":
+                    raise
+                log.warn(f"{encoder} failed; rendering again with libx264")
+                ffmpeg.run(graph.render_args(plan, temp, "libx264", self.threads), total_seconds=plan.duration,
+                           description="render")
+
+
+def describe(path: Path) -> dict:
+    info = ffmpeg.probe(path)
+    video = next((s for s in info["streams"] if s.get("codec_type") == "video"), {})
+    rate = video.get("avg_frame_rate") or "0/1"
+    num, _, den = rate.partition("/")
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {
+        "path": str(path),
+        "duration_s": round(float(info["format"].get("duration") or 0), 3),
+        "width": int(video.get("width") or 0),
+        "height": int(video.get("height") or 0),
+        "fps": round(int(num) / int(den or 1), 3) if int(den or 1) else 0,
+        "size_bytes": path.stat().st_size,
+        "sha256": digest.hexdigest(),
+    }
+
+
+@pipe.stage_command("render")
+@click.option("--preset", type=click.Choice(["auto", *PRESETS]), default="auto", show_default=True,
+              help="Frame size; auto: short for `format: short`, landscape for `long`.")
+@click.option("--library", type=click.Path(exists=True, file_okay=False), help="Folder of stills and clips matched to each segment's `visual`.")
+@click.option("--music", type=click.Path(exists=True, dir_okay=False), help="Background music, ducked under the voice.")
+@click.option("--encoder", type=click.Choice(["auto", "libx264", "h264_nvenc"]), default="auto", show_default=True,
+              help="auto: h264_nvenc when a GPU answers, else libx264.")
+@click.option("--threads", type=click.IntRange(0, 64), default=0, show_default=True, help="Encoder threads (0: auto).")
+@click.option("--crossfade", type=click.FloatRange(0, 5), default=0.5, show_default=True, help="Seconds of crossfade between segments.")
+def cli(opts, preset, library, music, encoder, threads, crossfade):
+    """Render a record's script, voice and captions into an MP4: one ffmpeg process per video.
+
+    \b
+    Reads `script` (segments' `visual` and `on_screen`), `voice` (the WAV and its segment times), `captions`
+    (`words`, or the `ass` file) and `format`; adds `video`: {path, duration_s, width, height, fps, size_bytes,
+    sha256}. Each segment shows the --library still or clip whose file name or tags share most words with its
+    `visual` (stills get a slow Ken Burns pan, clips are trimmed, looped and cropped to fit); where nothing
+    matches, a title card with its `on_screen` text. Segments crossfade; captions are burned in with libass;
+    music (--music, or an audio file under the library's music/ folder) is ducked under the voice; the mix is
+    normalised to -14 LUFS. Presets: short 1080x1920 (default for `format: short`), landscape 1920x1080
+    (default for `long`), square 1080x1080; 30 fps, H.264 yuv420p BT.709 + AAC, moov first.
+
+    \b
+    Example:
+      cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ --music bed.mp3 > video.jsonl
+    """
+    return Render(preset, library, music, encoder, threads, crossfade)
+

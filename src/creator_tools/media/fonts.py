@@ -1,0 +1,122 @@
+"""Fonts per writing system, for text that Pillow draws (title cards): Pillow has no glyph fallback, so
+text is cut into runs of one script and each run gets a font that has it. libass (captions) falls back
+through fontconfig by itself. The fonts come from Debian packages (requirements-apt.txt: fonts-dejavu-core,
+fonts-noto-core, fonts-noto-cjk) and are found through fontconfig's `fc-match`."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import unicodedata
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+# (first, last, script, fontconfig language, direction)
+_RANGES = [
+    (0x0590, 0x05FF, "hebrew", "he", "rtl"),
+    (0x0600, 0x06FF, "arabic", "ar", "rtl"),
+    (0x0750, 0x077F, "arabic", "ar", "rtl"),
+    (0x08A0, 0x08FF, "arabic", "ar", "rtl"),
+    (0xFB50, 0xFDFF, "arabic", "ar", "rtl"),
+    (0xFE70, 0xFEFF, "arabic", "ar", "rtl"),
+    (0x0900, 0x097F, "devanagari", "hi", "ltr"),
+    (0x0980, 0x09FF, "bengali", "bn", "ltr"),
+    (0x0A00, 0x0A7F, "gurmukhi", "pa", "ltr"),
+    (0x0A80, 0x0AFF, "gujarati", "gu", "ltr"),
+    (0x0B80, 0x0BFF, "tamil", "ta", "ltr"),
+    (0x0C00, 0x0C7F, "telugu", "te", "ltr"),
+    (0x0E00, 0x0E7F, "thai", "th", "ltr"),
+    (0x1100, 0x11FF, "cjk", "ko", "ltr"),
+    (0x2E80, 0x9FFF, "cjk", "zh-cn", "ltr"),
+    (0xAC00, 0xD7AF, "cjk", "ko", "ltr"),
+    (0xF900, 0xFAFF, "cjk", "zh-cn", "ltr"),
+    (0xFF00, 0xFFEF, "cjk", "zh-cn", "ltr"),
+    (0x20000, 0x2FA1F, "cjk", "zh-cn", "ltr"),
+]
+_LANGS = {script: lang for _, _, script, lang, _ in _RANGES}
+_NOTO = {"cjk": "Noto Sans CJK SC", "arabic": "Noto Sans Arabic", "hebrew": "Noto Sans Hebrew",
+         "devanagari": "Noto Sans Devanagari", "bengali": "Noto Sans Bengali", "gurmukhi": "Noto Sans Gurmukhi",
+         "gujarati": "Noto Sans Gujarati", "tamil": "Noto Sans Tamil", "telugu": "Noto Sans Telugu",
+         "thai": "Noto Sans Thai"}
+_DIRECTIONS = {script: direction for _, _, script, _, direction in _RANGES}
+
+
+def script_of(char: str) -> str | None:
+    """The script of CHAR ('latin' for other letters), or None for spaces, digits and punctuation, which
+    take the script of the text around them."""
+    code = ord(char)
+    for first, last, script, _, _ in _RANGES:
+        if first <= code <= last:
+            return script
+    category = unicodedata.category(char)
+    return "latin" if category[0] in "LM" else None
+
+
+def direction(script: str) -> str:
+    return _DIRECTIONS.get(script, "ltr")
+
+
+def language(script: str) -> str | None:
+    """The language tag raqm shapes a run with (None: let it guess)."""
+    return {"arabic": "ar", "hebrew": "he", "devanagari": "hi", "cjk": "zh"}.get(script)
+
+
+@dataclass(frozen=True)
+class FontFile:
+    path: str
+    index: int = 0
+
+
+@functools.lru_cache(maxsize=None)
+def font_for(script: str, bold: bool = True) -> FontFile:
+    """A font file with glyphs for SCRIPT (fontconfig's best sans match for the script's language)."""
+    fc_match = shutil.which("fc-match")
+    if not fc_match:
+        raise ConfigError("fc-match not found; install fontconfig and the fonts (apt-get install fontconfig "
+                          "fonts-dejavu-core fonts-noto-core fonts-noto-cjk)")
+    weight = ":weight=bold" if bold else ""
+    preferred = "DejaVu Sans" if script == "latin" else _NOTO.get(script, "")
+    for pattern in filter(None, (preferred and preferred + weight, f"sans:lang={_LANGS.get(script, 'en')}{weight}")):
+        done = subprocess.run([fc_match, "-f", "%{file}|%{index}|%{family}", pattern], capture_output=True, text=True)
+        path, _, rest = done.stdout.partition("|")
+        index, _, family = rest.partition("|")
+        if done.returncode == 0 and path and (not preferred or pattern != preferred + weight or preferred in family):
+            break
+    else:
+        raise ConfigError(f"no font found for {script} text; install fonts-noto-core and fonts-noto-cjk")
+    return FontFile(path, int(index or 0))
+
+
+def runs(text: str) -> list[tuple[str, str]]:
+    """Cut TEXT into (script, piece) runs; neutral characters join the run before them (or the first one)."""
+    result: list[list[str]] = []
+    pending = ""
+    for char in text:
+        script = script_of(char)
+        if script is None and result and result[-1][0] not in ("latin", "cjk") and ord(char) >= 0x80:
+            script = "latin"  # non-ASCII punctuation (dashes, quotes) is drawn with the Latin font, which has it
+        if script is None:
+            if result:
+                result[-1][1] += char
+            else:
+                pending += char
+            continue
+        if result and result[-1][0] == script:
+            result[-1][1] += char
+        else:
+            result.append([script, char])
+    if not result:
+        return [("latin", pending)] if pending else []
+    result[0][1] = pending + result[0][1]
+    return [(script, piece) for script, piece in result]
+
+
+def base_direction(text: str) -> str:
+    """The paragraph direction: that of the first letter with a direction (Unicode bidi's rule P2)."""
+    for char in text:
+        script = script_of(char)
+        if script is not None:
+            return direction(script)
+    return "ltr"

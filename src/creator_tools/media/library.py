@@ -1,0 +1,88 @@
+"""A folder of stock media matched to a segment's `visual` keywords.
+
+A file is tagged by the words of its name (`blue-sky_sunset.jpg`: blue, sky, sunset), by a sidecar file
+beside it (`NAME.EXT.txt` or `NAME.txt`: words, one line or many), and by lines of a `tags.txt` in the
+folder (`NAME.EXT: word, word`). Music is any audio file under a `music/` subfolder (or tagged `music`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STILL_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+CLIP_EXTS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
+AUDIO_EXTS = {".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".opus"}
+_STOP = {"a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "with", "for", "from", "by", "is", "are",
+         "shot", "image", "video", "clip", "photo", "picture", "footage", "showing", "view"}
+
+
+def words(text: str) -> set[str]:
+    """Lower-case keywords of TEXT (letters and digits in any script), without filler words; a plural 's'
+    is dropped so 'clouds' matches 'cloud'."""
+    found = set()
+    for word in re.findall(r"\w+", str(text or "").lower()):
+        word = word.strip("_")
+        if len(word) < 2 or word in _STOP or word.isdigit():
+            continue
+        found.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return found
+
+
+@dataclass
+class Entry:
+    path: Path
+    kind: str  # still, clip or audio
+    tags: set[str] = field(default_factory=set)
+
+
+class Library:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.entries: list[Entry] = []
+        index = self._tag_index()
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+            ext = path.suffix.lower()
+            kind = "still" if ext in STILL_EXTS else "clip" if ext in CLIP_EXTS else "audio" if ext in AUDIO_EXTS else None
+            if kind is None:
+                continue
+            tags = words(path.stem.replace("-", " ").replace("_", " "))
+            for sidecar in (path.with_name(path.name + ".txt"), path.with_suffix(".txt")):
+                if sidecar.is_file():
+                    tags |= words(sidecar.read_text(encoding="utf-8", errors="replace"))
+            tags |= index.get(path.relative_to(self.root).as_posix(), set()) | index.get(path.name, set())
+            if kind == "audio" and "music" in path.relative_to(self.root).parts[:-1]:
+                tags.add("music")
+            self.entries.append(Entry(path, kind, tags))
+
+    def _tag_index(self) -> dict[str, set[str]]:
+        index: dict[str, set[str]] = {}
+        listing = self.root / "tags.txt"
+        if listing.is_file():
+            for line in listing.read_text(encoding="utf-8", errors="replace").splitlines():
+                name, sep, tags = line.partition(":")
+                if sep and name.strip() and not name.startswith("#"):
+                    index.setdefault(name.strip(), set()).update(words(tags))
+        return index
+
+    def match(self, visual: str, used: set[Path] | None = None) -> Entry | None:
+        """The still or clip sharing the most keywords with VISUAL (ties: unused first, then clips, then
+        name order); None when nothing shares a word."""
+        wanted = words(visual)
+        used = used or set()
+        best, best_key = None, None
+        for entry in self.entries:
+            if entry.kind == "audio":
+                continue
+            score = len(wanted & entry.tags)
+            if not score:
+                continue
+            key = (score, entry.path not in used, entry.kind == "clip")
+            if best_key is None or key > best_key:
+                best, best_key = entry, key
+        return best
+
+    def music(self) -> Entry | None:
+        tracks = [e for e in self.entries if e.kind == "audio" and "music" in e.tags]
+        return tracks[0] if tracks else None
