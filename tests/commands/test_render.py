@@ -1,0 +1,308 @@
+"""cs-render on small generated media: espeak-ng narration, Pillow stills, a testsrc2 clip and a tone bed,
+all made in tmp_path. Each test drives the installed `cs-render` in a subprocess and checks the MP4 with
+ffprobe/ffmpeg (streams, size, fps, duration, loudness, moov before mdat, the visuals used)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+RENDER = str(BIN / "cs-render")
+SAMPLE_RATE = 22050
+
+SEGMENTS = [
+    {"text": "The sky looks blue on a clear day.", "visual": "blue sky over the hills", "on_screen": "Blue sky"},
+    {"text": "Waves roll in from the ocean.", "visual": "ocean waves", "on_screen": "Waves"},
+    {"text": "That is all for today.", "visual": "nothing in the library", "on_screen": "Thanks for watching"},
+]
+GAP_S = 0.6  # silence after each sentence: where the music bed must be heard
+
+
+def _run(argv, **kwargs):
+    return subprocess.run(argv, capture_output=True, text=True, **kwargs)
+
+
+def _ffmpeg(*args):
+    done = _run(["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args])
+    assert done.returncode == 0, done.stderr
+
+
+def _espeak(text: str, path: Path) -> None:
+    done = _run(["espeak-ng", "-s", "165", "-w", str(path), text])
+    assert done.returncode == 0, done.stderr
+
+
+def _narration(folder: Path, segments: list[dict]) -> dict:
+    """One WAV for all segments (each followed by a short silence) and the voice/captions keys for it."""
+    frames, spans, words, at = [], [], [], 0.0
+    for number, segment in enumerate(segments):
+        part = folder / f"seg{number}.wav"
+        _espeak(segment["text"], part)
+        with wave.open(str(part)) as handle:
+            assert handle.getframerate() == SAMPLE_RATE
+            data = handle.readframes(handle.getnframes())
+        data += b"\0\0" * int(GAP_S * SAMPLE_RATE)
+        length = len(data) / 2 / SAMPLE_RATE
+        spoken = length - GAP_S
+        spans.append({"start": round(at, 3), "end": round(at + spoken, 3)})
+        tokens = segment["text"].split()
+        for index, token in enumerate(tokens):  # spread evenly: good enough for burned captions
+            start = at + spoken * index / len(tokens)
+            words.append({"word": token, "start": round(start, 3), "end": round(start + spoken / len(tokens), 3)})
+        frames.append(data)
+        at += length
+    voice = folder / "narration.wav"
+    with wave.open(str(voice), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(SAMPLE_RATE)
+        handle.writeframes(b"".join(frames))
+    return {
+        "voice": {"engine": "espeak", "voice": "en", "path": str(voice), "duration_s": round(at, 3), "segments": spans},
+        "captions": {"language": "en", "words": words, "srt": None, "vtt": None, "ass": None},
+    }
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """A library (a sky still, an ocean clip, a music bed) and a three-segment record that uses it."""
+    from PIL import Image, ImageDraw
+
+    root = tmp_path_factory.mktemp("render-media")
+    library = root / "library"
+    (library / "music").mkdir(parents=True)
+    still = Image.new("RGB", (1600, 1200), (230, 120, 20))  # orange: easy to find in a frame
+    ImageDraw.Draw(still).ellipse((500, 300, 1100, 900), fill=(250, 200, 40))
+    still.save(library / "sky.png")
+    (library / "sky.png.txt").write_text("blue sky, hills\n")  # sidecar tags
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1.5", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", str(library / "ocean-waves.mp4"))
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=2", "-f", "lavfi", "-i",
+            "sine=frequency=440:duration=2", "-filter_complex", "amix=inputs=2", str(library / "music" / "bed.wav"))
+    record = {"id": "render-test", "format": "short",
+              "script": {"title": "Sky", "language": "en", "segments": SEGMENTS, "cta": ""},
+              **_narration(root, SEGMENTS)}
+    return {"root": root, "library": library, "record": record}
+
+
+def _render(record: dict, cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "CS_OUT_DIR": str(cwd / "out"), **(env or {})}
+    return _run([RENDER, *args], input=json.dumps(record) + "\n", cwd=cwd, env=environment, timeout=240)
+
+
+def _probe(path: str) -> dict:
+    done = _run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", path])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _loudness(path: str, start: float | None = None, end: float | None = None) -> float:
+    trim = [] if start is None else ["-ss", f"{start}", "-to", f"{end}"]
+    done = _run(["ffmpeg", "-hide_banner", "-nostats", *trim, "-i", path, "-map", "0:a", "-af", "ebur128", "-f", "null", "-"])
+    found = re.findall(r"I:\s+(-?[\d.]+|-inf) LUFS", done.stderr)
+    return float("-inf") if not found or found[-1] == "-inf" else float(found[-1])
+
+
+def _volume(path: str, start: float, end: float) -> float:
+    done = _run(["ffmpeg", "-hide_banner", "-nostats", "-ss", f"{start}", "-to", f"{end}", "-i", path,
+                 "-map", "0:a", "-af", "volumedetect", "-f", "null", "-"])
+    found = re.findall(r"mean_volume: (-?[\d.]+|-inf) dB", done.stderr)
+    return float("-inf") if not found or found[-1] == "-inf" else float(found[-1])
+
+
+def _top_level_boxes(path: str) -> list[str]:
+    boxes = []
+    with open(path, "rb") as handle:
+        while header := handle.read(8):
+            size, kind = struct.unpack(">I4s", header)
+            if size == 1:
+                size = struct.unpack(">Q", handle.read(8))[0] - 8
+            boxes.append(kind.decode("latin-1"))
+            handle.seek(size - 8, 1)
+    return boxes
+
+
+def _frame(path: str, at: float, size: tuple[int, int] = (54, 96)):
+    """The frame at AT seconds, shrunk (a mean-colour thumbnail is enough to tell visuals apart)."""
+    from PIL import Image
+
+    done = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", f"{at}", "-i", path, "-frames:v", "1",
+                           "-vf", f"scale={size[0]}:{size[1]}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                          capture_output=True)
+    assert done.returncode == 0 and done.stdout, done.stderr
+    return Image.frombytes("RGB", size, done.stdout)
+
+
+def _mean(image) -> tuple[float, float, float]:
+    from PIL import ImageStat
+
+    return tuple(ImageStat.Stat(image).mean)
+
+
+@pytest.fixture(scope="module")
+def rendered(media, tmp_path_factory):
+    """The three-segment short rendered with the library and music (shared by the checks below)."""
+    cwd = tmp_path_factory.mktemp("render-run")
+    done = _render(media["record"], cwd, "--library", str(media["library"]), "--music",
+                   str(media["library"] / "music" / "bed.wav"))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    return {"record": out, "video": out["video"], "cwd": cwd}
+
+
+def test_video_streams_size_fps_duration_and_record(rendered, media):
+    video = rendered["video"]
+    info = _probe(video["path"])
+    streams = {s["codec_type"]: s for s in info["streams"]}
+    assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (1080, 1920)
+    assert streams["video"]["avg_frame_rate"] == "30/1"
+    assert streams["video"]["pix_fmt"] == "yuv420p" and streams["video"].get("color_space") == "bt709"
+    voice_s = media["record"]["voice"]["duration_s"]
+    assert abs(float(info["format"]["duration"]) - voice_s) <= 0.3
+    assert abs(video["duration_s"] - voice_s) <= 0.3
+    assert video["width"] == 1080 and video["height"] == 1920 and video["fps"] == 30
+    assert video["size_bytes"] == Path(video["path"]).stat().st_size
+    import hashlib
+
+    assert video["sha256"] == hashlib.sha256(Path(video["path"]).read_bytes()).hexdigest()
+    assert rendered["record"]["script"] == media["record"]["script"]  # other keys pass through
+
+
+def test_loudness_is_minus_14_lufs_and_moov_comes_first(rendered):
+    path = rendered["video"]["path"]
+    assert abs(_loudness(path) - -14.0) <= 1.0
+    boxes = _top_level_boxes(path)
+    assert boxes.index("moov") < boxes.index("mdat"), boxes
+
+
+def test_library_still_and_clip_are_used_and_a_card_fills_the_rest(rendered, media):
+    path = rendered["video"]["path"]
+    spans = media["record"]["voice"]["segments"]
+    middle = [(s["start"] + s["end"]) / 2 for s in spans]
+    # segment 0 ("blue sky"): the orange still, matched through its sidecar tags
+    red, green, blue = _mean(_frame(path, middle[0]))
+    assert red > 150 and blue < 90, (red, green, blue)
+    # segment 1 ("ocean waves"): the testsrc2 clip, matched by file name: it moves from frame to frame
+    from PIL import ImageChops
+
+    a, b = _frame(path, middle[1] - 0.2), _frame(path, middle[1] + 0.2)
+    assert _mean(ImageChops.difference(a, b)) > (3, 3, 3) or max(_mean(ImageChops.difference(a, b))) > 5
+    # segment 2 (nothing matches): a dark title card, not the still
+    red2, green2, blue2 = _mean(_frame(path, middle[2]))
+    assert red2 < 120, (red2, green2, blue2)
+
+
+def test_music_is_ducked_under_the_voice_and_heard_in_the_pauses(rendered, media, tmp_path):
+    with_music = rendered["video"]["path"]
+    done = _render(media["record"], tmp_path, "--preset", "square")
+    assert done.returncode == 0, done.stderr
+    without = json.loads(done.stdout)["video"]["path"]
+    first = media["record"]["voice"]["segments"][0]
+    pause = (first["end"] + 0.1, first["end"] + GAP_S - 0.1)
+    # in the pause the bed is audible with music and near silence without
+    assert _volume(with_music, *pause) > _volume(without, *pause) + 15
+    # under speech the bed is ducked: the speech part is much louder than the bed alone
+    assert _volume(with_music, first["start"] + 0.2, first["end"] - 0.2) > _volume(with_music, *pause) + 3
+
+
+FILTER_BREAKERS = "It's \"50%\" [done]; a:b, c\\d {x} 100% — ok"
+
+
+def test_punctuation_and_non_latin_text_render(media, tmp_path):
+    """On-screen text and caption words full of filter-graph syntax and in CJK, Arabic and Devanagari; the
+    temp dir and the output dir have such characters in their paths too."""
+    segments = [
+        {"text": "Quotes, colons and brackets.", "visual": "", "on_screen": FILTER_BREAKERS},
+        {"text": "Chinese text.", "visual": "", "on_screen": "天空为什么是蓝色的？"},
+        {"text": "Arabic text.", "visual": "", "on_screen": "لماذا السماء زرقاء؟"},
+        {"text": "Hindi text.", "visual": "", "on_screen": "आसमान नीला क्यों है?"},
+    ]
+    record = {"id": "punct", "format": "short", "script": {"title": "t", "language": "en", "segments": segments, "cta": ""},
+              **_narration(tmp_path, segments)}
+    odd = ["It's", '"50%"', "[done];", "a:b,", "c\\d", "{x}", "天空", "السماء", "आसमान", "100%"]
+    for word, odd_word in zip(record["captions"]["words"], odd):
+        word["word"] = odd_word
+    weird = tmp_path / "tmp 'dir' [x];%:,"
+    weird.mkdir()
+    done = _render(record, tmp_path, "--preset", "square", env={"TMPDIR": str(weird)})
+    assert done.returncode == 0, done.stderr
+    video = json.loads(done.stdout)["video"]
+    assert (video["width"], video["height"]) == (1080, 1080)
+    spans = record["voice"]["segments"]
+    for span in spans:  # every card carries visible text: bright pixels on the dark background
+        frame = _frame(video["path"], (span["start"] + span["end"]) / 2, (108, 108)).convert("L")
+        assert frame.getextrema()[1] > 200
+    assert list(weird.iterdir()) == []  # the per-run temp dir was removed
+
+
+def test_killed_render_leaves_no_file_at_the_final_path(media, tmp_path):
+    record = {**media["record"], "id": "killed"}
+    environment = {**os.environ, "CS_OUT_DIR": str(tmp_path / "out")}
+    process = subprocess.Popen([RENDER, "--preset", "landscape"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=tmp_path, env=environment, text=True)
+    process.stdin.write(json.dumps(record) + "\n")
+    process.stdin.close()
+    folder = tmp_path / "out" / "video"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (folder.is_dir() and any(folder.glob("*.part.mp4"))):
+        time.sleep(0.05)
+    assert any(folder.glob("*.part.mp4")), "the encode never started"
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    assert process.returncode != 0
+    assert list(folder.iterdir()) == []  # neither a final file nor a partial one
+    assert process.stdout.read() == ""
+
+
+def test_missing_captions_says_run_cs_caption_first(media, tmp_path):
+    record = {k: v for k, v in media["record"].items() if k != "captions"}
+    done = _render(record, tmp_path)
+    assert done.returncode == 1
+    assert "cs-render: error:" in done.stderr and "run cs-caption first" in done.stderr
+    record = {k: v for k, v in media["record"].items() if k != "voice"}
+    done = _render(record, tmp_path)
+    assert done.returncode == 1 and "run cs-voice first" in done.stderr
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = ("import sys; from creator_tools.commands import render; "
+            "heavy = [m for m in ('PIL', 'numpy', 'faster_whisper', 'rich') if m in sys.modules]; print(heavy)")
+    done = _run([sys.executable, "-c", code])
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    done = _run([RENDER, "--help"])
+    assert done.returncode == 0 and "Example:" in done.stdout and "video" in done.stdout
+
+
+@pytest.mark.slow
+def test_transcribing_the_rendered_video_gives_the_script(rendered, media, tmp_path):
+    """cs-caption (faster-whisper tiny.en) on the rendered MP4, not the narration WAV: WER <= 25%."""
+    record = {"id": "wer", "media": rendered["video"]["path"]}
+    done = _run([str(BIN / "cs-caption"), "--no-script", "--language", "en"], input=json.dumps(record) + "\n",
+                cwd=tmp_path, env={**os.environ, "CS_OUT_DIR": str(tmp_path / "out")}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    heard = [re.sub(r"[^\w']", "", w["word"].lower()) for w in json.loads(done.stdout)["captions"]["words"]]
+    said = [re.sub(r"[^\w']", "", w.lower()) for s in SEGMENTS for w in s["text"].split()]
+    assert _wer(said, [w for w in heard if w]) <= 0.25, heard
+
+
+def _wer(reference: list[str], hypothesis: list[str]) -> float:
+    previous = list(range(len(hypothesis) + 1))
+    for i, ref in enumerate(reference, 1):
+        current = [i]
+        for j, hyp in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
+        previous = current
+    return previous[-1] / max(1, len(reference))
