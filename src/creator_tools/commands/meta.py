@@ -95,7 +95,7 @@ class Meta(pipe.Stage):
         paragraph = self._paragraph(written.get("description"), topic, base_title, record, narration)
         tags = self._tags(written.get("tags"), topic, title, base_title, narration)
         chapters = self._chapters(record, segments)
-        hashtags = [h for h in dict.fromkeys(limits.hashtag(t) for t in [topic] + [t for t in tags if " " not in t]) if h][:3]
+        hashtags = self._hashtags(topic, title, tags)
 
         tail = []
         if chapters:
@@ -171,6 +171,13 @@ class Meta(pipe.Stage):
         content = [w for w in text.title_key(f"{topic} {base_title} {title}").split() if len(w) > 3 and w not in VAGUE]
         deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
         return limits.fit_tags([topic] + model + deterministic)
+
+    def _hashtags(self, topic: str, title: str, tags: list[str]) -> list[str]:
+        """Up to three: the topic, then the longest one-word tags about the topic or title (YouTube shows
+        the first three above the title)."""
+        words = sorted((t for t in tags if " " not in t and text.shares_word(t, f"{topic} {title}")),
+                       key=len, reverse=True)
+        return [h for h in dict.fromkeys(limits.hashtag(t) for t in [topic, *words]) if h][:3]
 
     def _chapters(self, record: Record, segments: list[dict]) -> list[dict]:
         if record.get("format") == "short":
