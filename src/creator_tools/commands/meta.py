@@ -100,7 +100,7 @@ class Meta(pipe.Stage):
         tail = []
         if chapters:
             tail.append("\n".join(limits.chapter_lines(chapters)))
-        cta = text.clean(str(script.get("cta") or ""))
+        cta = text.truncate(text.clean(str(script.get("cta") or "")), 300)
         if cta:
             tail.append(limits.strip_brackets(cta))
         if hashtags:
