@@ -52,7 +52,7 @@ def sha256(path: Path) -> str:
 
 def make_record(media: dict, **meta) -> dict:
     base_meta = {"title": "Loopback upload test", "description": "A test video.\nSecond line.",
-                 "tags": ["test", "loop back"], "chapters": [{"start": 0, "title": "Intro"}],
+                 "tags": ["test", "loop back"], "chapters": [{"start": 0, "title": "Intro"}, {"start": 10, "title": "Middle"}, {"start": 20, "title": "End"}],
                  "category_id": "28", "language": "en", "privacy": "unlisted", "publish_at": None,
                  "made_for_kids": False, "synthetic_media": True, "playlist": "Loopback Tests"}
     base_meta.update(meta)
@@ -131,7 +131,7 @@ def test_publishes_video_thumbnail_captions_and_playlist(server, env, media, tmp
     assert snippet["title"] == "Loopback upload test" and snippet["categoryId"] == "28"
     assert snippet["defaultLanguage"] == "en" and snippet["defaultAudioLanguage"] == "en"
     assert snippet["tags"] == ["test", "loop back"]
-    assert snippet["description"].endswith("\n\n0:00 Intro")
+    assert snippet["description"].endswith("\n\n0:00 Intro\n0:10 Middle\n0:20 End")
     assert status["privacyStatus"] == "private" and status["publishAt"] == "2099-01-02T15:00:00Z"
     assert status["selfDeclaredMadeForKids"] is False and status["containsSyntheticMedia"] is True
     # many chunks, each a multiple of 256 KiB; progress with a rate on stderr

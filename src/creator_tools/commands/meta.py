@@ -9,7 +9,7 @@ import click
 
 from .. import log, pipe, text
 from .. import youtube_limits as limits
-from ..engines.llm import LLMSettings, get_llm, llm_options
+from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
 from ..errors import BadInput, EngineError, ExitStatus, UsageError
 from ..records import Record, read_items
 
@@ -129,10 +129,7 @@ class Meta(pipe.Stage):
         engine = get_llm(self.llm)  # loaded on first use, once per process
         try:
             reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES)
-        except EngineError as exc:
-            # Only a model that answered badly is worked around; a failing server stays an error.
-            if "gave no valid answer" not in exc.message:
-                raise
+        except InvalidReply as exc:  # a model that answered badly is worked around; a failing server stays an error
             log.warn(f"record {record.get('id')}: {exc.message}; using the script's own words")
             return {}
         return reply if isinstance(reply, dict) else {}

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import log, pipe, text
-from ..engines.llm import LLMSettings, get_llm, llm_options
+from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
 from ..errors import EngineError
 from ..records import Record
 
@@ -93,7 +93,7 @@ class Writer:
                                   max_tokens=60 * count)
             sections = [{"on_screen": text.truncate(plain(s["on_screen"]), 40), "visual": plain(s["visual"])}
                         for s in reply["sections"]]
-        except EngineError as exc:  # a tiny model may not manage the outline: plan from the text later
+        except InvalidReply as exc:  # a tiny model may not manage the outline: plan from the text later
             log.info(f"record {self.record.get('id')}: outline failed ({exc.message}); deriving headings from the text")
             sections = [{"on_screen": "", "visual": ""} for _ in range(count)]
         return sections

@@ -58,6 +58,10 @@ def _int_env(name: str) -> int | None:
     return int(value) if value and value.lstrip("-").isdigit() else None
 
 
+class InvalidReply(EngineError):
+    """The model answered, but never in the shape asked for (a server failure is a different error)."""
+
+
 class LLM:
     """Base engine. Subclasses implement `chat`; a lock serialises calls for engines that are not thread-safe."""
 
@@ -101,7 +105,7 @@ class LLM:
                 problem = f"reply was not JSON ({exc.msg})"
             except jsonschema.ValidationError as exc:
                 problem = f"reply did not fit the schema ({exc.message[:120]})"
-        raise EngineError(f"{self.name} LLM gave no valid answer in {attempts} tries: {problem}; "
+        raise InvalidReply(f"{self.name} LLM gave no valid answer in {attempts} tries: {problem}; "
                           "try a larger model (--model) or another --seed")
 
     def text(self, system: str, prompt: str, *, max_tokens: int = 256, examples: Sequence[Example] = (),
