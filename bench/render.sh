@@ -20,20 +20,22 @@ mkdir -p "$work"
 
 one() {  # one(record, label): render, print "seconds KB video"
   rm -rf "$work/out"
-  CS_OUT_DIR="$work/out" /usr/bin/time -f "%e %M" -o "$work/time" \
+  CS_OUT_DIR="$work/out" /usr/bin/time -f "%e %M %U %S" -o "$work/time" \
     "$render" -q --library "$work/inp" --threads 2 --encoder libx264 < "$1" > "$work/out.jsonl"
-  read -r seconds kb < "$work/time"
-  echo "$seconds $kb $("$py" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["video"]["path"])' "$work/out.jsonl")"
+  read -r seconds kb user system < "$work/time"
+  echo "$seconds $kb $("$py" -c "print(round($user + $system, 2))") $("$py" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["video"]["path"])' "$work/out.jsonl")"
 }
 
 "$py" "$here/render_record.py" "$anchor" "$work/inp" > "$work/short.json"
 ratios=() renders=() floors=() peaks=()
 for run in $(seq "$runs"); do
-  read -r seconds kb video < <(one "$work/short.json")
-  /usr/bin/time -f "%e %M" -o "$work/time" bash "$anchor/floor.sh" "$video"
-  read -r floor floor_kb < "$work/time"
+  read -r seconds kb cpu video < <(one "$work/short.json")
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" bash "$anchor/floor.sh" "$video"
+  read -r floor floor_kb floor_user floor_system < "$work/time"
+  floor_cpu=$("$py" -c "print(round($floor_user + $floor_system, 2))")
   ratio=$("$py" -c "print(f'{$seconds / $floor:.2f}')")
-  echo "run $run: cs-render ${seconds} s, peak $((kb / 1024)) MB | floor ${floor} s, peak $((floor_kb / 1024)) MB | ratio ${ratio}x"
+  echo "run $run: cs-render ${seconds} s (cpu ${cpu} s), peak $((kb / 1024)) MB | floor ${floor} s (cpu ${floor_cpu} s)," \
+    "peak $((floor_kb / 1024)) MB | ratio ${ratio}x wall, $("$py" -c "print(f'{$cpu / $floor_cpu:.2f}')")x cpu | load $(cut -d' ' -f1 /proc/loadavg)"
   ratios+=("$ratio") renders+=("$seconds") floors+=("$floor") peaks+=("$kb")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -43,8 +45,8 @@ echo "median of $runs: cs-render $(median "${renders[@]}") s, floor $(median "${
 if [ "${LONG:-0}" = 1 ]; then
   "$py" "$here/render_record.py" "$anchor" "$work/inp" --format long > "$work/long1.json"
   "$py" "$here/render_record.py" "$anchor" "$work/inp" --format long --repeat 9 > "$work/long9.json"
-  read -r s1 kb1 v1 < <(one "$work/long1.json")
-  read -r s9 kb9 v9 < <(one "$work/long9.json")
+  read -r s1 kb1 c1 v1 < <(one "$work/long1.json")
+  read -r s9 kb9 c9 v9 < <(one "$work/long9.json")
   d1=$("$py" -c "import json; print(round(json.load(open('$work/long1.json'))['voice']['duration_s']))")
   d9=$("$py" -c "import json; print(round(json.load(open('$work/long9.json'))['voice']['duration_s']))")
   echo "landscape ${d1} s: ${s1} s wall, peak $((kb1 / 1024)) MB | landscape ${d9} s: ${s9} s wall, peak $((kb9 / 1024)) MB"

@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -95,62 +97,79 @@ class Render(pipe.Stage):
         return f"would render {len(record['script'].get('segments') or [])} segments at {width}x{height}"
 
     def process(self, record: dict) -> dict:
-        from ..media import graph
-
         script, voice = record["script"], record["voice"]
         segments = script.get("segments") or []
         if not segments:
             raise BadInput("script has no segments; run cs-script again")
         voice_path = Path(voice.get("path") or "")
-        duration = float(voice.get("duration_s") or 0) or ffmpeg.duration(voice_path)
         if not voice_path.is_file():
             raise BadInput(f"{voice_path}: voice file not found; run cs-voice again")
+        duration = float(voice.get("duration_s") or 0) or ffmpeg.duration(voice_path)
         width, height = self.size(record)
         output = artifact_path("video", record["id"], self.inputs(record), ".mp4")
         if not output.is_file():
             with tempfile.TemporaryDirectory(prefix="cs-render-") as temp:
-                plan = self._prepare(record, Path(temp), width, height, duration, voice_path)
-                plan.gain_db = self._gain(plan)
+                started = time.monotonic()
+                plan = self._plan(record, Path(temp), width, height, duration, voice_path)
+                # the loudness passes (ffmpeg, audio only) run while Pillow prepares the images
+                with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cs-render") as pool:
+                    gain = pool.submit(self._gain, plan)
+                    plan.visuals = self._visuals(record, plan, pool)
+                    prepared = time.monotonic()
+                    plan.gain_db = gain.result()
+                measured = time.monotonic()
                 self._encode(plan, output)
+                if log.debug_enabled():
+                    log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
+                             f"ffmpeg {time.monotonic() - measured:.2f} s")
         return {**record, "video": describe(output)}
 
     # --- preparation (Pillow, once per image) ---------------------------------------------------------
 
-    def _prepare(self, record: dict, temp: Path, width: int, height: int, duration: float, voice: Path):
-        from ..media import cards, graph
+    def _plan(self, record: dict, temp: Path, width: int, height: int, duration: float, voice: Path):
+        from ..media import graph
 
-        segments = record["script"]["segments"]
-        still_size = (_even(width * PAN_MARGIN), _even(height * PAN_MARGIN))
-        visuals, used, prepared = [], set(), {}
-        for k, segment in enumerate(segments):
-            entry = self.library.match(segment.get("visual") or "", used) if self.library else None
-            if entry is not None:
-                used.add(entry.path)
-            if entry is not None and entry.kind == "clip":
-                link = temp / f"clip{k}{entry.path.suffix.lower()}"
-                os.symlink(entry.path.resolve(), link)
-                visuals.append(graph.Visual("clip", link))
-            elif entry is not None:
-                if entry.path not in prepared:
-                    prepared[entry.path] = temp / f"still{len(prepared)}.y4m"
-                    cards.fit_still(entry.path, prepared[entry.path], still_size)
-                visuals.append(graph.Visual("still", prepared[entry.path], pan=k % 4))
-            else:
-                card = temp / f"card{k}.y4m"
-                # a card is as large as a still (one size per lane source) and shown centred, not panned
-                cards.title_card(segment.get("on_screen") or segment.get("text") or "", card, *still_size, k)
-                visuals.append(graph.Visual("card", card))
         music = Path(self.music) if self.music else None
         if music is None and self.library and self.library.music():
             music = self.library.music().path
         if music is not None and not music.is_file():
             raise BadInput(f"{music}: music file not found; check --music")
+        segments = record["script"]["segments"]
         return graph.Plan(
-            width=width, height=height, visuals=visuals, voice=voice,
+            width=width, height=height, visuals=[], voice=voice,
             bounds=segment_bounds(record, len(segments), duration),
             captions=self._captions(record, temp, width, height), music=music, crossfade=self.crossfade,
-            still_size=still_size, work_dir=temp,
+            still_size=(_even(width * PAN_MARGIN), _even(height * PAN_MARGIN)), work_dir=temp,
         )
+
+    def _visuals(self, record: dict, plan, pool: ThreadPoolExecutor) -> list:
+        """One visual per segment: the best library match (each still prepared once), else a title card.
+        Images are made on POOL's threads (Pillow releases the GIL while it resizes and converts)."""
+        from ..media import cards, graph
+
+        visuals, used, prepared, jobs = [], set(), {}, []
+        for k, segment in enumerate(record["script"]["segments"]):
+            entry = self.library.match(segment.get("visual") or "", used) if self.library else None
+            if entry is not None:
+                used.add(entry.path)
+            if entry is not None and entry.kind == "clip":
+                link = plan.work_dir / f"clip{k}{entry.path.suffix.lower()}"
+                os.symlink(entry.path.resolve(), link)
+                visuals.append(graph.Visual("clip", link))
+            elif entry is not None:
+                if entry.path not in prepared:
+                    prepared[entry.path] = plan.work_dir / f"still{len(prepared)}.y4m"
+                    jobs.append(pool.submit(cards.fit_still, entry.path, prepared[entry.path], plan.still_size))
+                visuals.append(graph.Visual("still", prepared[entry.path], pan=k % 4))
+            else:
+                card = plan.work_dir / f"card{k}.y4m"
+                # a card is as large as a still (one size per lane source) and shown centred, not panned
+                text = segment.get("on_screen") or segment.get("text") or ""
+                jobs.append(pool.submit(cards.title_card, text, card, *plan.still_size, k))
+                visuals.append(graph.Visual("card", card))
+        for job in jobs:
+            job.result()
+        return visuals
 
     def _captions(self, record: dict, temp: Path, width: int, height: int) -> Path | None:
         """The caption ASS at this frame size, under a plain name in the temp dir (nothing in its path can

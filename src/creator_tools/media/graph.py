@@ -18,7 +18,7 @@ per-run temp dir under plain names, and what remains (the temp dir's own path) g
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -51,13 +51,11 @@ class Plan:
     bounds: list[float]  # segment k spans bounds[k]..bounds[k+1]; bounds[0] == 0, bounds[-1] == duration
     voice: Path
     captions: Path | None = None
-    cards_ass: Path | None = None
     music: Path | None = None
     gain_db: float = 0.0
     crossfade: float = 0.5
     still_size: tuple[int, int] = (0, 0)  # the prepared stills' size (larger than the frame: room to pan)
     work_dir: Path = Path(".")  # the per-run temp dir: concat scripts and the sendcmd script go here
-    extra: dict = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -194,7 +192,7 @@ def filter_graph(plan: Plan) -> str:
     else:
         parts.append("[lanea]null[mixed]")
     video = "[mixed]"
-    for number, ass in enumerate(p for p in (plan.cards_ass, plan.captions) if p):
+    for number, ass in enumerate([plan.captions] if plan.captions else []):
         parts.append(f"{video}subtitles=filename={escape(str(ass))}[sub{number}]")
         video = f"[sub{number}]"
     parts.append(f"{video}fps={FPS},format=yuv420p[vout]")
@@ -249,7 +247,7 @@ def render_args(plan: Plan, output: Path, encoder: str = "libx264", threads: int
 
 def measure_args(plan: Plan, gain_db: float | None = None) -> list[str]:
     """An audio-only pass that prints the mix's EBU R128 summary (after GAIN_DB and the limiter if given)."""
-    tail = "ebur128"
+    tail = "ebur128=framelog=verbose"
     if gain_db is not None:
         tail = f"volume={gain_db:.2f}dB,alimiter=limit=0.89:level=0:attack=5:release=50,{tail}"
     return [*audio_inputs(plan), "-filter_complex", audio_graph(plan, tail + "[m]"), "-map", "[m]", "-f", "null", "-"]
