@@ -59,3 +59,16 @@ def test_record_without_a_concept_says_which_stage_to_run(tmp_path):
     result = run_cs("script", [{"id": "x", "topic": "tea"}], cwd=tmp_path)
     assert result.code == 1
     assert "no 'title'" in result.stderr and "run cs-idea first" in result.stderr
+
+
+def test_fitting_keeps_whole_sentences_nearest_the_budget():
+    from creator_tools.commands.script import nearest_selection
+
+    cta = "Subscribe for more about tea."
+    long = " ".join(["word"] * 19) + " end."
+    segments = [{"sentences": ["Hook is here now ok.", long, "Short one here ok."], "fixed": {0}},
+                {"sentences": ["First of the second segment is this.", "Another sentence with six words.", cta],
+                 "fixed": set()}]
+    assert nearest_selection(segments, 30, cta) == {(0, 1)}  # 45 words -> 25, nearer than 36
+    assert nearest_selection(segments, 45, cta) == frozenset()
+    assert (0, 0) not in nearest_selection(segments, 5, cta)  # the hook, first sentences and cta stay

@@ -62,7 +62,7 @@ class Script(pipe.Stage):
         seconds = self._seconds(record)
         budget = self._budget(seconds)
         kind = "long" if seconds >= 180 else "short"
-        count = max(3, min(24, round(seconds / SEGMENT_SECONDS[kind])))
+        count = max(2, min(24, round(seconds / SEGMENT_SECONDS[kind])))  # hook, ..., call to action
         writer = Writer(get_llm(self.llm), record, self.style, self.language)
         sections = writer.outline(count)
         cta = self.cta or f"Subscribe for more about {text.clean(record.get('topic') or record['title'])}."
@@ -150,34 +150,40 @@ def usable_sentences(reply: str) -> list[str]:
 
 
 def fit(writer: Writer, segments: list[dict], budget: int, cta: str) -> None:
-    """Bring the total within TOLERANCE of BUDGET: ask for more where short, drop sentences where long.
-    Aims inside a narrower band so sentence-sized steps cannot overshoot the real bound."""
-    low, high = budget * (1 - TOLERANCE * 0.7), budget * (1 + TOLERANCE * 0.7)
+    """Bring the total within TOLERANCE of BUDGET: ask for more where short, then keep the subset of
+    sentences whose words come nearest the budget (whole sentences only, order kept)."""
     for attempt in range(4 * len(segments)):
-        total = sum(words(s) for s in segments)
-        if total >= low:
+        if sum(words(s) for s in segments) >= budget * (1 - TOLERANCE / 2):
             break
         segment = max(segments, key=lambda s: s["target"] - words(s))
         extra = [s for s in writer.more(segment, attempt) if s not in segment["sentences"]]
         position = len(segment["sentences"]) - (1 if segment["sentences"][-1:] == [cta] else 0)
         segment["sentences"][position:position] = extra
-    while sum(words(s) for s in segments) > high:
-        if not trim_one(segments, cta):
-            break
+    drop = nearest_selection(segments, budget, cta)
+    for number, segment in enumerate(segments):
+        segment["sentences"] = [s for k, s in enumerate(segment["sentences"]) if (number, k) not in drop]
     total = sum(words(s) for s in segments)
     if not budget * (1 - TOLERANCE) <= total <= budget * (1 + TOLERANCE):
         raise EngineError(f"the script came to {total} words, not {budget} +-{TOLERANCE:.0%}; "
                           "try another --seed or a larger --model")
 
 
-def trim_one(segments: list[dict], cta: str) -> bool:
-    """Drop the last removable sentence of the segment furthest over its share; False when none can go."""
-    for segment in sorted(segments, key=lambda s: s["target"] - words(s)):
-        removable = [i for i, s in enumerate(segment["sentences"]) if s != cta and i not in segment["fixed"]]
-        if len(segment["sentences"]) > 1 and removable:
-            del segment["sentences"][removable[-1]]
-            return True
-    return False
+def nearest_selection(segments: list[dict], budget: int, cta: str) -> frozenset[tuple[int, int]]:
+    """Which sentences to drop so the total lands nearest BUDGET: a subset sum over the droppable ones
+    (never the hook, the call to action or a segment's first sentence), fewest drops on a tie."""
+    total = sum(words(s) for s in segments)
+    reachable: dict[int, frozenset] = {total: frozenset()}
+    for number, segment in enumerate(segments):
+        for k, sentence in enumerate(segment["sentences"]):
+            if k == 0 or k in segment["fixed"] or sentence == cta:
+                continue
+            size = text.word_count(sentence)
+            for reached, dropped in list(reachable.items()):
+                smaller = reached - size
+                if smaller > 0 and (smaller not in reachable or len(reachable[smaller]) > len(dropped) + 1):
+                    reachable[smaller] = dropped | {(number, k)}
+    best = min(reachable, key=lambda t: (abs(t - budget), len(reachable[t])))
+    return reachable[best]
 
 
 def plain(value: str) -> str:
