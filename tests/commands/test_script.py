@@ -72,3 +72,13 @@ def test_fitting_keeps_whole_sentences_nearest_the_budget():
     assert nearest_selection(segments, 30, cta) == {(0, 1)}  # 45 words -> 25, nearer than 36
     assert nearest_selection(segments, 45, cta) == frozenset()
     assert (0, 0) not in nearest_selection(segments, 5, cta)  # the hook, first sentences and cta stay
+
+
+def test_model_text_is_cleaned_of_labels_repeats_and_echoed_instructions():
+    from creator_tools.commands.script import usable_sentences
+
+    reply = ("Lady: You are the best barista in town.\nNarrator: Espresso needs fine grounds.\n"
+             "Here are about 38 words, friendly style, for you.\n- Grind finer for sweeter shots.\n"
+             "Grind finer for sweeter shots!\nAnd then the")
+    kept = usable_sentences(reply, ["Espresso needs fine grounds."], "Write the opening: about 38 words, friendly style, in en.")
+    assert kept == ["You are the best barista in town.", "Grind finer for sweeter shots."]

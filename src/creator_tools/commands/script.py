@@ -111,7 +111,8 @@ class Writer:
                 prompt += f"\nThe previous part ended: {previous}"
             if number == 0 and hook:
                 prompt += f"\nStart right after this first line: {hook}"
-            sentences = self.sentences(prompt, max_tokens=int(per * 2.5) + 40, offset=number)
+            sentences = self.sentences(prompt, max_tokens=int(per * 2.5) + 40, offset=number,
+                                       seen=[s for segment in segments for s in segment["sentences"]] + [hook])
             if number == 0 and hook:
                 sentences = text.sentences(hook) + sentences
             if number == len(sections) - 1:
@@ -119,7 +120,9 @@ class Writer:
             previous = sentences[-1] if sentences else previous
             segments.append({**section, "sentences": sentences, "target": per, "fixed": {0} if number == 0 and hook else set()})
         for segment in segments:
-            segment["on_screen"] = segment["on_screen"] or heading_from(segment["sentences"])
+            body = " ".join(segment["sentences"])
+            if not text.shares_word(segment["on_screen"], body + " " + self.record["title"]):
+                segment["on_screen"] = heading_from(segment["sentences"])  # "Your Title" and other placeholders
             if not 1 <= len(segment["visual"].split()) <= 6:  # a sentence is no search query
                 segment["visual"] = keywords(" ".join(segment["sentences"]), self.record)
         return segments
@@ -127,26 +130,37 @@ class Writer:
     def more(self, segment: dict, offset: int) -> list[str]:
         tail = " ".join(segment["sentences"][-2:])
         prompt = f"{self.about}\nContinue this narration with two more sentences in {self.language}:\n{tail}"
-        return self.sentences(prompt, max_tokens=90, offset=100 + offset)
+        return self.sentences(prompt, max_tokens=90, offset=100 + offset, seen=segment["sentences"])
 
-    def sentences(self, prompt: str, max_tokens: int, offset: int) -> list[str]:
+    def sentences(self, prompt: str, max_tokens: int, offset: int, seen: list[str]) -> list[str]:
         self.calls += 1
         reply = self.llm.text(WRITE_SYSTEM, prompt, max_tokens=max_tokens, seed_offset=offset)
-        return usable_sentences(reply)
+        instructions = prompt.split("\n", len(self.about.splitlines()))[-1]  # what we asked, minus the concept
+        return usable_sentences(reply, seen, instructions)
 
 
-def usable_sentences(reply: str) -> list[str]:
-    """Keep real spoken sentences: no headings, list markers, fragments, or a cut-off last sentence."""
-    kept = []
+SPEAKER = re.compile(r"^(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?|narrator|host|voice ?over)\s*:\s+", re.IGNORECASE)
+
+
+def usable_sentences(reply: str, seen: list[str] = (), instructions: str = "") -> list[str]:
+    """Keep real spoken sentences: no headings, list markers, speaker labels, fragments, a cut-off last
+    sentence, a repeat of one already in the script, or an echo of the instructions (small models do that)."""
+    echo = ngrams(WRITE_SYSTEM + " " + instructions)
+    kept: list[str] = []
     for line in reply.splitlines():
-        line = text.clean(line.lstrip("-•*0123456789.) "))
+        line = text.clean(SPEAKER.sub("", line.lstrip("-•*0123456789.) ")))
         if not line or line.endswith(":"):
             continue
         for sentence in text.sentences(line):
-            if text.word_count(sentence) >= 3 and sentence[-1] in ".!?…" and not any(
-                    text.near_duplicate(sentence, seen, 0.9) for seen in kept):
+            if (text.word_count(sentence) >= 3 and sentence[-1] in ".!?…" and not ngrams(sentence) & echo
+                    and not any(text.near_duplicate(sentence, other, 0.9) for other in [*seen, *kept] if other)):
                 kept.append(sentence)
     return kept
+
+
+def ngrams(value: str, size: int = 4) -> set[tuple[str, ...]]:
+    tokens = [w.lower() for w in text.words(value)]
+    return {tuple(tokens[k:k + size]) for k in range(len(tokens) - size + 1)}
 
 
 def fit(writer: Writer, segments: list[dict], budget: int, cta: str) -> None:
