@@ -68,6 +68,7 @@ class Script(pipe.Stage):
         cta = self.cta or f"Subscribe for more about {text.clean(record.get('topic') or record['title'])}."
         segments = writer.draft(sections, budget, cta)
         fit(writer, segments, budget, cta)
+        writer.label(segments)
         script = {"title": record["title"], "language": self.language,
                   "segments": [{"text": " ".join(s["sentences"]), "visual": s["visual"], "on_screen": s["on_screen"]}
                                for s in segments],
@@ -119,13 +120,16 @@ class Writer:
                 sentences.append(cta)
             previous = sentences[-1] if sentences else previous
             segments.append({**section, "sentences": sentences, "target": per, "fixed": {0} if number == 0 and hook else set()})
+        return segments
+
+    def label(self, segments: list[dict]) -> None:
+        """Headings and footage keywords that match the final text (fitting may have dropped sentences)."""
         for segment in segments:
             body = " ".join(segment["sentences"])
             if not text.shares_word(segment["on_screen"], body + " " + self.record["title"]):
                 segment["on_screen"] = heading_from(segment["sentences"])  # "Your Title" and other placeholders
             if not 1 <= len(segment["visual"].split()) <= 6:  # a sentence is no search query
-                segment["visual"] = keywords(" ".join(segment["sentences"]), self.record)
-        return segments
+                segment["visual"] = keywords(body, self.record)
 
     def more(self, segment: dict, offset: int) -> list[str]:
         tail = " ".join(segment["sentences"][-2:])
@@ -210,7 +214,7 @@ def words(segment: dict) -> int:
 
 
 def heading_from(sentences: list[str]) -> str:
-    return text.truncate(" ".join(text.words(sentences[0] if sentences else ""))[:40], 40)
+    return text.truncate(" ".join(text.words(sentences[0] if sentences else "")), 40)
 
 
 def keywords(body: str, record: Record) -> str:
