@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Iterator
 
 import click
@@ -27,16 +26,14 @@ from .records import Item, Record, fingerprint, new_id, read_items, write
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@dataclass
 class PipeOptions:
-    inputs: tuple[str, ...] = ()
-    output: str | None = None
-    jobs: int = 1
-    keep_going: bool = False
-    dry_run: bool = False
-    force: bool = False
-    quiet: bool = False
-    metrics: str | None = None
+    """The common options every record command takes (see _COMMON)."""
+
+    def __init__(self, inputs: tuple[str, ...] = (), output: str | None = None, jobs: int = 1,
+                 keep_going: bool = False, dry_run: bool = False, force: bool = False, quiet: bool = False,
+                 metrics: str | None = None):
+        self.inputs, self.output, self.jobs, self.keep_going = inputs, output, jobs, keep_going
+        self.dry_run, self.force, self.quiet, self.metrics = dry_run, force, quiet, metrics
 
 
 class Stage:
@@ -83,14 +80,14 @@ class Stage:
         """Release engines (models, servers) after the last record."""
 
 
-@dataclass
 class Outcome:
-    records: list[Record] = field(default_factory=list)
-    failed: int = 0
-    deferred: int = 0
-    skipped: int = 0
-    fatal: CSError | None = None
-    seconds: float = 0.0
+    """What one input line became: records to write, counts, and a fatal error if it stops the run."""
+
+    def __init__(self):
+        self.records: list[Record] = []
+        self.failed = self.deferred = self.skipped = 0
+        self.fatal: CSError | None = None
+        self.seconds = 0.0
 
 
 class _Stop(Exception):

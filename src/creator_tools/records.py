@@ -3,11 +3,8 @@ record while the previous stage is still writing; writing is one compact line pe
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
-import uuid
-from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator
 
 from .errors import BadInput
@@ -15,14 +12,14 @@ from .errors import BadInput
 Record = dict[str, Any]
 
 
-@dataclass
 class Item:
-    """One input line: a record, or the error that stops it from being one."""
+    """One input line: a record, or the error that stops it from being one. (A plain class: a dataclass
+    costs every command's --help a code generation at import.)"""
 
-    source: str
-    line: int
-    record: Record | None = None
-    error: BadInput | None = None
+    __slots__ = ("source", "line", "record", "error")
+
+    def __init__(self, source: str, line: int, record: Record | None = None, error: BadInput | None = None):
+        self.source, self.line, self.record, self.error = source, line, record, error
 
     @property
     def where(self) -> str:
@@ -89,11 +86,15 @@ def write(out: IO[str], record: Record) -> None:
 def new_id(*parts: Any) -> str:
     """A short id: stable for the same parts (so re-runs name the same records), random without them."""
     if not parts:
+        import uuid
+
         return uuid.uuid4().hex[:12]
     return fingerprint(parts)[:12]
 
 
 def fingerprint(value: Any) -> str:
     """sha256 of a JSON value in canonical form: the name of work done on exactly these inputs."""
+    import hashlib  # OpenSSL's start-up is paid only by commands that hash
+
     blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

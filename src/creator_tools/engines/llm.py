@@ -8,12 +8,9 @@ name in ENGINES (import paths, loaded only when chosen) or in the `creator_tools
 from __future__ import annotations
 
 import functools
-import json
 import os
-import random
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import click
 
@@ -28,8 +25,9 @@ Message = dict[str, str]
 Example = tuple[str, str]  # (user prompt, ideal reply)
 
 
-@dataclass(frozen=True)
-class LLMSettings:
+class LLMSettings(NamedTuple):
+    """Engine choice from flags; hashable, so one engine is built per distinct setting."""
+
     engine: str | None = None
     model: str | None = None
     seed: int | None = None
@@ -73,7 +71,6 @@ class LLM:
         self.seed = settings.seed
         self.calls = 0
         self._lock = threading.Lock()
-        self._rng = random.Random(settings.seed)
 
     def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, seed: int | None,
              schema: dict | None) -> str:
@@ -91,6 +88,8 @@ class LLM:
     def json(self, system: str, prompt: str, schema: dict, *, max_tokens: int = 512,
              examples: Sequence[Example] = (), attempts: int = 3, seed_offset: int = 0) -> dict:
         """A reply that parses as JSON and validates against SCHEMA, asking again up to ATTEMPTS times."""
+        import json
+
         import jsonschema
 
         messages = _messages(system, prompt, examples)
