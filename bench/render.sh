@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-anchor=${ANCHOR:-/work/shared/bench/render-anchor}
+anchor=${ANCHOR:-$root/../shared/bench/render-anchor}
 work=${WORK:-${TMPDIR:-/tmp}/cs-render-bench}
 py=${PY:-$root/.venv/bin/python}
 render=${RENDER:-$root/.venv/bin/cs-render}
