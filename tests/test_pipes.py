@@ -125,3 +125,11 @@ def test_progress_shows_only_on_a_terminal(tmp_path):
         seen += chunk
     os.close(leader)
     assert b"cs-voice" in seen and b"records" in seen
+
+
+def test_a_full_disk_is_one_line_not_a_traceback(tmp_path):
+    done = sh("cs-script > /dev/full", tmp_path, lines([finished(1)]))
+    assert done.returncode == 1
+    assert done.stderr.strip() == "cs-script: error: cannot write to stdout: No space left on device; free space or choose another -o"
+    missing = sh("cs-script -i nowhere.jsonl", tmp_path)
+    assert missing.returncode == 2 and "cannot read nowhere.jsonl" in missing.stderr

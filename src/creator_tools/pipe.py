@@ -20,10 +20,35 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import click
 
 from . import log
-from .errors import BadInput, CSError, ExitStatus, QuotaDeferred
+from .errors import ConfigError, CSError, ExitStatus, QuotaDeferred, UsageError
 from .records import Item, Record, fingerprint, new_id, read_items, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Friendly:
+    """Click's own usage errors in the toolkit's format: `cs-NAME: error: ...` and exit 2."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        name = prog_name or self.name or "cs"
+        try:
+            result = super().main(args, prog_name, standalone_mode=False, **extra)
+            return result if isinstance(result, int) else 0
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            sys.stderr.write(f"{name}: error: {exc.format_message()}{hint}\n")
+            sys.exit(int(ExitStatus.USAGE))
+        except click.Abort:
+            sys.stderr.write(f"{name}: error: interrupted\n")
+            sys.exit(int(ExitStatus.INTERRUPTED))
+
+
+class Command(_Friendly, click.Command):
+    pass
+
+
+class Group(_Friendly, click.Group):
+    pass
 
 
 class PipeOptions:
@@ -134,7 +159,7 @@ def _drive(stage: Stage, opts: PipeOptions, out: IO[str], metrics: "Metrics") ->
             totals.deferred += outcome.deferred
             bar(advance=1)
             if outcome.fatal:
-                return ExitStatus.ERROR
+                return ExitStatus.USAGE if isinstance(outcome.fatal, UsageError) else ExitStatus.ERROR
     if totals.deferred:
         return ExitStatus.DEFERRED
     return ExitStatus.RECORD_ERRORS if totals.failed else ExitStatus.OK
@@ -228,9 +253,11 @@ def _fail(stage: Stage, opts: PipeOptions, item: Item, exc: CSError, outcome: Ou
     record = item.record
     rid = record.get("id") if record else None
     prefix = "" if item.error else f"{item.where}: " + (f"record {rid}: " if rid else "")
-    log.error(prefix + exc.message)
     deferred = isinstance(exc, QuotaDeferred)
-    if not deferred and not opts.keep_going:
+    # A wrong flag, key, model or server fails every record alike: stop once, even with -k.
+    setup = isinstance(exc, (ConfigError, UsageError))
+    log.error(("" if setup else prefix) + exc.message)
+    if setup or (not deferred and not opts.keep_going):
         outcome.fatal = exc
         if log.debug_enabled() and exc.__traceback__:
             import traceback
@@ -255,9 +282,24 @@ def _emit(out: IO[str], record: Record) -> None:
     except BrokenPipeError:
         # The reader left (`| head -1`): point stdout at /dev/null so the interpreter's final flush cannot
         # fail again, and stop quietly with exit 0 (Python docs, "Note on SIGPIPE").
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         raise _Stop() from None
+    except OSError as exc:  # a full disk: one line, not a traceback
+        _silence_stdout()
+        name = "stdout" if out is sys.stdout else getattr(out, "name", "the output")
+        raise CSError(f"cannot write to {name}: {exc.strerror}; free space or choose another -o") from None
+
+
+def _close_quietly(handle: IO[str]) -> None:
+    try:
+        handle.close()
+    except OSError:
+        pass  # already reported by the write that failed
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _open_output(path: str | None) -> tuple[IO[str], Callable[[bool], None]]:
@@ -266,14 +308,17 @@ def _open_output(path: str | None) -> tuple[IO[str], Callable[[bool], None]]:
         return sys.stdout, lambda ok: None
     if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a FIFO: write straight to it
         handle = open(path, "w", encoding="utf-8")
-        return handle, lambda ok: handle.close()
+        return handle, lambda ok: _close_quietly(handle)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     handle = open(temp, "w", encoding="utf-8")
 
     def finish(ok: bool) -> None:
-        handle.close()
+        try:
+            handle.close()
+        except OSError:
+            ok = False
         if ok:
             os.replace(temp, path)
         else:
@@ -395,7 +440,7 @@ def stage_command(name: str, **command_kwargs) -> Callable[[Callable[..., Stage]
             log.setup(f"cs-{name}", opts.quiet)
             sys.exit(guard(f"cs-{name}", lambda: run(fn(opts=opts, **params), opts)))
 
-        return click.command(name=f"cs-{name}", context_settings=CONTEXT_SETTINGS, **command_kwargs)(
+        return click.command(name=f"cs-{name}", cls=Command, context_settings=CONTEXT_SETTINGS, **command_kwargs)(
             common_options(callback)
         )
 

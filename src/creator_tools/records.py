@@ -7,7 +7,7 @@ import json
 import sys
 from typing import IO, Any, Iterable, Iterator
 
-from .errors import BadInput
+from .errors import BadInput, UsageError
 
 Record = dict[str, Any]
 
@@ -33,7 +33,7 @@ def _open(path: str) -> IO[bytes]:
     try:
         return open(path, "rb")
     except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror}; check the path given to -i") from exc
+        raise UsageError(f"cannot read {path}: {exc.strerror}; check the path given to -i") from exc
 
 
 def parse_line(text: str, where: str) -> Record:

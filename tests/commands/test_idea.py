@@ -77,7 +77,7 @@ def test_finished_records_pass_through_without_engine_calls(tmp_path, dead_api):
 
 def test_bad_input_gives_one_clear_line(tmp_path):
     empty = run_cs("idea", "", "  ", cwd=tmp_path)
-    assert empty.code == 1 and empty.records == []
+    assert empty.code == 2 and empty.records == []
     assert empty.stderr.strip().startswith("cs-idea: error:") and "empty topic" in empty.stderr
     assert len(empty.stderr.strip().splitlines()) == 1 and "Traceback" not in empty.stderr
 
@@ -107,3 +107,22 @@ def test_unreachable_api_names_the_url(tmp_path, dead_api):
 def test_missing_key_names_the_variable(tmp_path):
     result = run_cs("idea", "", "tea", "--engine", "openai", cwd=tmp_path)
     assert result.code == 1 and "OPENAI_API_KEY" in result.stderr
+
+
+def test_a_concept_borrowing_the_example_is_off_topic():
+    from creator_tools.commands.idea import on_topic
+
+    leak = {"title": "Super Sourdough", "hook": "Coffee art for you.", "angle": "coffee"}
+    assert not on_topic(leak, "coffee art ☕")
+    assert on_topic({"title": "Latte Art at Home", "hook": "Milk matters.", "angle": "Three pours."}, "latte art")
+    assert not on_topic({"title": "Budget Travel", "hook": "Go cheap.", "angle": "Hostels."}, "latte art")
+
+
+def test_a_wrong_engine_stops_once_even_with_keep_going(tmp_path):
+    lines = '{"id": "a", "topic": "tea"}\n{"id": "b", "topic": "coffee"}\n'
+    result = run_cs("idea", lines, "-k", "--engine", "bogus", cwd=tmp_path)
+    assert result.code == 2 and result.records == []
+    assert result.stderr.strip().splitlines() == [
+        "cs-idea: error: unknown LLM engine 'bogus'; use one of: local, openai (--engine or CS_LLM_ENGINE)"]
+    click_error = run_cs("idea", "", "-n", "0", "tea", cwd=tmp_path)
+    assert click_error.code == 2 and click_error.stderr.startswith("cs-idea: error: Invalid value for '-n'")

@@ -10,7 +10,7 @@ import click
 
 from .. import log, pipe, text
 from ..engines.llm import LLMSettings, get_llm, llm_options
-from ..errors import BadInput, UsageError
+from ..errors import BadInput, EngineError, UsageError
 from ..records import Record, new_id, read_items
 
 SYSTEM = ("You are a YouTube strategist. Reply with one video concept as JSON: title (catchy, under 70 "
@@ -89,6 +89,9 @@ class Idea(pipe.Stage):
             concept = self._concept(topic, steer, number)
             if concept:
                 concepts.append(self._record(record, topic, steer, concept, number))
+        if not concepts:  # a topic must never vanish silently
+            raise EngineError(f"no usable concept for topic {text.truncate(topic, 60)!r}: every answer was off-topic "
+                              "or a near-duplicate; try another --seed, other wording, or a larger --model")
         return concepts
 
     def _concept(self, topic: str, steer: dict | None, number: int) -> dict | None:
@@ -101,13 +104,14 @@ class Idea(pipe.Stage):
                                   seed_offset=(number * TRIES_PER_CONCEPT + attempt) * 3)
             concept = {key: text.clean(str(value)) for key, value in concept.items()}
             concept["title"] = text.truncate(concept["title"].replace("<", "").replace(">", ""), 100)
-            if not text.shares_word(" ".join((concept["title"], concept["hook"], concept["angle"])), topic):
-                log.info(f"topic {topic!r}: dropped off-topic concept {concept['title']!r}")
+            short = text.truncate(topic, 60)
+            if not on_topic(concept, topic):
+                log.info(f"topic {short!r}: dropped off-topic concept {concept['title']!r}")
                 continue
             clash = self.titles.claim(concept["title"])
             if clash is None:
                 return concept
-            log.info(f"topic {topic!r}: dropped near-duplicate title {concept['title']!r} (like {clash!r})")
+            log.info(f"topic {short!r}: dropped near-duplicate title {concept['title']!r} (like {clash!r})")
         return None
 
     def _record(self, record: Record, topic: str, steer: dict | None, concept: dict, number: int) -> Record:
@@ -119,6 +123,18 @@ class Idea(pipe.Stage):
         if steer:
             out["steered_by"] = {"id": steer.get("id"), "summary": steer.get("summary")}
         return out
+
+
+def on_topic(concept: dict, topic: str) -> bool:
+    """Mentions the topic, and borrows no word of the few-shot example that the topic lacks (a tiny model
+    given an emoji topic writes about sourdough)."""
+    words = " ".join((concept["title"], concept["hook"], concept["angle"]))
+    borrowed = stems("sourdough bread bakers") - stems(topic)  # the few-shot example's own subject
+    return text.shares_word(words, topic) and not (stems(concept["title"]) & borrowed)
+
+
+def stems(value: str) -> set[str]:
+    return {w[:4] for w in text.title_key(value).split() if len(w) > 3}
 
 
 def _history_titles(path: str | None) -> list[str]:
@@ -167,6 +183,8 @@ def cli(opts, topics, count, topics_file, fmt, history, llm):
     """
     # The few-shot titles count as seen, so a tiny model copying its example is asked again.
     titles = Titles([reply.split('"title": "')[1].split('"')[0] for _, reply in EXAMPLES] + _history_titles(history))
+    if any(not topic.strip() for topic in topics):
+        raise UsageError("empty topic; give a topic of a few words, e.g. cs-idea \"home espresso\"")
     all_topics = list(topics) + (_file_topics(topics_file) if topics_file else [])
     if (topics or topics_file) and not all_topics:
         raise UsageError("no topics given; pass a topic of a few words or a non-empty --topics-file")

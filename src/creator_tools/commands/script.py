@@ -149,14 +149,14 @@ SPEAKER = re.compile(r"^(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?|narrator|host|voice 
 def usable_sentences(reply: str, seen: list[str] = (), instructions: str = "") -> list[str]:
     """Keep real spoken sentences: no headings, list markers, speaker labels, fragments, a cut-off last
     sentence, a repeat of one already in the script, or an echo of the instructions (small models do that)."""
-    echo = ngrams(WRITE_SYSTEM + " " + instructions)
+    echo = ngrams(WRITE_SYSTEM + " " + instructions, 3)
     kept: list[str] = []
     for line in reply.splitlines():
         line = text.clean(SPEAKER.sub("", line.lstrip("-•*0123456789.) ")))
         if not line or line.endswith(":"):
             continue
         for sentence in text.sentences(line):
-            if (text.word_count(sentence) >= 3 and sentence[-1] in ".!?…" and not ngrams(sentence) & echo
+            if (text.word_count(sentence) >= 3 and sentence[-1] in ".!?…" and not ngrams(sentence, 3) & echo
                     and not any(text.near_duplicate(sentence, other, 0.9) for other in [*seen, *kept] if other)):
                 kept.append(sentence)
     return kept
