@@ -145,7 +145,7 @@ class Publish(pipe.Stage):
             self._publisher.token.save_if_refreshed()
 
 
-@click.group(name="cs-publish", invoke_without_command=True, context_settings=pipe.CONTEXT_SETTINGS)
+@click.group(cls=pipe.Group, name="cs-publish", invoke_without_command=True, context_settings=pipe.CONTEXT_SETTINGS)
 @click.option("--token", metavar="FILE", help="Authorized-user token file (default $CS_YOUTUBE_TOKEN, else "
               "$XDG_CONFIG_HOME/creator-tools/youtube-token.json).")
 @click.option("--api-endpoint", metavar="URL", help="Send every call, uploads included, to URL "

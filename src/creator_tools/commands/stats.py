@@ -74,7 +74,7 @@ class _FromStore(pipe.Stage):
         return {**record, self.key: self.values_for[video_id]}
 
 
-@click.group(name=NAME, context_settings=pipe.CONTEXT_SETTINGS, help=__doc__)
+@click.group(cls=pipe.Group, name=NAME, context_settings=pipe.CONTEXT_SETTINGS, help=__doc__)
 def cli() -> None:
     pass
 
