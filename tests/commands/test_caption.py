@@ -213,3 +213,14 @@ def test_video_and_own_recording(voiced):
 
     again = run_cs("caption", run.records, "--size", "1280x720", cwd=folder)  # finished work is not redone
     assert again.code == 0 and again.records == run.records and again.seconds < 5
+
+
+def test_silence_has_no_words(tmp_path):
+    """Whisper invents "You" over silence; cs-caption must say there is no speech instead."""
+    import subprocess
+
+    silent = tmp_path / "silence.wav"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "4",
+                    str(silent)], check=True)
+    result = run_cs("caption", [{"id": "quiet", "media": str(silent)}], cwd=tmp_path)
+    assert result.code == 1 and "no speech found" in result.stderr

@@ -84,7 +84,11 @@ class Whisper:
             try:
                 segments, info = self.model.transcribe(audio, language=language, word_timestamps=True,
                                                        beam_size=5, vad_filter=False)
-                words = [w for segment in segments for w in (segment.words or [])]
+                # Whisper's own rule for hallucinated text over silence ("You" on a silent WAV).
+                words = [w for segment in segments if not (segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0)
+                         for w in (segment.words or [])]
+                if len(audio) and float(abs(audio).max()) < 1e-3:  # digital silence has no words at all
+                    words = []
             except Exception as exc:
                 raise EngineError(f"whisper failed on {path} ({type(exc).__name__}: {exc})") from None
         merged: list[dict] = []
