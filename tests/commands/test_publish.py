@@ -178,6 +178,10 @@ def test_rerun_returns_ledger_entry_without_uploading(server, env, media):
     # a re-run on the output skips the record in the driver, without any call at all
     skipped = publish(server, env, outputs(first))
     assert skipped.returncode == 0 and outputs(skipped) == outputs(first)
+    # an edited title is not silently dropped: the video is not updated, and the user is told
+    edited = {**record, "meta": {**record["meta"], "title": "A better title"}}
+    warned = publish(server, env, [edited])
+    assert warned.returncode == 0 and "meta title changed since video" in warned.stderr
     assert_one_complete_video(server, media)
 
 

@@ -84,14 +84,15 @@ class Uploads:
 
     def get(self, sha256: str) -> dict[str, Any] | None:
         row = self.db.execute(
-            "SELECT size, path, session_uri, video_id, steps, youtube FROM uploads WHERE channel_id=? AND sha256=?",
+            "SELECT size, path, session_uri, video_id, steps, youtube, record FROM uploads WHERE channel_id=? AND sha256=?",
             (self.channel_id, sha256),
         ).fetchone()
         if not row:
             return None
-        size, path, session_uri, video_id, steps, youtube = row
+        size, path, session_uri, video_id, steps, youtube, record = row
         return {"size": size, "path": path, "session_uri": session_uri, "video_id": video_id,
-                "steps": json.loads(steps), "youtube": json.loads(youtube) if youtube else None}
+                "steps": json.loads(steps), "youtube": json.loads(youtube) if youtube else None,
+                "record": json.loads(record) if record else None}
 
     def save_session(self, sha256: str, size: int, path: str, session_uri: str) -> None:
         now = time.time()

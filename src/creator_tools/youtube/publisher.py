@@ -119,12 +119,13 @@ class Publisher:
         wanted = self.wanted(record)
         steps = (row or {}).get("steps", {})
         missing = [k for k, v in wanted.items() if v and k not in steps]
-        if "thumbnail" in missing:  # local problems fail before any quota is spent
+        if wanted["thumbnail"]:  # local problems fail before any quota is spent, as --check says
             check_thumbnail(wanted["thumbnail"])
-        if "captions" in missing and not Path(wanted["captions"]).is_file():
+        if wanted["captions"] and not Path(wanted["captions"]).is_file():
             raise BadInput(f"{wanted['captions']}: no such caption file; run cs-caption again")
         if row and row.get("youtube") and not missing:
             log.info(f"record {rid}: {path} is already on this channel as {row['video_id']}; nothing sent")
+            warn_if_edited(rid, meta, row)
             return row["youtube"]
         with self.quota.reserve(self.cost(row, wanted), f"record {rid}"):
             video_id = row.get("video_id") if row else None
@@ -214,6 +215,19 @@ class Publisher:
             self._playlists[wanted] = playlist_id
         body = {"snippet": {"playlistId": playlist_id, "resourceId": {"kind": "youtube#video", "videoId": video_id}}}
         return self.call(self.service.playlistItems().insert(part="snippet", body=body), "playlistItems.insert")["id"]
+
+
+def warn_if_edited(rid: str, meta: dict, row: dict) -> None:
+    """Metadata edited after the upload is not sent (videos.update is not implemented): say so loudly
+    rather than let the record look published with the new title or privacy."""
+    uploaded = (row.get("record") or {}).get("title")
+    privacy = "private" if meta.get("publish_at") else (meta.get("privacy") or "private")
+    changed = [name for name, now, then in (("title", meta.get("title"), uploaded),
+                                            ("privacy", privacy, (row.get("youtube") or {}).get("privacy")))
+               if then is not None and now != then]
+    if changed:
+        log.warn(f"record {rid}: meta {' and '.join(changed)} changed since video {row['video_id']} was uploaded; "
+                 "cs-publish does not update uploaded videos yet: change it in YouTube Studio")
 
 
 def check_thumbnail(path: str) -> str:
