@@ -412,9 +412,9 @@ def common_options(fn: Callable) -> Callable:
     return wrapper
 
 
-def guard(command: str, call: Callable[[], int | None]) -> int:
+def guard(command: str, call: Callable[[], int | None], quiet: bool | None = None) -> int:
     """Run `call`, mapping toolkit errors to one stderr line and an exit status (no traceback)."""
-    log.setup(command, log._state["quiet"])
+    log.setup(command, log._state["quiet"] if quiet is None else quiet)
     _install_sigterm()
     try:
         return call() or 0

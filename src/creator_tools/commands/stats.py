@@ -134,7 +134,7 @@ def pull(db, since, until, inputs, api_endpoint, token, quota, jobs, quiet) -> N
             store.close()
         return 0
 
-    sys.exit(pipe.guard(NAME, call))
+    sys.exit(pipe.guard(NAME, call, quiet))
 
 
 @cli.command(context_settings=pipe.CONTEXT_SETTINGS)
@@ -192,7 +192,7 @@ def report(opts: pipe.PipeOptions, db, since, window_text, fmt, plot, limit, cha
         finally:
             store.close()
 
-    sys.exit(pipe.guard(NAME, call))
+    sys.exit(pipe.guard(NAME, call, opts.quiet))
 
 
 def _print_table(store, records, window, channel, limit) -> int:
@@ -251,4 +251,4 @@ def recommend(opts: pipe.PipeOptions, db, metric, min_n, min_effect, limit) -> N
         finally:
             store.close()
 
-    sys.exit(pipe.guard(NAME, call))
+    sys.exit(pipe.guard(NAME, call, opts.quiet))
