@@ -35,10 +35,17 @@ def _db_option(fn):
                              "[env CS_STATS_DB; default $XDG_STATE_HOME/creator-tools/stats.sqlite].")(fn)
 
 
-def _open_store(db: str | None):
-    from ..stats.store import Store
+def _open_store(db: str | None, create: bool = False):
+    """The stats store; only `pull` may create one, so a typo in --db is an error, not a new empty file."""
+    import os
 
-    return Store(db)
+    from ..stats.store import Store, default_url
+
+    url = db or default_url()
+    path = url.removeprefix("sqlite:///")
+    if not create and "://" not in path and not os.path.exists(path):
+        raise BadInput(f"no stats store at {path}; check --db (or CS_STATS_DB), or run cs-stats pull first")
+    return Store(url)
 
 
 class _FromStore(pipe.Stage):
@@ -125,7 +132,7 @@ def pull(db, since, until, inputs, api_endpoint, token, quota, jobs, quiet) -> N
     def call() -> int:
         start = parse_date(since) if since else None
         end = parse_date(until, "--until") if until else None
-        store = _open_store(db)
+        store = _open_store(db, create=True)
         try:
             summary = run_pull(store, endpoint=endpoint(api_endpoint), token_option=token, budget=quota,
                                since=start, until=end, records=records() if inputs else (), jobs=jobs)
