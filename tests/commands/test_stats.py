@@ -231,8 +231,9 @@ def test_empty_store_and_bad_flags(tmp_path):
     env.pop("CS_STATS_DB", None)
     empty = cs("report", env=env, check=False)
     assert empty.returncode == 1 and empty.stdout == ""
-    assert "run cs-stats pull first" in empty.stderr
-    assert (tmp_path / "state" / "creator-tools" / "stats.sqlite").exists()  # the XDG default
+    assert "no stats store at" in empty.stderr and "run cs-stats pull first" in empty.stderr
+    assert str(tmp_path / "state" / "creator-tools" / "stats.sqlite") in empty.stderr  # the XDG default
+    assert not (tmp_path / "state" / "creator-tools" / "stats.sqlite").exists()  # a report creates no store
     bad = cs("report", "--window", "week", env=env, check=False)
     assert bad.returncode == 2 and "use a number of days like 7d" in bad.stderr
     nodb = cs("report", "--db", "postgresql://nobody@127.0.0.1:1/none", env=env, check=False)
