@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import log, pipe
-from ..artifacts import artifact_path, atomic_output
 from ..errors import BadInput, EngineError
-from ..media import ffmpeg
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+# Everything else (ffmpeg helpers, subprocess, hashlib, tempfile, threads, pathlib) is imported where it is
+# used, so `cs-render --help` pays only for click.
 
 PRESETS = {"short": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
 TARGET_LUFS = -14.0
@@ -31,6 +31,10 @@ def _even(value: float) -> int:
 @functools.lru_cache(maxsize=None)
 def pick_encoder(choice: str) -> str:
     """`auto`: h264_nvenc when this ffmpeg has it and a GPU answers a tiny probe encode, else libx264."""
+    import subprocess
+
+    from ..media import ffmpeg
+
     if choice != "auto":
         return choice
     if "h264_nvenc" not in ffmpeg.encoders():
@@ -97,6 +101,13 @@ class Render(pipe.Stage):
         return f"would render {len(record['script'].get('segments') or [])} segments at {width}x{height}"
 
     def process(self, record: dict) -> dict:
+        import tempfile
+        from concurrent.futures import ThreadPoolExecutor
+        from pathlib import Path
+
+        from ..artifacts import artifact_path
+        from ..media import ffmpeg
+
         script, voice = record["script"], record["voice"]
         segments = script.get("segments") or []
         if not segments:
@@ -127,6 +138,8 @@ class Render(pipe.Stage):
     # --- preparation (Pillow, once per image) ---------------------------------------------------------
 
     def _plan(self, record: dict, temp: Path, width: int, height: int, duration: float, voice: Path):
+        from pathlib import Path
+
         from ..media import graph
 
         music = Path(self.music) if self.music else None
@@ -174,6 +187,8 @@ class Render(pipe.Stage):
     def _captions(self, record: dict, temp: Path, width: int, height: int) -> Path | None:
         """The caption ASS at this frame size, under a plain name in the temp dir (nothing in its path can
         break the filter graph): rebuilt from `captions.words`, else a copy of `captions.ass`."""
+        import shutil
+
         captions = record.get("captions") or {}
         target = temp / "captions.ass"
         if captions.get("words"):
@@ -181,7 +196,7 @@ class Render(pipe.Stage):
 
             write_ass(captions["words"], target, width, height)
             return target
-        if captions.get("ass") and Path(captions["ass"]).is_file():
+        if captions.get("ass") and os.path.isfile(captions["ass"]):
             shutil.copyfile(captions["ass"], target)
             return target
         log.warn(f"record {record['id']}: captions have no words and no ASS file; rendering without captions")
@@ -190,7 +205,9 @@ class Render(pipe.Stage):
     # --- ffmpeg ---------------------------------------------------------------------------------------
 
     def _loudness(self, plan, gain_db: float | None) -> float | None:
-        from ..media import graph
+        import subprocess
+
+        from ..media import ffmpeg, graph
 
         argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
                 *graph.measure_args(plan, gain_db)]
@@ -214,7 +231,8 @@ class Render(pipe.Stage):
         return max(-40.0, min(40.0, gain))
 
     def _encode(self, plan, output: Path) -> None:
-        from ..media import graph
+        from ..artifacts import atomic_output
+        from ..media import ffmpeg, graph
 
         encoder = pick_encoder(self.encoder)
         with atomic_output(output) as temp:
@@ -230,6 +248,10 @@ class Render(pipe.Stage):
 
 
 def describe(path: Path) -> dict:
+    import hashlib
+
+    from ..media import ffmpeg
+
     info = ffmpeg.probe(path)
     video = next((s for s in info["streams"] if s.get("codec_type") == "video"), {})
     rate = video.get("avg_frame_rate") or "0/1"
