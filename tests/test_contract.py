@@ -56,7 +56,9 @@ def test_man_pages_are_up_to_date(tmp_path):
 
 def test_names_copied_for_a_quick_help_match_their_source():
     """A command that keeps --help quick by not importing its engine copies the option's env name: same name."""
-    from creator_tools.commands import caption
+    from creator_tools.commands import caption, publish
     from creator_tools.engines import stt
+    from creator_tools.youtube import quota
 
     assert caption.STT_MODEL_ENV == stt.MODEL_ENV
+    assert publish.DEFAULT_BUDGET == quota.DEFAULT_BUDGET

@@ -7,17 +7,16 @@ import os
 import re
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import click
 
 from .. import log, pipe
 from ..errors import BadInput, ConfigError, UsageError
-from ..media import ffmpeg
-from ..youtube import auth as yt_auth
-from ..youtube import client, metadata, quota
-from ..youtube.upload import CHUNK_UNIT
+
+# The YouTube modules and the ffmpeg helpers (subprocess, sqlite3, urllib, pathlib) load when a record is
+# published, so --help stays quick; the option default is copied here.
+DEFAULT_BUDGET = 10_000  # youtube.quota.DEFAULT_BUDGET (tests/test_contract.py checks they agree)
 
 
 def parse_size(text: str) -> int:
@@ -25,6 +24,8 @@ def parse_size(text: str) -> int:
     match = re.fullmatch(r"\s*(\d+)\s*([KMG]?)(i?B)?\s*", text, re.IGNORECASE)
     if not match:
         raise UsageError(f"--chunk-size {text!r} is not a size like 16M or 262144")
+    from ..youtube.upload import CHUNK_UNIT  # loads the API client helpers: not needed for --help
+
     size = int(match[1]) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[match[2].upper()]
     if size <= 0 or size % CHUNK_UNIT:
         raise UsageError(f"--chunk-size {text} must be a positive multiple of 256K (YouTube's chunk unit)")
@@ -57,6 +58,7 @@ class Publish(pipe.Stage):
     def publisher(self) -> Any:
         with self._lock:
             if self._publisher is None:
+                from ..youtube import auth as yt_auth
                 from ..youtube.publisher import Publisher
 
                 token = yt_auth.load_token(self.token_option)
@@ -65,6 +67,9 @@ class Publish(pipe.Stage):
 
     def _local_checks(self, record: dict) -> str:
         """Checks that need no network: meta shape, the video file is real media with a video stream."""
+        from ..media import ffmpeg
+        from ..youtube import metadata
+
         metadata.validate(record["meta"], scheduled=False)
         path = str((record["video"] or {}).get("path") or "")
         if not path:
@@ -82,6 +87,8 @@ class Publish(pipe.Stage):
 
     def preflight(self, record: dict) -> dict:
         """--check: everything publishing needs, without uploading; the record passes through unchanged."""
+        from ..youtube import auth as yt_auth
+        from ..youtube import client, metadata
         from ..youtube.publisher import check_thumbnail, sha256_file
 
         pub = self.publisher()
@@ -94,7 +101,7 @@ class Publish(pipe.Stage):
         wanted = pub.wanted(record)
         if wanted["thumbnail"]:
             check_thumbnail(wanted["thumbnail"])
-        if wanted["captions"] and not Path(wanted["captions"]).is_file():
+        if wanted["captions"] and not os.path.isfile(wanted["captions"]):
             raise BadInput(f"{wanted['captions']}: no such caption file; run cs-caption again")
         if not (row and row.get("video_id")):
             metadata.validate(record["meta"])
@@ -110,8 +117,11 @@ class Publish(pipe.Stage):
 
     def plan(self, record: dict) -> str:
         """The requests --dry-run would send, built by the real client without credentials."""
+        from pathlib import Path
+
         from googleapiclient.http import MediaFileUpload
 
+        from ..youtube import client, metadata
         from ..youtube.publisher import MIMETYPES, Publisher, check_thumbnail
 
         service = client.build_service("youtube", "v3", self.endpoint)
@@ -152,7 +162,7 @@ class Publish(pipe.Stage):
               "(default $CS_YOUTUBE_ENDPOINT, else Google).")
 @click.option("--chunk-size", default="16M", show_default=True, metavar="SIZE",
               help="Upload chunk size, a multiple of 256K.")
-@click.option("--quota", "budget", type=click.IntRange(1), default=quota.DEFAULT_BUDGET, show_default=True,
+@click.option("--quota", "budget", type=click.IntRange(1), default=DEFAULT_BUDGET, show_default=True,
               metavar="UNITS", help="Daily quota budget (Pacific-time day); records that would exceed it are deferred.")
 @click.option("--check", is_flag=True, help="Preflight only: token, file, meta, thumbnail, quota; upload nothing.")
 @click.option("--schedule-every", type=click.FloatRange(min=1), metavar="HOURS",
@@ -189,6 +199,8 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     log.setup("cs-publish", opts.quiet)
 
     def run() -> int:
+        from ..youtube import client
+
         stage = Publish(token, client.endpoint(api_endpoint), budget, parse_size(chunk_size), check, schedule_every)
         return pipe.run(stage, opts)
 
@@ -221,6 +233,9 @@ def auth_command(ctx: click.Context, client_secrets: str, token_out: str | None,
     """
 
     def run() -> int:
+        from ..youtube import auth as yt_auth
+        from ..youtube import client
+
         credentials = yt_auth.run_flow(client_secrets, port=port, open_browser=not no_browser, timeout=timeout)
         path = yt_auth.token_path(token_out)
         yt_auth.save_token(credentials, path)
