@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any, Iterable
 
 import click
@@ -151,6 +150,8 @@ def _history_titles(path: str | None) -> list[str]:
 
 
 def _file_topics(path: str) -> list[str]:
+    from pathlib import Path  # only here, so --help does not pay for pathlib
+
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:

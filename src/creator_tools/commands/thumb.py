@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 import click
 
-from .. import artifacts, log, pipe
+from .. import log, pipe
 from ..records import Record
 
 NAME = "thumb"
@@ -45,12 +45,13 @@ class Thumb(pipe.Stage):
         """Finished only while every thumbnail file is still there (a cleaned cs-out/ means redoing them)."""
         thumbs = record.get("thumbs")
         return (super().done(record) and isinstance(thumbs, list) and bool(thumbs)
-                and all(isinstance(t, dict) and Path(str(t.get("path"))).is_file() for t in thumbs))
+                and all(isinstance(t, dict) and os.path.isfile(str(t.get("path"))) for t in thumbs))
 
     def plan(self, record: Record) -> str:
         return f"would write {self.variants} thumbnails from {record['video'].get('path')}"
 
     def process(self, record: Record) -> Record:
+        from .. import artifacts  # pathlib: not needed for --help
         from ..errors import BadInput
         from ..media import thumbnail
 
@@ -58,7 +59,7 @@ class Thumb(pipe.Stage):
         path = video.get("path") if isinstance(video, dict) else None
         if not path:
             raise BadInput("record's 'video' has no 'path'; run cs-render first")
-        if not Path(path).is_file():
+        if not os.path.isfile(str(path)):
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
         duration, portrait = _shape(video, path)
         pool = max(3 * self.variants, 10)
