@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # Everything else (ffmpeg helpers, subprocess, hashlib, tempfile, threads, pathlib) is imported where it is
-# used, so `cs-render --help` pays only for click.
+# used, so `cs-render --help` loads little beyond click and the pipe driver.
 
 PRESETS = {"short": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
 TARGET_LUFS = -14.0

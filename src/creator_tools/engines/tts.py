@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # cs-voice imports this module for its option defaults, so subprocess, wave and pathlib load where an
-# engine uses them: `cs-voice --help` stays as quick as click.
+# engine uses them and `cs-voice --help` stays quick.
 
 ENGINE_ENV = "CS_TTS_ENGINE"
 DEFAULT_ENGINE = "piper"
