@@ -37,6 +37,8 @@ $(BIN)/python:
 # The package with its bundled engines (llama.cpp builds from source once, ~10 min on 2 cores; pip caches it).
 $(VENV)/.stamp-pip: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[local,stats,test]'
+	@# An editable install compiles nothing, and with PYTHONDONTWRITEBYTECODE set every --help would recompile.
+	$(BIN)/python -m compileall -q src
 	@touch $@
 
 demo: setup
