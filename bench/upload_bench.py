@@ -8,7 +8,6 @@ peak RSS of cs-publish, and whether the stored bytes' sha256 matches. Run throug
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -23,11 +22,9 @@ FRAME = 1920 * 1080 * 3 // 2  # one yuv420p 1080p frame
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    from creator_tools.youtube.publisher import sha256_file
+
+    return sha256_file(str(path))
 
 
 def make_video(path: Path, size_mb: int) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from media_fixtures import word_error_rate
+
 BIN = Path(sys.executable).parent
 RENDER = str(BIN / "cs-render")
 SAMPLE_RATE = 22050
@@ -295,14 +297,6 @@ def test_transcribing_the_rendered_video_gives_the_script(rendered, media, tmp_p
     assert done.returncode == 0, done.stderr
     heard = [re.sub(r"[^\w']", "", w["word"].lower()) for w in json.loads(done.stdout)["captions"]["words"]]
     said = [re.sub(r"[^\w']", "", w.lower()) for s in SEGMENTS for w in s["text"].split()]
-    assert _wer(said, [w for w in heard if w]) <= 0.25, heard
+    assert word_error_rate(said, [w for w in heard if w]) <= 0.25, heard
 
 
-def _wer(reference: list[str], hypothesis: list[str]) -> float:
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        current = [i]
-        for j, hyp in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref != hyp)))
-        previous = current
-    return previous[-1] / max(1, len(reference))
