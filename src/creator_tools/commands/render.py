@@ -133,7 +133,20 @@ class Render(pipe.Stage):
                 if log.debug_enabled():
                     log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
                              f"ffmpeg {time.monotonic() - measured:.2f} s")
-        return {**record, "video": describe(output)}
+        return {**record, "video": describe(output, self._card_count(segments))}
+
+    def _card_count(self, segments: list[dict]) -> int:
+        """How many segments get a generated title card: those no library file matches."""
+        if not self.library:
+            return len(segments)
+        used: set = set()
+        matches = 0
+        for segment in segments:
+            entry = self.library.match(segment.get("visual") or "", used)
+            if entry is not None:
+                used.add(entry.path)
+                matches += 1
+        return len(segments) - matches
 
     # --- preparation (Pillow, once per image) ---------------------------------------------------------
 
@@ -247,19 +260,15 @@ class Render(pipe.Stage):
                            description="render")
 
 
-def describe(path: Path) -> dict:
-    import hashlib
-
+def describe(path: Path, cards: int = 0) -> dict:
+    """The `video` key; `cards` counts generated title cards (cs-meta sets synthetic_media from it)."""
+    from ..artifacts import file_sha256
     from ..media import ffmpeg
 
     info = ffmpeg.probe(path)
     video = next((s for s in info["streams"] if s.get("codec_type") == "video"), {})
     rate = video.get("avg_frame_rate") or "0/1"
     num, _, den = rate.partition("/")
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
     return {
         "path": str(path),
         "duration_s": round(float(info["format"].get("duration") or 0), 3),
@@ -267,7 +276,8 @@ def describe(path: Path) -> dict:
         "height": int(video.get("height") or 0),
         "fps": round(int(num) / int(den or 1), 3) if int(den or 1) else 0,
         "size_bytes": path.stat().st_size,
-        "sha256": digest.hexdigest(),
+        "sha256": file_sha256(path),
+        "cards": cards,
     }
 
 

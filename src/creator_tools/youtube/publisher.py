@@ -4,13 +4,13 @@ remembered in the ledger so a re-run does only what is missing and never makes a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from .. import log
+from ..artifacts import file_sha256
 from ..errors import BadInput
 from . import client, ledger, metadata, quota, upload
 
@@ -19,11 +19,7 @@ MIMETYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime"
 
 
 def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def watch_url(video_id: str) -> str:
