@@ -14,7 +14,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from media_fixtures import run_cs  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs ffmpeg")
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +94,7 @@ def test_overlay_changes_the_text_area_only(tmp_path, video):
 def test_non_ascii_titles(tmp_path, video, title):
     from creator_tools.media import thumbnail
 
-    if not thumbnail.pick_font(title)[1]:
-        pytest.skip("no font for this script installed (fonts-noto-core, fonts-noto-cjk)")
+    assert thumbnail.pick_font(title)[1], "no font for this script: `make setup` installs fonts-noto-core/-cjk"
     run = run_cs("thumb", [record(video, title=title)], "-n", "2", cwd=tmp_path)
     assert run.code == 0, run.stderr
     assert "warning" not in run.stderr
