@@ -8,6 +8,8 @@ fatal exit, skips records whose work is already done, and writes metrics.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import functools
 import os
 import signal
@@ -61,7 +63,7 @@ class PipeOptions:
         self.dry_run, self.force, self.quiet, self.metrics = dry_run, force, quiet, metrics
 
 
-class Stage:
+class Stage(ABC):
     """One command's work on one record. Subclasses set `name` and `key` and implement `process`."""
 
     name: str = ""  # "voice" for cs-voice
@@ -94,8 +96,9 @@ class Stage:
 
                 raise MissingInput(key, stage)
 
+    @abstractmethod
     def process(self, record: Record) -> Record | list[Record]:
-        raise NotImplementedError  # every Stage subclass defines it
+        """The record with this stage's key added (or several records, for cs-idea)."""
 
     def plan(self, record: Record) -> str:
         """What --dry-run says it would do for this record (stderr)."""

@@ -127,7 +127,7 @@ class Writer:
         for segment in segments:
             body = " ".join(segment["sentences"])
             if not text.shares_word(segment["on_screen"], body + " " + self.record["title"]):
-                segment["on_screen"] = heading_from(segment["sentences"])  # "Your Title" and other placeholders
+                segment["on_screen"] = heading_from(segment["sentences"])  # "Your Title" and other stand-in headings
             if not 1 <= len(segment["visual"].split()) <= 6:  # a sentence is no search query
                 segment["visual"] = keywords(body, self.record)
 

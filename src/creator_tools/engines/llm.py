@@ -7,6 +7,8 @@ name in ENGINES (import paths, loaded only when chosen) or in the `creator_tools
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import functools
 import os
 import threading
@@ -60,7 +62,7 @@ class InvalidReply(EngineError):
     """The model answered, but never in the shape asked for (a server failure is a different error)."""
 
 
-class LLM:
+class LLM(ABC):
     """Base engine. Subclasses implement `chat`; a lock serialises calls for engines that are not thread-safe."""
 
     name = "base"
@@ -72,9 +74,10 @@ class LLM:
         self.calls = 0
         self._lock = threading.Lock()
 
+    @abstractmethod
     def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, seed: int | None,
              schema: dict | None) -> str:
-        raise NotImplementedError  # implemented by each engine
+        """The model's reply text; with SCHEMA, constrained to JSON of that shape where the engine can."""
 
     def _call(self, messages: list[Message], max_tokens: int, schema: dict | None, attempt: int) -> str:
         temperature = self.settings.temperature if self.settings.temperature is not None else 0.8

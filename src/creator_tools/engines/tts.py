@@ -9,6 +9,8 @@ point group, the same way.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import os
 from typing import TYPE_CHECKING
 
@@ -26,16 +28,16 @@ DEFAULT_ENGINE = "piper"
 PIPER_VOICES_ENV = "CS_PIPER_VOICES"  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
 
 
-class TTS:
+class TTS(ABC):
     """One voice of one engine. `synthesize` must be safe to call from several threads (cs-voice -j N)."""
 
     name: str = ""
     voice: str = ""  # what the record calls the voice: a Piper voice name, an espeak voice, an OpenAI voice
     sample_rate: int = 22050
 
+    @abstractmethod
     def synthesize(self, text: str) -> bytes:
         """Mono signed 16-bit little-endian PCM at `self.sample_rate` for TEXT (already normalised)."""
-        raise NotImplementedError  # each engine defines it
 
     def close(self) -> None:
         """Release the model or connection."""

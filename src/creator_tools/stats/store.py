@@ -49,7 +49,7 @@ def default_url() -> str:
 
 
 class Store:
-    """One connection to the stats database; `?` placeholders everywhere, rewritten for psycopg."""
+    """One connection to the stats database; `?` parameters everywhere, rewritten for psycopg."""
 
     def __init__(self, url: str | None = None):
         self.url = url or default_url()
