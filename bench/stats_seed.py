@@ -46,10 +46,14 @@ def seed(db: str, videos: int, days: int, end: dt.date, rng: random.Random) -> t
             seconds = length * pct / 100
             rows.append((video_id, (day + dt.timedelta(days=age)).isoformat(), views, round(views * seconds / 60, 2),
                          round(seconds, 1), round(pct, 1), views // 25, views // 200))
+    return store_all(store, meta, published, rows)  # no rows before publication: YouTube reports none
+
+
+def store_all(store, meta: list, published: list, rows: list) -> tuple[int, float]:
+    """Upsert the generated channel; return (daily rows, seconds the upserts took)."""
     started = time.perf_counter()
     store.upsert_videos(meta)
     store.upsert_published(published)
-    # Every video also gets rows for the days before it was published? No: YouTube reports none.
     store.upsert_daily(rows)
     seconds = time.perf_counter() - started
     store.close()
@@ -96,13 +100,7 @@ def seed_full(db: str, videos: int, days: int, end: dt.date, rng: random.Random)
             pct = round((70 if short else 45) * rng.uniform(0.8, 1.2), 1)
             rows.append((video_id, (first + dt.timedelta(days=d)).isoformat(), views,
                          round(views * length * pct / 6000, 2), round(length * pct / 100, 1), pct, views // 25, views // 200))
-    started = time.perf_counter()
-    store.upsert_videos(meta)
-    store.upsert_published(published)
-    store.upsert_daily(rows)
-    seconds = time.perf_counter() - started
-    store.close()
-    return len(rows), seconds
+    return store_all(store, meta, published, rows)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import click
 
 from . import log
-from .errors import ConfigError, CSError, ExitStatus, QuotaDeferred, UsageError
+from .errors import ConfigError, CSError, ExitStatus, MissingInput, QuotaDeferred, UsageError
 from .records import Item, Record, fingerprint, new_id, read_items, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -92,8 +92,6 @@ class Stage(ABC):
     def check(self, record: Record) -> None:
         for key, stage in self.needs.items():
             if key not in record:
-                from .errors import MissingInput
-
                 raise MissingInput(key, stage)
 
     @abstractmethod
