@@ -171,7 +171,8 @@ class Visuals(pipe.Stage):
         from ..media import shots
 
         script, words, duration = checked_inputs(record)
-        return shots.plan(script, words, duration, self.min_shot, self.max_shot)
+        topic = str(record.get("topic") or script.get("title") or "")
+        return shots.plan(script, words, duration, self.min_shot, self.max_shot, topic)
 
     def plan(self, record: Record) -> str:
         planned = self.plan_shots(record)

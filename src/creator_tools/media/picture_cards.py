@@ -19,13 +19,14 @@ from .library import STOPWORDS, content_words, stem
 EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 EMOJI_STRIKE = 109  # the only size the bitmap font has
 FONT_EMOJI_VERSION = 15.0  # Noto Color Emoji 2.042 (Debian bookworm): newer emoji would draw as empty boxes
-# Words people say that no emoji name carries, or whose best picture a name match would miss.
+# Nouns and verbs people say that no emoji name carries, or whose best picture a name match would miss (no
+# adjectives: "fresh coffee" should show the coffee).
 KEYWORDS = {
     "money": "💰", "cash": "💵", "price": "🏷", "cost": "💸", "save": "🐷", "saving": "🐷", "budget": "📊",
     "learn": "📚", "study": "📚", "school": "🏫", "idea": "💡", "tip": "💡", "trick": "🪄", "secret": "🤫",
     "brain": "🧠", "mind": "🧠", "think": "🤔", "question": "❓", "answer": "✅", "mistake": "❌", "wrong": "❌",
     "time": "⏰", "minute": "⏱", "hour": "⌛", "morning": "🌅", "night": "🌙", "sleep": "😴", "day": "📅",
-    "health": "🩺", "heart": "❤", "love": "❤", "happy": "😊", "sad": "😢", "stress": "😰", "energy": "⚡",
+    "health": "🩺", "heart": "❤", "love": "❤", "stress": "😰", "energy": "⚡",
     "work": "💼", "job": "💼", "business": "🏢", "team": "👥", "people": "👥", "friend": "🤝", "family": "👪",
     "grow": "🌱", "growth": "📈", "success": "🏆", "win": "🏆", "goal": "🎯", "focus": "🎯", "plan": "🗺",
     "world": "🌍", "earth": "🌍", "planet": "🪐", "space": "🚀", "sky": "🌤", "sun": "☀", "light": "💡",
@@ -35,10 +36,10 @@ KEYWORDS = {
     "music": "🎵", "sound": "🔊", "voice": "🎙", "video": "🎬", "photo": "📷", "camera": "📷", "book": "📖",
     "car": "🚗", "travel": "✈", "city": "🏙", "home": "🏠", "house": "🏠", "walk": "🚶", "run": "🏃",
     "exercise": "🏋", "sport": "⚽", "game": "🎮", "fun": "🎉", "party": "🎉", "gift": "🎁", "fire": "🔥",
-    "hot": "🔥", "cold": "🥶", "tree": "🌳", "forest": "🌲", "flower": "🌸", "plant": "🪴", "animal": "🐾",
+    "tree": "🌳", "forest": "🌲", "flower": "🌸", "plant": "🪴", "animal": "🐾",
     "dog": "🐕", "cat": "🐈", "bird": "🐦", "fish": "🐟", "science": "🔬", "history": "📜", "art": "🎨",
-    "write": "✍", "writing": "✍", "read": "📖", "news": "📰", "key": "🔑", "safe": "🔒", "danger": "⚠",
-    "warm": "🔥", "fresh": "🌿", "clean": "🧼", "taste": "😋", "bean": "🫘", "brew": "☕", "grind": "⚙",
+    "write": "✍", "writing": "✍", "read": "📖", "news": "📰", "key": "🔑", "danger": "⚠",
+    "taste": "😋", "bean": "🫘", "brew": "☕", "grind": "⚙",
 }
 FALLBACK = ["✨", "💡", "📌", "🎬", "⭐", "🔎"]  # neutral symbols, picked by the phrase
 _SKIP = re.compile(r"flag|button|keycap|skin_tone|_sign$|^regional|symbol|^input|^japanese|^squared|^circled|"
