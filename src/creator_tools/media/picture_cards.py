@@ -91,6 +91,8 @@ def choose_emoji(words: list[str], avoid: set[str] = frozenset(), fallback_words
         for order, word in enumerate(pool):
             for form_rank, form in enumerate(_stems(word)):
                 for score, char in index.get(form, [])[:3]:
+                    if len(form) < 4 and score < 3:  # "de" in "fleur-de-lis" is no match for French "de"
+                        continue
                     found.append((score + bonus - 0.5 * form_rank - order / 100, -order, char, word))
         fresh = [f for f in found if f[2] not in avoid]
         best = max(fresh or found, default=None)
@@ -194,12 +196,16 @@ def _text_font(phrase: str, size: int):
 
 
 def _wrap(draw, phrase: str, font, max_width: float) -> list[str]:
+    """Greedy lines; Chinese and Japanese, written without spaces, break between any two characters."""
     lines: list[str] = []
     for word in phrase.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= max_width:
-            lines[-1] += f" {word}"
-        else:
-            lines.append(word)
+        pieces = list(word) if any(fonts.script_of(c) == "cjk" for c in word) else [word]
+        for number, piece in enumerate(pieces):
+            joined = f"{lines[-1]}{'' if number else ' '}{piece}" if lines else piece
+            if lines and draw.textlength(joined, font=font) <= max_width:
+                lines[-1] = joined
+            else:
+                lines.append(piece)
     return lines
 
 
