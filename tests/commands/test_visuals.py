@@ -319,3 +319,57 @@ def test_real_voice_and_captions_give_a_shot_per_sentence(tmp_path):
     firsts = [next(w["start"] for w in words if w["word"] == text.split()[0]) for text in texts]
     assert [s["start"] for s in shots[1:]] == pytest.approx(firsts[1:], abs=0.01)
     assert [s["emoji"] for s in shots][0] == "🌊" and len({s["emoji"] for s in shots}) == 3
+
+
+# --- rate limits: a provider package added through the entry point group, as a plugin would be --------------
+
+GATED_PROVIDER = '''
+import os
+from creator_tools.engines.visuals import Provider, RateLimited
+
+
+class GatedProvider(Provider):
+    """A network provider whose API refuses while the file named by $GATE exists, and finds nothing after."""
+
+    name = "gated"
+    network = True
+
+    def find(self, shot, avoid):
+        with open(os.environ["GATE_LOG"], "a") as log:
+            log.write(shot.query + "\\n")
+        if os.path.exists(os.environ["GATE"]):
+            raise RateLimited("429 Too Many Requests; Retry-After: 3600")
+        return None
+'''
+
+
+def plugin(folder: Path) -> dict:
+    """Environment under which `gated` is a visuals provider (an installed plugin's entry point)."""
+    (folder / "gated_provider.py").write_text(GATED_PROVIDER)
+    info = folder / "gated_provider-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gated-provider\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[creator_tools.visuals]\ngated = gated_provider:GatedProvider\n")
+    return {"PYTHONPATH": str(folder), "GATE": str(folder / "closed"), "GATE_LOG": str(folder / "asked.log")}
+
+
+def test_every_network_provider_rate_limited_defers_then_finishes(tmp_path, record):
+    env = plugin(tmp_path)
+    Path(env["GATE"]).touch()
+    library = make_library(tmp_path, {"ocean.png": "ocean"})
+    args = ["--provider", "library,gated,cards", "--library", str(library)]
+    run = run_cs("visuals", [record], *args, cwd=tmp_path, env=env)
+    assert run.code == 4, run.stderr
+    error = run.records[0]["_error"]
+    assert error["retryable"] and error["command"] == "cs-visuals" and "gated" in error["message"]
+    assert "visuals" not in run.records[0]
+    asked = Path(env["GATE_LOG"]).read_text().split("\n")
+    assert "ocean wide deep" not in asked  # the library answered that shot first
+    assert not list((tmp_path / "cs-out").rglob("*.png"))  # no cards for shots a rate limit held back
+    Path(env["GATE"]).unlink()  # the quota is back: the deferred record, fed back, finishes
+    again = run_cs("visuals", run.records, *args, cwd=tmp_path, env=env)
+    assert again.code == 0, again.stderr
+    shots = again.records[0]["visuals"]
+    assert "_error" not in again.records[0]
+    assert shots[0]["provider"] == "library" and {s["provider"] for s in shots[1:]} == {"cards"}
+    check_coverage(record, shots)
