@@ -162,7 +162,7 @@ def _background(width: int, height: int, seed: int):
 
 def emoji_image(char: str, size: int):
     """CHAR drawn by the colour font at its strike size, cropped and scaled to SIZE pixels high (RGBA)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     with _render_lock:
         font = _emoji_font()
