@@ -111,6 +111,25 @@ def test_no_repeats_videos_then_photos_then_nothing(api):
     assert any(r["path"] == "/v1/search" for r in api.requests)
 
 
+def test_a_second_page_only_when_the_first_is_used_up(api):
+    api.catalog.pexels_videos = {"coffee": 16}
+    first_page = {f"pexels:video:{a['id']}" for a in api.assets("pexels", "videos", "coffee", "portrait")[:15]}
+    asset = provider("pexels").find(shot("coffee"), first_page)
+    assert asset.asset_id not in first_page and nearest_keyword(colour(asset.path)) == "coffee"
+    pages = [r["query"].get("page") for r in api.requests if r["service"] == "pexels"]
+    assert pages == ["1", "2"]
+
+
+def test_threads_asking_the_same_thing_share_one_request(api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pexels = provider("pexels")
+    with ThreadPoolExecutor(4) as pool:
+        assets = list(pool.map(lambda _: pexels.find(shot("night"), set()), range(4)))
+    assert len({a.path for a in assets}) == 1
+    assert api.count("pexels") == 1 and api.count("media") == 1
+
+
 def test_pixabay_request_shape_and_photo_fallback(api):
     api.catalog.pixabay_videos = {}  # no videos at all: the image search answers
     asset = provider("pixabay").find(shot("forest"), set())

@@ -250,6 +250,8 @@ class Service:
 
                 fcntl.flock(handle, fcntl.LOCK_EX)  # another process fetching the same file waits, then reuses it
                 if final.is_file():
+                    if handle.seek(0, os.SEEK_END) == 0:
+                        part.unlink(missing_ok=True)  # made by our open() after the other process renamed its part
                     return final
                 try:
                     self._fetch(url, kind, part, handle)
