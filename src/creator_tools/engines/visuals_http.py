@@ -160,9 +160,7 @@ class Service:
             raise RateLimited(f"{self.label} is rate-limited for this run; later shots use the next provider")
         failure = ""
         for attempt in range(self.tries):
-            key, wait = self.keys.take() if self.keys and self.keys.keys else ("", 0.0)
-            if wait > 0:
-                self._wait(min(wait, self.max_wait), "every key is resting after HTTP 429")
+            key = self._key()
             try:
                 response = self._send(method, url, params, body, key)
             except (OSError, HTTPException) as exc:  # refused, reset, cut short, timed out: it may come back
@@ -170,20 +168,8 @@ class Service:
                 self._backoff(attempt, failure)
                 continue
             if response.status == 429:
-                seconds = min(retry_after(response.headers.get("Retry-After"), 2.0 ** attempt), self.max_wait)
-                if self.keys and key:
-                    self.keys.rest(key, seconds)
-                failure = "rate limit"
-                if attempt + 1 < self.tries:
-                    if self.keys and len(self.keys.keys) > 1:
-                        log.warn(f"{self.label} answered HTTP 429 for {self.keys.position(key)} in "
-                                 f"{self.keys.variable}; trying another key")
-                    else:
-                        self._wait(seconds, "answered HTTP 429")
-                    continue
-                self.limited_until = time.monotonic() + seconds
-                raise RateLimited(f"{self.label} is rate-limited (HTTP 429 after {self.tries} tries); "
-                                  "run again later or add another key")
+                self._limited(response, key, last=attempt + 1 == self.tries, attempt=attempt)
+                continue
             if self.rejected(response):
                 raise self._rejected(response, key)
             if response.status >= 500:
@@ -196,6 +182,31 @@ class Service:
             return response
         raise EngineError(f"{failure} after {self.tries} tries; this provider is skipped for the shot",
                           retryable=True)
+
+    def _key(self) -> str:
+        """The key for the next request ("" without keys), waiting when every key rests after a 429."""
+        if not (self.keys and self.keys.keys):
+            return ""
+        key, wait = self.keys.take()
+        if wait > 0:
+            self._wait(min(wait, self.max_wait), "has every key resting after HTTP 429")
+        return key
+
+    def _limited(self, response: Response, key: str, *, last: bool, attempt: int) -> None:
+        """After a 429: rest the key and wait Retry-After (or switch keys), or on the LAST try raise
+        RateLimited and keep the service limited for this run until that time."""
+        seconds = min(retry_after(response.headers.get("Retry-After"), 2.0 ** attempt), self.max_wait)
+        if key:
+            self.keys.rest(key, seconds)
+        if last:
+            self.limited_until = time.monotonic() + seconds
+            raise RateLimited(f"{self.label} is rate-limited (HTTP 429 after {self.tries} tries); "
+                              "run again later or add another key")
+        if key and len(self.keys.keys) > 1:
+            log.warn(f"{self.label} answered HTTP 429 for {self.keys.position(key)} in {self.keys.variable}; "
+                     "trying another key")
+        else:
+            self._wait(seconds, "answered HTTP 429")
 
     def _rejected(self, response: Response, key: str) -> ConfigError:
         variable = self.keys.variable if self.keys else "the API key"
