@@ -265,22 +265,25 @@ class Service:
                         part.unlink(missing_ok=True)  # made by our open() after the other process renamed its part
                     return final
                 try:
-                    self._fetch(url, kind, part, handle)
+                    duration = self._fetch(url, kind, part, handle)
                 except EngineError:  # given up: nothing worth resuming (Ctrl-C keeps the part for the next run)
                     part.unlink(missing_ok=True)
                     raise
+                if duration:  # kept beside the clip so a re-run need not probe it again
+                    artifacts.atomic_write_text(_sidecar(final), json.dumps({"duration_s": duration}))
                 os.replace(part, final)
             return final
 
-    def _fetch(self, url: str, kind: str, part: Path, handle) -> None:
+    def _fetch(self, url: str, kind: str, part: Path, handle) -> float | None:
+        """Fill PART until it verifies as KIND; a clip's duration (None for stills)."""
         corrupt = 0
         failure = ""
         for attempt in range(self.tries + 1):
             try:
                 if self._receive(url, handle):
-                    problem = verify(part, kind)
+                    problem, duration = verify(part, kind)
                     if not problem:
-                        return
+                        return duration
                     corrupt += 1
                     failure = f"{url} is not a readable {kind} ({problem})"
                     handle.truncate(0)  # deleted and fetched again from the start
@@ -324,9 +327,9 @@ class Service:
         return expected is None or received >= int(expected)
 
 
-def verify(path: Path, kind: str) -> str:
+def verify(path: Path, kind: str) -> tuple[str, float | None]:
     """Why PATH is not a usable KIND (clip: a video stream ffprobe reads; still: an image Pillow decodes),
-    or "" when it is."""
+    or "" when it is; and a clip's duration."""
     if kind == "clip":
         from ..errors import BadInput
         from ..media import ffmpeg
@@ -334,23 +337,32 @@ def verify(path: Path, kind: str) -> str:
         try:
             info = ffmpeg.probe(path)
         except BadInput as exc:
-            return exc.message
+            return exc.message, None
         if not any(stream.get("codec_type") == "video" for stream in info.get("streams", [])):
-            return "no video stream"
-        return ""
+            return "no video stream", None
+        return "", round(float(info.get("format", {}).get("duration") or 0), 3) or None
     from PIL import Image
 
     try:
         with Image.open(path) as image:
             image.load()
     except Exception as exc:  # Pillow raises many types for broken files; any of them means "corrupt"
-        return f"{type(exc).__name__}: {exc}"
-    return ""
+        return f"{type(exc).__name__}: {exc}", None
+    return "", None
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(f"{path.name}.json")
 
 
 def clip_duration(path: Path) -> float | None:
+    """A downloaded clip's length: from the note written when it was verified, else ffprobe."""
     from ..media import ffmpeg
 
+    try:
+        return json.loads(_sidecar(path).read_text())["duration_s"]
+    except (OSError, ValueError, KeyError):
+        pass
     try:
         return round(ffmpeg.duration(path), 3) or None
     except Exception:
