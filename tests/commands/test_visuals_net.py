@@ -177,6 +177,9 @@ def test_429_every_time_raises_rate_limited_and_stops_asking(api):
     with pytest.raises(RateLimited):
         pixabay.find(shot("coffee"), set())
     assert api.count("pixabay") == 3  # CS_VISUALS_TRIES
+    with pytest.raises(RateLimited):  # the next shot goes straight on to the next provider
+        pixabay.find(shot("ocean"), set())
+    assert api.count("pixabay") == 3
 
 
 def test_retry_after_is_capped_and_reads_http_dates(api, monkeypatch):

@@ -7,8 +7,8 @@
   in Pillow; a corrupt file is deleted and fetched again) and renamed into place. So a re-run makes no API
   calls and no downloads.
 - HTTP 429 honours Retry-After (seconds or an HTTP date, capped at CS_VISUALS_MAX_WAIT, 30 s), says so on
-  stderr, and after CS_VISUALS_TRIES tries raises RateLimited; the service then stays limited for this run
-  until the Retry-After time, so later shots go straight to the next provider. 5xx and dropped connections
+  stderr, and after CS_VISUALS_TRIES tries (4) raises RateLimited; the service then stays limited for this
+  run (a minute at least), so later shots go straight to the next provider. 5xx and dropped connections
   are retried with backoff, then EngineError. 401/403 is a ConfigError naming the key variable.
 - A key variable may hold several keys separated by commas: requests take them round-robin, and a key
   that got 429 rests while the others carry on.
@@ -30,6 +30,7 @@ from ..errors import ConfigError, EngineError
 from .visuals import RateLimited
 
 CACHE_TTL_S = 24 * 3600
+LIMITED_FOR_S = 60.0  # how long a service that used up its tries on 429 is left alone
 USER_AGENT = "creator-tools (+https://github.com/creator-tools)"
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -199,7 +200,9 @@ class Service:
         if key:
             self.keys.rest(key, seconds)
         if last:
-            self.limited_until = time.monotonic() + seconds
+            # Tries used up: the limit is likely hourly (Pexels) or per minute (Pixabay), so later shots of this
+            # run go straight to the next provider for at least a minute instead of asking again.
+            self.limited_until = time.monotonic() + max(seconds, LIMITED_FOR_S)
             raise RateLimited(f"{self.label} is rate-limited (HTTP 429 after {self.tries} tries); "
                               "run again later or add another key")
         if key and len(self.keys.keys) > 1:
