@@ -239,9 +239,14 @@ def test_5xx_is_retried_then_the_provider_gives_up(api):
     api.faults.server_errors["pexels"] = 1
     assert provider("pexels").find(shot("coffee"), set())
     api.faults.server_errors["pexels"] = ALWAYS
+    pexels = provider("pexels")
+    asked = api.count("pexels")
     with pytest.raises(EngineError) as caught:
-        provider("pexels").find(shot("ocean"), set())
+        pexels.find(shot("ocean"), set())
     assert "HTTP 503" in caught.value.message and not isinstance(caught.value, RateLimited)
+    with pytest.raises(EngineError, match="a moment ago"):  # the next shot skips it at once, no waiting again
+        pexels.find(shot("forest"), set())
+    assert api.count("pexels") == asked + 3  # CS_VISUALS_TRIES for the first shot, none for the second
 
 
 def test_a_dropped_download_resumes_with_a_range_request(api):

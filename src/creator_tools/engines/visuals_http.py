@@ -30,7 +30,7 @@ from ..errors import ConfigError, EngineError
 from .visuals import RateLimited
 
 CACHE_TTL_S = 24 * 3600
-LIMITED_FOR_S = 60.0  # how long a service that used up its tries on 429 is left alone
+LIMITED_FOR_S = 60.0  # how long a service that used up its tries (429, 5xx, unreachable) is left alone
 USER_AGENT = "creator-tools (+https://github.com/creator-tools)"
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -133,6 +133,7 @@ class Service:
         self.tries = max(1, int(_setting("CS_VISUALS_TRIES", 4)))
         self.max_wait = _setting("CS_VISUALS_MAX_WAIT", 30.0)
         self.limited_until = 0.0  # monotonic time before which this run treats the service as rate-limited
+        self.failing_until = 0.0  # ... as down (5xx or unreachable after every try)
         self.calls = 0  # requests sent (search and generation), for logs and tests
 
     # --- requests ---------------------------------------------------------------------------------------
@@ -159,6 +160,8 @@ class Service:
         Statuses in ACCEPT come back to the caller; other 4xx raise."""
         if time.monotonic() < self.limited_until:
             raise RateLimited(f"{self.label} is rate-limited for this run; later shots use the next provider")
+        if time.monotonic() < self.failing_until:
+            raise EngineError(f"{self.label} failed a moment ago; skipped for this shot", retryable=True)
         failure = ""
         for attempt in range(self.tries):
             key = self._key()
@@ -181,6 +184,8 @@ class Service:
                 raise EngineError(f"{self.label} refused the request (HTTP {response.status}: "
                                   f"{response.text()[:160]})")
             return response
+        # Down or unreachable after every try: the next shots skip it for a minute rather than wait again.
+        self.failing_until = time.monotonic() + LIMITED_FOR_S
         raise EngineError(f"{failure} after {self.tries} tries; this provider is skipped for the shot",
                           retryable=True)
 

@@ -43,6 +43,7 @@ class StockProvider(Provider):
     url_env = ""
     default_url = ""
     license = ""
+    signup = ""  # where a key comes from
 
     @classmethod
     def available(cls, settings: VisualSettings) -> bool:
@@ -54,7 +55,7 @@ class StockProvider(Provider):
 
         keys = KeyRing(self.key_env, os.environ.get(self.key_env))
         if not keys.keys:
-            raise ConfigError(f"the {self.name} provider needs {self.key_env} (a free key from {self.label}); "
+            raise ConfigError(f"the {self.name} provider needs {self.key_env} (a free key: {self.signup}); "
                               f"set it, or leave {self.name} out of --provider")
         base = (os.environ.get(self.url_env) or "").strip() or self.default_url
         self.service = Service(self.name, self.label, base, keys, self.auth, rejected=self.rejected)
@@ -137,6 +138,7 @@ class PexelsProvider(StockProvider):
     key_env = "PEXELS_API_KEY"
     url_env = "CS_PEXELS_URL"
     default_url = "https://api.pexels.com"
+    signup = "https://www.pexels.com/api/"
     license = "Pexels License"
 
     def auth(self, key: str) -> tuple[dict, dict]:
@@ -180,6 +182,7 @@ class PixabayProvider(StockProvider):
     key_env = "PIXABAY_API_KEY"
     url_env = "CS_PIXABAY_URL"
     default_url = "https://pixabay.com"
+    signup = "https://pixabay.com/api/docs/"
     license = "Pixabay Content License"
 
     def auth(self, key: str) -> tuple[dict, dict]:
