@@ -200,7 +200,7 @@ class Service:
 
     def _limited(self, response: Response, key: str, *, last: bool, attempt: int) -> None:
         """After a 429: rest the key and wait Retry-After (or switch keys), or on the LAST try raise
-        RateLimited and keep the service limited for this run until that time."""
+        RateLimited and leave the service alone for a while (LIMITED_FOR_S, or longer when Retry-After says)."""
         seconds = min(retry_after(response.headers.get("Retry-After"), 2.0 ** attempt), self.max_wait)
         if key:
             self.keys.rest(key, seconds)
