@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import log, pipe
-from ..errors import BadInput, QuotaDeferred, UsageError
+from ..errors import BadInput, ConfigError, QuotaDeferred, UsageError
 from ..records import Record
 from .render import PRESETS
 
@@ -113,7 +113,11 @@ class Visuals(pipe.Stage):
 
         if self.requested:
             for name in self.requested:
-                visuals.provider_class(name)  # an unknown name is a usage error now, not at the first record
+                try:
+                    visuals.provider_class(name)  # an unknown name is a usage error now, not at the first record
+                except ImportError as exc:
+                    raise ConfigError(f"provider '{name}' cannot be loaded ({exc}); reinstall creator-tools "
+                                      "(make setup) or choose another --provider") from None
             return self.requested
         settings = self._settings(*PRESETS["short"])
         chosen = []
@@ -171,7 +175,8 @@ class Visuals(pipe.Stage):
         from ..media import shots
 
         script, words, duration = checked_inputs(record)
-        return shots.plan(script, words, duration, self.min_shot, self.max_shot)
+        topic = str(record.get("topic") or script.get("title") or "")
+        return shots.plan(script, words, duration, self.min_shot, self.max_shot, topic)
 
     def plan(self, record: Record) -> str:
         planned = self.plan_shots(record)

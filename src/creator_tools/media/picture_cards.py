@@ -19,13 +19,14 @@ from .library import STOPWORDS, content_words, stem
 EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 EMOJI_STRIKE = 109  # the only size the bitmap font has
 FONT_EMOJI_VERSION = 15.0  # Noto Color Emoji 2.042 (Debian bookworm): newer emoji would draw as empty boxes
-# Words people say that no emoji name carries, or whose best picture a name match would miss.
+# Nouns and verbs people say that no emoji name carries, or whose best picture a name match would miss (no
+# adjectives: "fresh coffee" should show the coffee).
 KEYWORDS = {
     "money": "💰", "cash": "💵", "price": "🏷", "cost": "💸", "save": "🐷", "saving": "🐷", "budget": "📊",
     "learn": "📚", "study": "📚", "school": "🏫", "idea": "💡", "tip": "💡", "trick": "🪄", "secret": "🤫",
     "brain": "🧠", "mind": "🧠", "think": "🤔", "question": "❓", "answer": "✅", "mistake": "❌", "wrong": "❌",
     "time": "⏰", "minute": "⏱", "hour": "⌛", "morning": "🌅", "night": "🌙", "sleep": "😴", "day": "📅",
-    "health": "🩺", "heart": "❤", "love": "❤", "happy": "😊", "sad": "😢", "stress": "😰", "energy": "⚡",
+    "health": "🩺", "heart": "❤", "love": "❤", "stress": "😰", "energy": "⚡",
     "work": "💼", "job": "💼", "business": "🏢", "team": "👥", "people": "👥", "friend": "🤝", "family": "👪",
     "grow": "🌱", "growth": "📈", "success": "🏆", "win": "🏆", "goal": "🎯", "focus": "🎯", "plan": "🗺",
     "world": "🌍", "earth": "🌍", "planet": "🪐", "space": "🚀", "sky": "🌤", "sun": "☀", "light": "💡",
@@ -35,10 +36,10 @@ KEYWORDS = {
     "music": "🎵", "sound": "🔊", "voice": "🎙", "video": "🎬", "photo": "📷", "camera": "📷", "book": "📖",
     "car": "🚗", "travel": "✈", "city": "🏙", "home": "🏠", "house": "🏠", "walk": "🚶", "run": "🏃",
     "exercise": "🏋", "sport": "⚽", "game": "🎮", "fun": "🎉", "party": "🎉", "gift": "🎁", "fire": "🔥",
-    "hot": "🔥", "cold": "🥶", "tree": "🌳", "forest": "🌲", "flower": "🌸", "plant": "🪴", "animal": "🐾",
+    "tree": "🌳", "forest": "🌲", "flower": "🌸", "plant": "🪴", "animal": "🐾",
     "dog": "🐕", "cat": "🐈", "bird": "🐦", "fish": "🐟", "science": "🔬", "history": "📜", "art": "🎨",
-    "write": "✍", "writing": "✍", "read": "📖", "news": "📰", "key": "🔑", "safe": "🔒", "danger": "⚠",
-    "warm": "🔥", "fresh": "🌿", "clean": "🧼", "taste": "😋", "bean": "🫘", "brew": "☕", "grind": "⚙",
+    "write": "✍", "writing": "✍", "read": "📖", "news": "📰", "key": "🔑", "danger": "⚠",
+    "taste": "😋", "bean": "🫘", "brew": "☕", "grind": "⚙",
 }
 FALLBACK = ["✨", "💡", "📌", "🎬", "⭐", "🔎"]  # neutral symbols, picked by the phrase
 _SKIP = re.compile(r"flag|button|keycap|skin_tone|_sign$|^regional|symbol|^input|^japanese|^squared|^circled|"
@@ -90,6 +91,8 @@ def choose_emoji(words: list[str], avoid: set[str] = frozenset(), fallback_words
         for order, word in enumerate(pool):
             for form_rank, form in enumerate(_stems(word)):
                 for score, char in index.get(form, [])[:3]:
+                    if len(form) < 4 and score < 3:  # "de" in "fleur-de-lis" is no match for French "de"
+                        continue
                     found.append((score + bonus - 0.5 * form_rank - order / 100, -order, char, word))
         fresh = [f for f in found if f[2] not in avoid]
         best = max(fresh or found, default=None)
@@ -193,12 +196,16 @@ def _text_font(phrase: str, size: int):
 
 
 def _wrap(draw, phrase: str, font, max_width: float) -> list[str]:
+    """Greedy lines; Chinese and Japanese, written without spaces, break between any two characters."""
     lines: list[str] = []
     for word in phrase.split():
-        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= max_width:
-            lines[-1] += f" {word}"
-        else:
-            lines.append(word)
+        pieces = list(word) if any(fonts.script_of(c) == "cjk" for c in word) else [word]
+        for number, piece in enumerate(pieces):
+            joined = f"{lines[-1]}{'' if number else ' '}{piece}" if lines else piece
+            if lines and draw.textlength(joined, font=font) <= max_width:
+                lines[-1] = joined
+            else:
+                lines.append(piece)
     return lines
 
 

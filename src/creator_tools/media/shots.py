@@ -51,8 +51,10 @@ class PlannedShot:
     segment: int  # the script segment the shot starts in (its `visual` is context)
 
 
-def plan(script: dict, words: list[dict], duration: float, min_shot: float = 1.5, max_shot: float = 6.0) -> list[PlannedShot]:
-    """The shot list for a narration of DURATION seconds whose caption WORDS speak SCRIPT."""
+def plan(script: dict, words: list[dict], duration: float, min_shot: float = 1.5, max_shot: float = 6.0,
+         topic: str = "") -> list[PlannedShot]:
+    """The shot list for a narration of DURATION seconds whose caption WORDS speak SCRIPT; a shot whose words
+    and segment say nothing a picture could show ("That is all for today.") searches for the TOPIC."""
     segments = script.get("segments") or []
     timed, units = _sentence_units(script, words, duration)
     units = _merge_short(units, min_shot, max_shot)
@@ -62,7 +64,7 @@ def plan(script: dict, words: list[dict], duration: float, min_shot: float = 1.5
         owners = sorted({w["_s"] for w in unit.words}) or [_owner_before(units, number)]
         segment = timed[owners[0]][1]
         visual = str((segments[segment] if segment < len(segments) else {}).get("visual") or "")
-        query = make_query(unit.text, " ".join(timed[k][0] for k in owners), visual)
+        query = make_query(unit.text, " ".join(timed[k][0] for k in owners), visual) or make_query(topic)
         shots.append(PlannedShot(round(unit.start, 3), round(unit.end, 3), unit.text, query, segment))
     return shots
 
@@ -181,8 +183,8 @@ def _merge_short(units: list[Unit], min_shot: float, max_shot: float) -> list[Un
 
 
 def _split_long(unit: Unit, min_shot: float, max_shot: float) -> list[Unit]:
-    """UNIT cut into shots of MIN_SHOT .. MAX_SHOT seconds: at the word boundary nearest the ideal cut (a
-    boundary after a comma or a sentence end wins when it is within a second of it), else at a time."""
+    """UNIT cut into shots of MIN_SHOT .. MAX_SHOT seconds, as few as fit: at a word boundary after a sentence
+    end, else after a comma, else nearest the even cut, among those that need no extra shot; else at a time."""
     if unit.duration <= max_shot:
         return [unit]
     count = math.ceil(unit.duration / max_shot)
@@ -193,8 +195,9 @@ def _split_long(unit: Unit, min_shot: float, max_shot: float) -> list[Unit]:
         if not (unit.start + min_shot <= at <= unit.end - min_shot):
             continue
         before = str(unit.words[k - 1]["word"]).strip()
-        bonus = 2.5 if _END.search(before) else 1.5 if _PAUSE.search(before) else 0.0
-        score = abs(at - target) - bonus
+        pause = 2 if _END.search(before) else 1 if _PAUSE.search(before) else 0
+        extra = math.ceil((at - unit.start) / max_shot) + math.ceil((unit.end - at) / max_shot) > count
+        score = (extra, -pause, abs(at - target))
         if best_score is None or score < best_score:
             best, best_score = k, score
     if best is None:  # no word boundary fits (a long pause, one long word): cut at the ideal time
