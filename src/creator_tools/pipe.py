@@ -157,8 +157,9 @@ def run(stage: Stage, opts: PipeOptions) -> int:
             log.error("interrupted; the records finished so far were written; re-run to finish the rest")
     finally:
         stage.close()
-        output.finish(status in (ExitStatus.OK, ExitStatus.RECORD_ERRORS, ExitStatus.DEFERRED),
-                      announce=status != ExitStatus.INTERRUPTED)
+        if not output.finish(status in (ExitStatus.OK, ExitStatus.RECORD_ERRORS, ExitStatus.DEFERRED),
+                             announce=status != ExitStatus.INTERRUPTED):
+            status = ExitStatus.ERROR
         if opts.metrics and not _write_metrics(opts.metrics, metrics) and status == ExitStatus.OK:
             status = ExitStatus.ERROR
     return int(status)
@@ -398,21 +399,27 @@ class _Output:
     def replaces(self) -> bool:
         return self.temp is not None
 
-    def finish(self, ok: bool, announce: bool = True) -> None:
+    def finish(self, ok: bool, announce: bool = True) -> bool:
+        """Publish the output when OK, else discard it; False when publishing failed."""
         if self.handle is sys.stdout:
-            return
+            return True
         try:
             self.handle.close()
         except OSError:
             ok = False  # already reported by the write that failed
         if not self.temp:
-            return
-        if ok:
-            os.replace(self.temp, self.real)
-            return
-        os.unlink(self.temp)
+            return True
+        try:
+            if ok:
+                os.replace(self.temp, self.real)
+                return True
+            os.unlink(self.temp)
+        except OSError as exc:  # the folder went away or lost its permissions during the run
+            log.error(f"cannot write -o {self.path} ({exc.strerror}); the records were not saved")
+            return False
         if announce:
             log.error(f"{self.path} left as it was; the partial output was discarded")
+        return True
 
 
 def _write_metrics(path: str, metrics: "Metrics") -> bool:
