@@ -67,10 +67,12 @@ def test_jobs_keep_input_order(tmp_path):
 def test_bad_line_in_the_middle_with_keep_going(tmp_path):
     good = [script_record(["First."], record_id="g1"), script_record(["Second."], record_id="g2")]
     text = lines(good[:1]) + "{broken json\n" + lines(good[1:]) + lines([{"id": "e1", "_error": {"command": "cs-x"}}])
-    done = sh("cs-voice --engine espeak -k | jq -c '{id, ok: (.voice != null)}'", tmp_path, text)
+    done = sh("cs-voice --engine espeak -k | jq -c '{id, ok: (.voice != null), line: ._error.line}'", tmp_path, text)
     assert done.returncode == 3
-    assert [json.loads(line) for line in done.stdout.splitlines()] == [
-        {"id": "g1", "ok": True}, {"id": "g2", "ok": True}, {"id": "e1", "ok": False}]
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    # The broken line becomes an error record in its place: a made-up id and the line number.
+    assert [r["ok"] for r in out] == [True, False, True, False] and out[1]["line"] == 2
+    assert [r["id"] for r in out[:1] + out[2:]] == ["g1", "g2", "e1"] and len(out[1]["id"]) == 12
     assert done.stderr.startswith("cs-voice: error: <stdin>:2: not a JSON object")
 
 

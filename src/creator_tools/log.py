@@ -18,10 +18,6 @@ def setup(command: str, quiet: bool = False) -> None:
     _state["quiet"] = quiet
 
 
-def command() -> str:
-    return _state["command"]
-
-
 def _emit(text: str) -> None:
     with _lock:
         try:

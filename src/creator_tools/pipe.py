@@ -21,8 +21,8 @@ from typing import IO, Any, Callable, Iterable, Iterator
 
 import click
 
-from . import log
-from .errors import ConfigError, CSError, ExitStatus, MissingInput, QuotaDeferred, UsageError
+from . import log, schemas
+from .errors import BadInput, ConfigError, CSError, ExitStatus, MissingInput, QuotaDeferred, UsageError
 from .records import Item, Record, fingerprint, new_id, read_items, write
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -69,6 +69,8 @@ class Stage(ABC):
     name: str = ""  # "voice" for cs-voice
     key: str | None = None  # the record key this stage adds
     needs: dict[str, str] = {}  # keys it reads -> the command that adds them, for "run X first" errors
+    # Keys it reads when present -> the fields it reads of them (None: all), checked against schemas.py.
+    reads: dict[str, tuple[str, ...] | None] = {}
 
     def settings(self) -> dict[str, Any]:
         """Options that change the output; part of the inputs fingerprint, so changing them redoes work."""
@@ -90,9 +92,20 @@ class Stage(ABC):
         return stored is None or stored == fingerprint(self.inputs(record))
 
     def check(self, record: Record) -> None:
+        """Before processing: every needed key is there and every key it reads has the contract's shape."""
+        self.validate(record)
+
+    def validate(self, record: Record, require: bool = True) -> None:
+        """BadInput naming the key, the exact path and the fix when a needed key is missing (REQUIRE) or a
+        key this stage reads has the wrong shape (a string where seconds belong, NaN, an empty list)."""
         for key, stage in self.needs.items():
-            if key not in record:
+            if key in record:
+                schemas.check(key, record[key])
+            elif require:
                 raise MissingInput(key, stage)
+        for key, fields in self.reads.items():
+            if key in record and key not in self.needs:
+                schemas.check(key, record[key], fields)
 
     @abstractmethod
     def process(self, record: Record) -> Record | list[Record]:
@@ -127,20 +140,28 @@ def run(stage: Stage, opts: PipeOptions) -> int:
     """Drive `stage` over the input; return the exit status."""
     log.setup(f"cs-{stage.name}", opts.quiet)
     metrics = Metrics(f"cs-{stage.name}")
-    out, finish_output = _open_output(opts.output)
+    if opts.metrics:  # a path that cannot take the file fails now, not after every record was done
+        _target("--metrics", opts.metrics, f"cs-{stage.name}.prom")
+    output = _Output(opts.output)
     status = ExitStatus.ERROR  # until the drive returns: an escaping error must not publish partial output
     try:
-        status = _drive(stage, opts, out, metrics)
+        status = _drive(stage, opts, output.handle, metrics)
     except _Stop:
         status = ExitStatus.OK
     except KeyboardInterrupt:
-        log.error("interrupted; finished records were written, re-run to finish the rest")
         status = ExitStatus.INTERRUPTED
+        if output.replaces:
+            log.error(f"interrupted; {opts.output} left as it was and the partial output discarded; "
+                      "re-run the same command (finished files are reused)")
+        else:
+            log.error("interrupted; the records finished so far were written; re-run to finish the rest")
     finally:
         stage.close()
-        finish_output(status in (ExitStatus.OK, ExitStatus.RECORD_ERRORS, ExitStatus.DEFERRED))
-        if opts.metrics:
-            metrics.write(opts.metrics)
+        if not output.finish(status in (ExitStatus.OK, ExitStatus.RECORD_ERRORS, ExitStatus.DEFERRED),
+                             announce=status != ExitStatus.INTERRUPTED):
+            status = ExitStatus.ERROR
+        if opts.metrics and not _write_metrics(opts.metrics, metrics) and status == ExitStatus.OK:
+            status = ExitStatus.ERROR
     return int(status)
 
 
@@ -204,7 +225,8 @@ def _handle(stage: Stage, opts: PipeOptions, item: Item) -> Outcome:
                 outcome.records.append(record)
                 return outcome
             record = {k: v for k, v in record.items() if k != "_error"}
-        record.setdefault("id", new_id({k: v for k, v in record.items() if not k.startswith("_")}))
+        _give_id(record)
+        stage.validate(record, require=False)  # shapes first: done() and inputs() read these keys
         if not opts.force and stage.done(record):
             outcome.records.append(record)
             outcome.skipped = 1
@@ -224,11 +246,35 @@ def _handle(stage: Stage, opts: PipeOptions, item: Item) -> Outcome:
             import traceback
 
             traceback.print_exc()
-        wrapped = CSError(f"unexpected {type(exc).__name__}: {exc}; set CS_DEBUG=1 for a traceback")
-        _fail(stage, opts, item, wrapped, outcome)
+        _fail(stage, opts, item, _explain(exc), outcome)
     finally:
         outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _give_id(record: Record) -> None:
+    """Records without a usable id (none, null, "") get one from their content, as the first stage does, so
+    their files are not named None-... and their error records are not lost. `0` is an id like any other."""
+    rid = record.get("id")
+    if rid is None or (isinstance(rid, str) and not rid.strip()):
+        record["id"] = new_id({k: v for k, v in record.items() if not k.startswith("_") and k != "id"})
+    elif isinstance(rid, bool) or not isinstance(rid, (str, int)):
+        raise BadInput(f"id should be a string (or a whole number), got {schemas.describe(rid)}; give each record a unique string "
+                       "id or leave 'id' out to have one made")
+
+
+def _explain(exc: Exception) -> CSError:
+    """An exception no stage turned into a toolkit error: a folder under CS_OUT_DIR that cannot be made is
+    the user's setting (`CS_OUT_DIR=notes.txt/out`); anything else is a bug, one line unless CS_DEBUG=1."""
+    out_dir = os.environ.get("CS_OUT_DIR") or "cs-out"
+    filename = getattr(exc, "filename", None)
+    if isinstance(exc, OSError) and isinstance(filename, str) and "://" not in out_dir:
+        inside = os.path.abspath(filename) + os.sep
+        if inside.startswith(os.path.abspath(out_dir) + os.sep) or os.path.abspath(out_dir).startswith(inside):
+            blocker = next((p for p in _parents(filename) if os.path.isfile(p)), None)
+            reason = f"{blocker} is a file, not a folder" if blocker else f"cannot write {filename} ({exc.strerror})"
+            return BadInput(f"CS_OUT_DIR={out_dir}: {reason}; point CS_OUT_DIR at a folder you can write to")
+    return CSError(f"unexpected {type(exc).__name__}: {exc}; set CS_DEBUG=1 for a traceback")
 
 
 def _retry_here(stage: Stage, record: Record) -> bool:
@@ -253,7 +299,7 @@ def _stamp(stage: Stage, before: Record, result: Record | list[Record]) -> list[
 def _fail(stage: Stage, opts: PipeOptions, item: Item, exc: CSError, outcome: Outcome) -> None:
     record = item.record
     rid = record.get("id") if record else None
-    prefix = "" if item.error else f"{item.where}: " + (f"record {rid}: " if rid else "")
+    prefix = "" if item.error else f"{item.where}: " + (f"record {rid}: " if rid is not None else "")
     deferred = isinstance(exc, QuotaDeferred)
     # A wrong flag, key, model or server fails every record alike: stop once, even with -k.
     setup = isinstance(exc, (ConfigError, UsageError))
@@ -269,9 +315,13 @@ def _fail(stage: Stage, opts: PipeOptions, item: Item, exc: CSError, outcome: Ou
         outcome.deferred = 1
     else:
         outcome.failed = 1
-    if record is not None and rid:
-        error = {"command": f"cs-{stage.name}", "type": exc.type, "message": exc.message, "retryable": exc.retryable}
-        outcome.records.append({**record, "_error": error})
+    error = {"command": f"cs-{stage.name}", "type": exc.type, "message": exc.message, "retryable": exc.retryable}
+    if item.error:  # a line that is no record (or only part of one): say where it was
+        error.update(input=item.source, line=item.line)
+    if record is None or rid is None or rid == "":
+        # An unparseable line still leaves a record, so `jq 'select(._error)'` finds every failure.
+        record = {**(record or {}), "id": new_id("line", item.source, item.line)}
+    outcome.records.append({**record, "_error": error})
 
 
 # --- output ---------------------------------------------------------------------------------------------
@@ -285,17 +335,13 @@ def _emit(out: IO[str], record: Record) -> None:
         # fail again, and stop quietly with exit 0 (Python docs, "Note on SIGPIPE").
         _silence_stdout()
         raise _Stop() from None
+    except ValueError:  # NaN or infinity: input is checked, so a stage computed it
+        raise CSError(f"record {record.get('id')}: this stage produced a number JSON cannot hold (NaN or "
+                      "infinity); this is a bug, please report it with the input record") from None
     except OSError as exc:  # a full disk: one line, not a traceback
         _silence_stdout()
         name = "stdout" if out is sys.stdout else getattr(out, "name", "the output")
         raise CSError(f"cannot write to {name}: {exc.strerror}; free space or choose another -o") from None
-
-
-def _close_quietly(handle: IO[str]) -> None:
-    try:
-        handle.close()
-    except OSError:
-        pass  # already reported by the write that failed
 
 
 def _silence_stdout() -> None:
@@ -303,30 +349,105 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def _open_output(path: str | None) -> tuple[IO[str], Callable[[bool], None]]:
-    """stdout, or a temp file beside PATH renamed over it only when the run ends well."""
-    if not path or path == "-":
-        return sys.stdout, lambda ok: None
-    if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a FIFO: write straight to it
-        handle = open(path, "w", encoding="utf-8")
-        return handle, lambda ok: _close_quietly(handle)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    handle = open(temp, "w", encoding="utf-8")
+def _parents(path: str) -> Iterator[str]:
+    """PATH and the folders above it, nearest first."""
+    while path and path != os.path.dirname(path):
+        yield path
+        path = os.path.dirname(path)
 
-    def finish(ok: bool) -> None:
+
+def _target(flag: str, path: str, example: str) -> str:
+    """The file PATH names for FLAG (symlinks followed, so a link keeps pointing at the new file), with its
+    folder made. UsageError, before any work, when PATH is a folder or its folder cannot be made."""
+    real = os.path.realpath(path)
+    if os.path.isdir(real):
+        raise UsageError(f"{flag} {path} is a folder; give a file name, e.g. {os.path.join(path, example)}")
+    folder = os.path.dirname(real)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in _parents(folder) if os.path.isfile(p)), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else f"cannot make {folder} ({exc.strerror})"
+        raise UsageError(f"{flag} {path}: {reason}; choose a path in a folder you can write to") from None
+    return real
+
+
+def _special(path: str) -> bool:
+    """A device or FIFO (/dev/null, /dev/full, mkfifo): written straight to, never replaced by a rename."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
+class _Output:
+    """Where records go: stdout; a special file, written straight to; or a temp file beside a regular
+    file, renamed over it only when the run ends well (a failed run leaves the old file as it was)."""
+
+    def __init__(self, path: str | None):
+        self.path, self.temp = path, None
+        if not path or path == "-":
+            self.handle: IO[str] = sys.stdout
+            return
+        real = _target("-o", path, "out.jsonl")
+        if not _special(real):
+            self.temp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.{os.getpid()}.tmp")
         try:
-            handle.close()
-        except OSError:
-            ok = False
-        if ok:
-            os.replace(temp, path)
-        else:
-            os.unlink(temp)
-            log.error(f"{path} left as it was; the partial output was discarded")
+            self.handle = open(self.temp or real, "w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write -o {path} ({exc.strerror}); choose another path") from None
+        self.real = real
 
-    return handle, finish
+    @property
+    def replaces(self) -> bool:
+        return self.temp is not None
+
+    def finish(self, ok: bool, announce: bool = True) -> bool:
+        """Publish the output when OK, else discard it; False when publishing failed."""
+        if self.handle is sys.stdout:
+            return True
+        try:
+            self.handle.close()
+        except OSError:
+            ok = False  # already reported by the write that failed
+        if not self.temp:
+            return True
+        try:
+            if ok:
+                os.replace(self.temp, self.real)
+                return True
+            os.unlink(self.temp)
+        except OSError as exc:  # the folder went away or lost its permissions during the run
+            log.error(f"cannot write -o {self.path} ({exc.strerror}); the records were not saved")
+            return False
+        if announce:
+            log.error(f"{self.path} left as it was; the partial output was discarded")
+        return True
+
+
+def _write_metrics(path: str, metrics: "Metrics") -> bool:
+    """Write the metrics as -o writes records (a device or FIFO straight, a file by rename); False, with
+    one error line, when that fails (/dev/full, a folder removed meanwhile)."""
+    import tempfile
+
+    try:
+        real = os.path.realpath(path)
+        if _special(real):
+            with open(real, "w", encoding="utf-8") as handle:
+                handle.write(metrics.render())
+            return True
+        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.", suffix=".tmp", dir=os.path.dirname(real))
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(metrics.render())
+            mask = os.umask(0)  # mkstemp makes owner-only files; metrics get the usual umask-based mode
+            os.umask(mask)
+            os.chmod(temp, 0o666 & ~mask)
+            os.replace(temp, real)
+        except BaseException:
+            os.unlink(temp)
+            raise
+        return True
+    except OSError as exc:
+        log.error(f"cannot write --metrics {path} ({exc.strerror}); the records were written; choose another path")
+        return False
 
 
 # --- metrics --------------------------------------------------------------------------------------------
@@ -375,11 +496,6 @@ class Metrics:
             f"cs_last_run_timestamp_seconds{label} {time.time():.3f}",
         ]
         return "\n".join(lines) + "\n"
-
-    def write(self, path: str) -> None:
-        from .artifacts import atomic_write_text
-
-        atomic_write_text(path, self.render())
 
 
 # --- click glue -----------------------------------------------------------------------------------------

@@ -36,14 +36,76 @@ def _open(path: str) -> IO[bytes]:
         raise UsageError(f"cannot read {path}: {exc.strerror}; check the path given to -i") from exc
 
 
+class NonFinite(BadInput):
+    """A line holding NaN or infinity (Python's json reads them; JSON has no such numbers). `record` is the
+    line with those numbers turned into null, so with -k the error record keeps the rest of it."""
+
+    def __init__(self, message: str, record: Record):
+        super().__init__(message)
+        self.record = record
+
+    @property
+    def type(self) -> str:
+        return "BadInput"  # what error records and their readers know
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number != number or number in (float("inf"), float("-inf")):  # 1e999 parses to inf
+        raise _NotJSON(text)
+    return number
+
+
+def _constant(text: str) -> float:
+    raise _NotJSON(text)
+
+
 def parse_line(text: str, where: str) -> Record:
+    """One JSON object, strictly: no NaN or Infinity, not nested past Python's recursion limit."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=_finite, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{where}: not a JSON object ({exc.msg} at column {exc.colno}); fix or remove the line") from None
+    except RecursionError:
+        raise BadInput(f"{where}: not a JSON object this program can read (nested too deeply); flatten the "
+                       "line or remove it") from None
+    except _NotJSON:
+        return _non_finite(text, where)
+    except ValueError as exc:  # an integer of thousands of digits
+        raise BadInput(f"{where}: not a JSON object ({exc}); fix or remove the line") from None
     if not isinstance(value, dict):
         raise BadInput(f"{where}: not a JSON object; each line must be one {{...}} record")
     return value
+
+
+def _non_finite(text: str, where: str) -> Record:
+    """Raise NonFinite naming where NaN/Infinity sit (`voice.duration_s`), with them turned into null."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadInput(f"{where}: not a JSON object (NaN or infinity, and more); fix or remove the line") from None
+    if not isinstance(value, dict):
+        raise BadInput(f"{where}: not a JSON object; each line must be one {{...}} record")
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(value, "")]  # a loop, not recursion: the line may nest deeply
+    while stack:
+        node, path = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            place = f"{path}[{key}]" if isinstance(node, list) else (f"{path}.{key}" if path else str(key))
+            if isinstance(child, float) and child - child != 0:  # NaN or infinity
+                node[key] = None
+                found.append(place)
+            elif isinstance(child, (dict, list)):
+                stack.append((child, place))
+    found.sort()
+    shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    raise NonFinite(f"{where}: {shown} {'is' if len(found) == 1 else 'are'} NaN or infinity, which JSON has "
+                    "no numbers for; write a number or null", value)
 
 
 def read_items(sources: Iterable[str]) -> Iterator[Item]:
@@ -68,14 +130,15 @@ def read_items(sources: Iterable[str]) -> Iterator[Item]:
                 try:
                     yield Item(name, number, record=parse_line(text, f"{name}:{number}"))
                 except BadInput as exc:
-                    yield Item(name, number, error=exc)
+                    yield Item(name, number, record=getattr(exc, "record", None), error=exc)
         finally:
             if source != "-":
                 handle.close()
 
 
 def dumps(record: Record) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    """Strict JSON: NaN or infinity raise ValueError instead of being written as bare `NaN`."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def write(out: IO[str], record: Record) -> None:

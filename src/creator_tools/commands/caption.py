@@ -38,6 +38,7 @@ def frame_size(record: Record, size: tuple[int, int] | None) -> tuple[int, int]:
 class CaptionStage(pipe.Stage):
     name = "caption"
     key = "captions"
+    reads = {"voice": None, "video": ("path",), "media": None, "script": None}
 
     def __init__(self, model: str | None, device: str, compute_type: str | None, language: str | None,
                  size: tuple[int, int] | None, font: str, use_script: bool):
@@ -73,6 +74,7 @@ class CaptionStage(pipe.Stage):
             os.path.isfile(str(captions.get(kind))) for kind in ("srt", "vtt", "ass"))
 
     def check(self, record: Record) -> None:
+        super().check(record)  # the shapes of voice, video, media and script
         found = source_of(record)
         if not found:
             raise MissingInput("voice", "cs-voice", "or give the record a 'video' path or a 'media' path")

@@ -25,6 +25,7 @@ class Thumb(pipe.Stage):
     name = NAME
     key = "thumbs"
     needs = {"video": "cs-render"}
+    reads = {"meta": ("title",), "script": ("title",), "title": None}  # the title to draw, of the right type
 
     def __init__(self, variants: int, scene: float, font: str | None, text: bool):
         self.variants = variants

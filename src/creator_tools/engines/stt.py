@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import BadInput, ConfigError, EngineError
 
@@ -73,13 +74,7 @@ class Whisper:
             language = "en"
         elif language:
             language = language.split("-")[0].lower()
-        from faster_whisper.audio import decode_audio
-
-        try:
-            audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-        except Exception as exc:  # PyAV cannot read it
-            raise BadInput(f"cannot decode the audio in {path} ({type(exc).__name__}: {exc}); "
-                              "check that it is an audio or video file with a sound track") from None
+        audio = decode(path)
         with self.lock:
             try:
                 segments, info = self.model.transcribe(audio, language=language, word_timestamps=True,
@@ -91,6 +86,7 @@ class Whisper:
                     words = []
             except Exception as exc:
                 raise EngineError(f"whisper failed on {path} ({type(exc).__name__}: {exc})") from None
+        frames = _frames(audio)
         merged: list[dict] = []
         for w in words:
             text = w.word
@@ -100,12 +96,70 @@ class Whisper:
                 continue
             merged.append({"word": text.strip(), "start": round(w.start, 3), "end": round(w.end, 3),
                            "probability": round(w.probability, 3)})
-        return Transcript(info.language, [w for w in merged if w["word"]], _envelope(audio), len(audio) / SAMPLE_RATE)
+        heard = [w for w in merged if any(c.isalnum() for c in w["word"]) and _sounded(w, frames)]
+        return Transcript(info.language, heard, _envelope(frames), len(audio) / SAMPLE_RATE)
 
 
 SAMPLE_RATE = 16000
 FRAME_S = 0.02  # loudness frames of 20 ms
 SILENCE_S = 0.12  # this much quiet at a word's edge is not part of the word
+NO_SOUND = 10 ** (-50 / 20)  # RMS below -50 dBFS: nobody speaks there, whatever whisper writes
+WORD_SLACK_S = 0.15  # whisper's word times may be this far off the sound
+CUT_SHORT_S = 0.25  # decoded audio this much shorter than the header says (and 2%): the file is damaged
+
+
+def decode(path: str) -> Any:
+    """The audio as 16 kHz mono float32. BadInput when PyAV cannot read it, or when it decodes less sound
+    than the file's header promises: a truncated MP4 (`head -c 60% video.mp4`) decodes its first part
+    without a word of complaint (faster-whisper skips invalid frames), and whisper then captions the cut
+    with made-up words ("Thank you.")."""
+    from faster_whisper.audio import decode_audio
+
+    try:
+        declared = _declared_seconds(path)
+        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except Exception as exc:  # PyAV cannot read it
+        raise BadInput(f"cannot decode the audio in {path} ({type(exc).__name__}: {exc}); "
+                       "check that it is an audio or video file with a sound track") from None
+    decoded = len(audio) / SAMPLE_RATE
+    if declared and declared - decoded > max(CUT_SHORT_S, 0.02 * declared):
+        raise BadInput(f"{path} is cut short or damaged: its header promises {declared:.1f} s of sound but only "
+                       f"{decoded:.1f} s decode; copy or render the file again")
+    return audio
+
+
+def _declared_seconds(path: str) -> float | None:
+    """The audio stream's duration as the container states it (MP4, WAV, MP3, FLAC, Ogg), or None."""
+    import av
+
+    with av.open(str(path), metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        if not stream.duration or not stream.time_base:
+            return None
+        return float(stream.duration * stream.time_base)
+
+
+def _frames(audio: Any) -> Any:
+    """RMS loudness per FRAME_S frame (absolute, full scale = 1)."""
+    import numpy
+
+    size = int(SAMPLE_RATE * FRAME_S)
+    count = len(audio) // size
+    if not count:
+        return numpy.zeros(0, dtype=numpy.float32)
+    return numpy.sqrt(numpy.mean(numpy.square(audio[: count * size].reshape(count, size)), axis=1))
+
+
+def _sounded(word: dict, frames: Any) -> bool:
+    """False for a word written over no sound at all (the cut of a damaged file, a silent stretch):
+    whisper's made-up "Thank you." has no voice under it."""
+    if not len(frames):
+        return False
+    first = max(0, int((word["start"] - WORD_SLACK_S) / FRAME_S))
+    last = min(len(frames), int((word["end"] + WORD_SLACK_S) / FRAME_S) + 1)
+    return bool(last > first and float(frames[first:last].max()) >= NO_SOUND)
 
 
 @dataclass
@@ -116,14 +170,12 @@ class Transcript:
     duration_s: float
 
 
-def _envelope(audio) -> list[float]:
+def _envelope(frames: Any) -> list[float]:
+    """Frame loudness relative to the loud end of the recording (its 95th percentile)."""
     import numpy
 
-    size = int(SAMPLE_RATE * FRAME_S)
-    count = len(audio) // size
-    if not count:
+    if not len(frames):
         return []
-    frames = numpy.sqrt(numpy.mean(numpy.square(audio[: count * size].reshape(count, size)), axis=1))
     loud = float(numpy.percentile(frames, 95)) or 1.0
     return (frames / loud).tolist()
 
