@@ -84,12 +84,15 @@ class S3Server:
         found = self.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
         return sorted(item["Key"] for item in found.get("Contents", []))
 
+    def _log_text(self) -> str:
+        # werkzeug colours the lines of non-2xx answers even in a file
+        return re.sub(r"\x1b\[[0-9;]*m", "", self.log_path.read_text(encoding="utf-8", errors="replace"))
+
     def requests(self, method: str) -> list[str]:
-        """The request lines of METHOD that the server has logged so far (werkzeug's access log)."""
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return re.findall(rf'"{method} (\S+) HTTP/[\d.]+" \d+', text)
+        """The paths of the METHOD requests the server has logged so far (werkzeug's access log)."""
+        return [path for path, _ in self.request_statuses(method)]
 
     def request_statuses(self, method: str) -> list[tuple[str, int]]:
         """(path, HTTP status) of each METHOD request logged so far."""
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        text = self._log_text()
         return [(path, int(status)) for path, status in re.findall(rf'"{method} (\S+) HTTP/[\d.]+" (\d+)', text)]
