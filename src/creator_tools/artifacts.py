@@ -158,6 +158,18 @@ def local_path(path_or_uri: Any) -> str:
     return str(cached)
 
 
+def with_local_files(record: dict, *fields: str) -> dict:
+    """A copy of RECORD whose files at FIELDS ("video.path", "captions.srt") are local paths, fetched once
+    into the cache: for code that hands files to other libraries by name. RECORD itself keeps its URIs."""
+    copy = dict(record)
+    for field in fields:
+        key, _, name = field.partition(".")
+        value = copy.get(key)
+        if isinstance(value, dict) and isinstance(value.get(name), str):
+            copy[key] = {**value, name: local_path(value[name])}
+    return copy
+
+
 def open_stream(path_or_uri: Any) -> IO[bytes]:
     """A binary stream over the artifact, read as it arrives (a big video needs no full local copy)."""
     from . import storage
