@@ -169,6 +169,10 @@ class S3Store(Store):
             raise ConfigError(f"cannot reach the S3 endpoint ({exc}); check AWS_ENDPOINT_URL") from None
         except bx.ClientError as exc:
             raise _translate(exc, self.bucket, key, method) from None
+        except bx.ParamValidationError:
+            if "IfNoneMatch" in params:  # boto3 before 1.35 has no conditional writes: head-then-put
+                raise _Unsupported() from None
+            raise
         except bx.BotoCoreError as exc:
             raise EngineError(f"S3 {method} {self.uri(key)} failed: {exc}; check AWS_ENDPOINT_URL and the "
                               "network", retryable=True) from None

@@ -126,9 +126,11 @@ class Publish(pipe.Stage):
 
         from googleapiclient.http import MediaFileUpload
 
+        from .. import artifacts
         from ..youtube import client, metadata
         from ..youtube.publisher import MIMETYPES, Publisher, check_thumbnail
 
+        record = artifacts.with_local_files(record, "video.path", "thumb.path", "captions.srt")
         service = client.build_service("youtube", "v3", self.endpoint)
         meta = dict(record["meta"])
         metadata.validate(meta, scheduled=False)
