@@ -43,13 +43,14 @@ $(VENV)/.stamp-pip: pyproject.toml | $(BIN)/python
 
 demo: setup
 	@mkdir -p $(OUT)
-	@echo "== ideas and scripts, then voice, captions, video and thumbnail for examples/topics.txt" >&2
+	@echo "== ideas and scripts, then voice, captions, shots, video and thumbnail for examples/topics.txt" >&2
 	CS_OUT_DIR=$(OUT)/files $(BIN)/cs-idea -t examples/topics.txt $(DEMO_FLAGS) \
 	  | tee $(OUT)/ideas.jsonl \
 	  | $(BIN)/cs-script --length $(DEMO_LENGTH) --seed 7 \
 	  | tee $(OUT)/scripts.jsonl \
 	  | CS_OUT_DIR=$(OUT)/files $(BIN)/cs-voice \
 	  | CS_OUT_DIR=$(OUT)/files $(BIN)/cs-caption \
+	  | CS_OUT_DIR=$(OUT)/files $(BIN)/cs-visuals \
 	  | CS_OUT_DIR=$(OUT)/files $(BIN)/cs-render \
 	  | CS_OUT_DIR=$(OUT)/files $(BIN)/cs-thumb \
 	  | CS_OUT_DIR=$(OUT)/files $(BIN)/cs-meta --seed 7 \

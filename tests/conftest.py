@@ -25,6 +25,8 @@ def dead_api(monkeypatch):
 @pytest.fixture(autouse=True)
 def _no_user_api(monkeypatch):
     """Tests never reach a real API configured in the developer's shell."""
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "CS_LLM_ENGINE", "CS_LLM_MODEL", "CS_LLM_SEED"):
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "CS_LLM_ENGINE", "CS_LLM_MODEL", "CS_LLM_SEED",
+                 "PEXELS_API_KEY", "PIXABAY_API_KEY", "CS_IMAGES_API_KEY", "CS_IMAGES_BASE_URL", "CS_PEXELS_URL",
+                 "CS_PIXABAY_URL", "CS_VISUALS", "CS_IMAGE_MODEL", "CS_LIBRARY", "CS_CLUSTER"):
         monkeypatch.delenv(name, raising=False)
     os.environ.setdefault("CS_LLM_THREADS", "2")

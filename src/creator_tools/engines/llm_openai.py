@@ -3,8 +3,6 @@ code fork: OPENAI_BASE_URL and OPENAI_API_KEY pick the server, --model or CS_LLM
 
 from __future__ import annotations
 
-import os
-
 from ..errors import ConfigError, EngineError, QuotaDeferred
 from .llm import LLM, LLMSettings
 
@@ -18,16 +16,14 @@ class OpenAILLM(LLM):
         super().__init__(settings)
         import openai
 
-        self.base_url = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        key = os.environ.get("OPENAI_API_KEY")
-        if not key and "OPENAI_BASE_URL" not in os.environ:
-            raise ConfigError("the openai engine needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local server such as "
-                              "Ollama or llama.cpp); set it, or use --engine local")
+        from .openai_config import openai_config
+
+        config = openai_config("llm", retries=4, timeout=120.0)
+        config.require_key("the openai engine", "use --engine local")
+        self.base_url = config.url
         self.model = settings.model or DEFAULT_MODEL
         # The client retries timeouts, 429 and 5xx with exponential backoff itself.
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=key or "not-needed",
-                                    max_retries=int(os.environ.get("CS_LLM_RETRIES", "4")),
-                                    timeout=float(os.environ.get("CS_LLM_TIMEOUT", "120")))
+        self.client = openai.OpenAI(**config.client_options())
         self.formats = ["json_schema", "json_object", "none"]  # narrowed to what the server accepts
 
     def chat(self, messages, *, max_tokens, temperature, seed, schema):

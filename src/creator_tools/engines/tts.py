@@ -178,19 +178,17 @@ class OpenAITTS(TTS):
     DEFAULT_VOICE = "alloy"
 
     def __init__(self, voice: str | None = None, rate: float = 1.0, model: str | None = None, **_):
-        base_url = os.environ.get("OPENAI_BASE_URL") or None
-        api_key = os.environ.get("OPENAI_API_KEY")
-        if not api_key and not base_url:
-            raise ConfigError("the openai TTS engine needs OPENAI_API_KEY (and OPENAI_BASE_URL for another "
-                              "OpenAI-compatible server); set them or choose --engine piper")
+        from .openai_config import openai_config
+
+        config = openai_config("tts", retries=1, timeout=120.0)
+        config.require_key("the openai TTS engine", "choose --engine piper")
         try:
             import openai
         except ImportError:
             raise ConfigError("the openai package is not installed; pip install openai") from None
         self.openai = openai
-        # A local server often needs no key, but the client insists on one.
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", timeout=120, max_retries=1)
-        self.where = base_url or "api.openai.com"
+        self.client = openai.OpenAI(**config.client_options())
+        self.where = config.where
         self.model = model or os.environ.get("CS_TTS_MODEL") or self.DEFAULT_MODEL
         self.voice = voice or self.DEFAULT_VOICE
         self.speed = min(4.0, max(0.25, rate))

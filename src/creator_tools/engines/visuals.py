@@ -40,6 +40,8 @@ class Shot:
     context: str = ""  # the segment's `visual` keywords: context only, never the query itself
     width: int = 1080
     height: int = 1920
+    record_id: str = ""  # the video's record id: names the files a provider makes (artifacts.artifact_path)
+    index: int = 0  # the shot's place in the video (cards vary their colours by it)
 
     @property
     def duration(self) -> float:
@@ -97,6 +99,8 @@ class Provider(ABC):
 
     name: str = ""
     network: bool = False  # calls a remote API (counts toward "every network provider was rate-limited")
+    last_resort: bool = False  # always finds something (cards): not asked for a shot every network provider
+    # of the chain refused with RateLimited, so that shot is deferred instead of filled
 
     def __init__(self, settings: VisualSettings):
         self.settings = settings

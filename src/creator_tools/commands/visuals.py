@@ -1,0 +1,305 @@
+"""cs-visuals: a shot list that follows the narration, one picture per spoken sentence, from a chain of providers."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import click
+
+from .. import log, pipe
+from ..errors import BadInput, ConfigError, QuotaDeferred, UsageError
+from ..records import Record
+from .render import PRESETS
+
+# The providers, Pillow, the emoji tables and the shot planner load when a record is processed, so --help
+# stays quick; the environment names the options read are copied here.
+PROVIDERS_ENV = "CS_VISUALS"  # engines.visuals.PROVIDERS_ENV (tests/commands/test_visuals.py checks they agree)
+LIBRARY_ENV = "CS_LIBRARY"  # engines.visuals_library.LIBRARY_ENV
+IMAGE_MODEL_ENV = "CS_IMAGE_MODEL"
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadInput(f"'{where}' is {type(value).__name__}, not a number; re-run the stage that adds it")
+    return float(value)
+
+
+def checked_inputs(record: Record) -> tuple[dict, list[dict], float]:
+    """(script, caption words, voice duration), each checked for shape: a wrong type is one line naming it."""
+    script, voice, captions = record["script"], record["voice"], record["captions"]
+    for key, value, stage in (("script", script, "cs-script"), ("voice", voice, "cs-voice"), ("captions", captions, "cs-caption")):
+        if not isinstance(value, dict):
+            raise BadInput(f"'{key}' is {type(value).__name__}, not an object; re-run {stage}")
+    if not isinstance(script.get("segments"), list):
+        raise BadInput("'script.segments' is not a list; re-run cs-script")
+    words = captions.get("words")
+    if not isinstance(words, list):
+        raise BadInput(f"'captions.words' is {type(words).__name__}, not a list; re-run cs-caption")
+    for number, word in enumerate(words):
+        if not isinstance(word, dict) or not isinstance(word.get("word"), str):
+            raise BadInput(f"'captions.words[{number}]' is not a {{word, start, end}} object; re-run cs-caption")
+        _number(word.get("start"), f"captions.words[{number}].start")
+        _number(word.get("end"), f"captions.words[{number}].end")
+    duration = voice.get("duration_s")
+    if duration is None and voice.get("path"):
+        from ..media import ffmpeg
+
+        duration = ffmpeg.duration(voice["path"])
+    duration = _number(duration, "voice.duration_s")
+    if duration <= 0:
+        raise BadInput("'voice.duration_s' is not positive; re-run cs-voice")
+    return script, words, duration
+
+
+def history_assets(path: str | None, videos: int, record_id: str | None = None) -> list[tuple[str, set[str]]]:
+    """(record id, asset ids) of the last VIDEOS records in PATH that carry `visuals` (cards are not kept:
+    each is made for its own shot)."""
+    if not path:
+        return []
+    import json
+    from collections import deque
+
+    found: deque = deque(maxlen=videos)
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            shots = record.get("visuals") if isinstance(record, dict) else None
+            if isinstance(shots, list):
+                ids = {s["asset_id"] for s in shots if isinstance(s, dict) and isinstance(s.get("asset_id"), str)
+                       and not s["asset_id"].startswith("cards:")}
+                found.append((str(record.get("id")), ids))
+    return list(found)
+
+
+def _present(shot: Any) -> bool:
+    """A shot whose file is still there (an s3:// artifact is trusted)."""
+    path = str(shot.get("path") or "") if isinstance(shot, dict) else ""
+    return path.startswith("s3://") or os.path.isfile(path)
+
+
+class Visuals(pipe.Stage):
+    name = "visuals"
+    key = "visuals"
+    needs = {"script": "cs-script", "voice": "cs-voice", "captions": "cs-caption"}
+
+    def __init__(self, providers: str | None, library: str | None, image_model: str | None, preset: str,
+                 min_shot: float, max_shot: float, history: str | None, history_videos: int):
+        self.requested = [p.strip() for p in (providers or "").split(",") if p.strip()]
+        self.library, self.image_model, self.preset = library, image_model, preset
+        self.min_shot, self.max_shot = min_shot, max_shot
+        self.history, self.history_videos = history, history_videos
+        self.past = history_assets(history, history_videos)
+        self._chains: dict[tuple[int, int], list] = {}
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+        self.names = self._names()
+
+    # --- the chain of providers -----------------------------------------------------------------------
+
+    def _settings(self, width: int, height: int):
+        from ..engines.visuals import VisualSettings
+
+        return VisualSettings(library=self.library, image_model=self.image_model, width=width, height=height)
+
+    def _names(self) -> list[str]:
+        """--provider / CS_VISUALS, else the default order: library when given, stock APIs whose key is set,
+        then cards."""
+        from ..engines import visuals
+
+        if self.requested:
+            for name in self.requested:
+                try:
+                    visuals.provider_class(name)  # an unknown name is a usage error now, not at the first record
+                except ImportError as exc:
+                    raise ConfigError(f"provider '{name}' cannot be loaded ({exc}); reinstall creator-tools "
+                                      "(make setup) or choose another --provider") from None
+            return self.requested
+        settings = self._settings(*PRESETS["short"])
+        chosen = []
+        for name in visuals.DEFAULT_ORDER:
+            try:
+                provider = visuals.provider_class(name)
+            except ImportError as exc:  # a provider whose module is missing from this install
+                if log.debug_enabled():
+                    log.info(f"provider {name} not loaded ({exc})")
+                continue
+            if provider.available(settings):
+                chosen.append(name)
+        return chosen
+
+    def chain(self, width: int, height: int) -> list:
+        """The providers for this frame size, made once and shared by the -j threads (providers are
+        thread-safe by contract)."""
+        from ..engines import visuals
+
+        with self._lock:
+            if (width, height) not in self._chains:
+                settings = self._settings(width, height)
+                self._chains[(width, height)] = [visuals.provider_class(n)(settings) for n in self.names]
+            return self._chains[(width, height)]
+
+    def settings(self) -> dict[str, Any]:
+        listing = []
+        if "library" in self.names:
+            listing = self.chain(*PRESETS["short"])[self.names.index("library")].listing()
+        return {"providers": self.names, "library": self.library, "files": listing, "image_model": self.image_model,
+                "preset": self.preset, "min_shot": self.min_shot, "max_shot": self.max_shot,
+                "history": [self.history, self.history_videos]}
+
+    def inputs(self, record: Record) -> Any:
+        return {**super().inputs(record), "format": record.get("format"), "topic": record.get("topic")}
+
+    def done(self, record: Record) -> bool:
+        shots = record.get("visuals")
+        return super().done(record) and isinstance(shots, list) and all(_present(s) for s in shots)
+
+    def size(self, record: Record) -> tuple[int, int]:
+        preset = self.preset
+        if preset == "auto":
+            preset = "landscape" if record.get("format") == "long" else "short"
+        return PRESETS[preset]
+
+    def close(self) -> None:
+        for chain in self._chains.values():
+            for provider in chain:
+                provider.close()
+
+    # --- per record -----------------------------------------------------------------------------------
+
+    def plan_shots(self, record: Record) -> list:
+        from ..media import shots
+
+        script, words, duration = checked_inputs(record)
+        topic = str(record.get("topic") or script.get("title") or "")
+        return shots.plan(script, words, duration, self.min_shot, self.max_shot, topic)
+
+    def plan(self, record: Record) -> str:
+        planned = self.plan_shots(record)
+        lines = [f"would add 'visuals': {len(planned)} shots"]
+        for number, shot in enumerate(planned, 1):
+            lines.append(f"  shot {number} {shot.start:.2f}-{shot.end:.2f} s '{shot.query}': ask "
+                         + " then ".join(self.names))
+        return "\n".join(lines)
+
+    def process(self, record: Record) -> Record:
+        from ..engines.visuals import Shot
+
+        width, height = self.size(record)
+        chain = self.chain(width, height)
+        segments = record["script"].get("segments") or []
+        topic = str(record.get("topic") or record["script"].get("title") or "")
+        past = set().union(*(ids for rid, ids in self.past if rid != str(record.get("id"))))
+        used: set[str] = set()
+        result, deferred = [], []
+        for number, planned in enumerate(self.plan_shots(record)):
+            segment = segments[planned.segment] if planned.segment < len(segments) else {}
+            context = str(segment.get("visual") or "") if isinstance(segment, dict) else ""
+            shot = Shot(planned.start, planned.end, planned.text, planned.query, topic, context, width, height,
+                        record_id=str(record["id"]), index=number)
+            asset = self._find(chain, shot, used | past)
+            if asset is None:  # every network provider was rate-limited: come back later
+                deferred.append(number + 1)
+                continue
+            used.add(asset.asset_id)
+            result.append({"start": shot.start, "end": shot.end, "text": shot.text, "query": shot.query,
+                           **asset.shot_keys()})
+        if deferred:
+            limited = ", ".join(p.name for p in chain if p.network)
+            raise QuotaDeferred(f"{len(deferred)} of {len(deferred) + len(result)} shots found nothing because "
+                                f"{limited} answered 'rate limited'; feed this record back later (downloads are kept)")
+        return {**record, "visuals": result}
+
+    def _find(self, chain: list, shot, avoid: set[str]):
+        """The first provider's asset for SHOT; None when every network provider was rate-limited (the shot
+        waits). Assets in AVOID only when no provider has another."""
+        asset, limited = self._ask(chain, shot, avoid)
+        if asset is None and not limited:
+            asset, limited = self._ask(chain, shot, set())  # nothing new anywhere: a repeat beats a hole
+        if asset is None and not limited:
+            raise BadInput(f"no provider ({', '.join(self.names)}) found a picture for '{shot.query or shot.text}' "
+                           f"at {shot.start:.1f} s; add cards to --provider (e.g. --provider {self.names[0]},cards)")
+        return asset
+
+    def _ask(self, chain: list, shot, avoid: set[str]):
+        from ..engines.visuals import RateLimited
+        from ..errors import EngineError
+
+        network = [p for p in chain if p.network]
+        limited: list[str] = []
+        for provider in chain:
+            if provider.last_resort and network and len(limited) == len(network):
+                break  # cards fill what nothing matched, not what a rate limit held back
+            try:
+                asset = provider.find(shot, avoid)
+            except RateLimited:
+                limited.append(provider.name)
+                continue
+            except EngineError as exc:
+                self._warn_once(provider.name, f"{provider.name} failed ({exc.message}); skipping it for this shot")
+                continue
+            if asset is not None:
+                return asset, False
+        return None, bool(network) and len(limited) == len(network)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        log.warn(message)
+
+
+def _provider_list(_ctx, _param, value: str | None) -> str | None:
+    if value is not None and not [p for p in value.split(",") if p.strip()]:
+        raise click.BadParameter("name at least one provider, e.g. library,cards")
+    return value
+
+
+@pipe.stage_command("visuals")
+@click.option("--provider", "providers", envvar=PROVIDERS_ENV, callback=_provider_list, metavar="A,B,...",
+              help=f"Providers tried in order per shot, the first that finds something wins: library, pexels, pixabay, "
+                   f"images, cards (env {PROVIDERS_ENV}; default: library when given, pexels/pixabay when their key "
+                   "is set, then cards).")
+@click.option("--library", envvar=LIBRARY_ENV, type=click.Path(exists=True, file_okay=False), metavar="DIR",
+              help=f"Folder of stills and clips matched by file name, sidecar .txt and tags.txt (env {LIBRARY_ENV}).")
+@click.option("--image-model", envvar=IMAGE_MODEL_ENV, metavar="NAME",
+              help=f"Model for the images provider (env {IMAGE_MODEL_ENV}).")
+@click.option("--preset", type=click.Choice(["auto", *PRESETS]), default="auto", show_default=True,
+              help="Frame size and orientation (as cs-render); auto: short for `format: short`, landscape for `long`.")
+@click.option("--min-shot", type=click.FloatRange(0.2, 60), default=1.5, show_default=True,
+              help="Shortest shot in seconds (shorter sentences join a neighbour).")
+@click.option("--max-shot", type=click.FloatRange(0.4, 600), default=6.0, show_default=True,
+              help="Longest shot in seconds (longer sentences are split at word boundaries, after a comma if near).")
+@click.option("--history", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="JSONL of past records with `visuals` (e.g. published.jsonl): their assets are avoided while others exist.")
+@click.option("--history-videos", type=click.IntRange(1, 100000), default=20, show_default=True,
+              help="How many of the last videos in --history to avoid repeating.")
+def cli(opts, providers, library, image_model, preset, min_shot, max_shot, history, history_videos):
+    """Pick a picture per spoken sentence: a shot list from a chain of providers.
+
+    \b
+    Reads `script`, `voice` (duration_s) and `captions` (words); adds `visuals`: a list of shots
+    {start, end, text, query, kind, path, provider, asset_id, url, author, license, synthetic} that
+    covers the voice from 0 to its end. Shots follow the sentences as they are spoken (timed by the
+    caption words): short ones join a neighbour (--min-shot), long ones are split (--max-shot). Each
+    shot's `query` is the content words of its own sentence. Per shot the providers are tried in order:
+    library (a folder), pexels, pixabay (stock APIs: PEXELS_API_KEY, PIXABAY_API_KEY), images (an
+    OpenAI-compatible image API), cards (an emoji and the key phrase, made offline; the last resort).
+    No asset is used twice in a video, or again from the last --history videos, while others exist.
+    When every stock provider is rate-limited for a shot the record is deferred (exit 4): feed it back
+    later. Cards go to cs-out/visuals/; --dry-run says which providers each shot would ask.
+
+    \b
+    Example:
+      cs-voice < scripts.jsonl | cs-caption | cs-visuals --library stock/ | cs-render > videos.jsonl
+      cs-visuals --provider pexels,cards --history published.jsonl -i captioned.jsonl -o shots.jsonl
+    """
+    if max_shot < 2 * min_shot:
+        raise UsageError(f"--max-shot ({max_shot:g}) must be at least twice --min-shot ({min_shot:g}), so a long "
+                         "sentence can always be split into shots that are long enough")
+    return Visuals(providers, library, image_model, preset, min_shot, max_shot, history, history_videos)

@@ -1,0 +1,78 @@
+"""The one configuration of every OpenAI-compatible client (LLM, TTS, image generation): which server, which
+key, how many retries, how long to wait. A variable set to an empty string counts as unset everywhere, so
+`OPENAI_BASE_URL= cs-script ...` and `OPENAI_BASE_URL= cs-voice ...` behave the same.
+
+Image generation may use its own server: CS_IMAGES_BASE_URL / CS_IMAGES_API_KEY come before
+OPENAI_BASE_URL / OPENAI_API_KEY (a GPU box for pictures, a hosted API for text)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+BASE_ENV = "OPENAI_BASE_URL"
+KEY_ENV = "OPENAI_API_KEY"
+
+
+def env(name: str) -> str | None:
+    """$NAME stripped; None when unset or empty."""
+    value = (os.environ.get(name) or "").strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    base_url: str | None  # None: api.openai.com
+    api_key: str | None
+    base_variable: str  # the variable the base URL came from (or would come from), for messages
+    key_variable: str
+    retries: int
+    timeout: float
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    @property
+    def where(self) -> str:
+        return self.base_url or "api.openai.com"
+
+    def require_key(self, what: str, alternative: str) -> None:
+        """ConfigError unless there is a key, or a base URL (local servers often need none)."""
+        if not self.api_key and not self.base_url:
+            raise ConfigError(f"{what} needs {self.key_variable} (or {self.base_variable} for a local "
+                              f"OpenAI-compatible server); set it, or {alternative}")
+
+    def client_options(self) -> dict:
+        """Keyword arguments for openai.OpenAI: the client insists on a key even where the server needs none."""
+        return {"base_url": self.url, "api_key": self.api_key or "not-needed", "max_retries": self.retries,
+                "timeout": self.timeout}
+
+
+def openai_config(service: str, *, prefix: str | None = None, retries: int = 4, timeout: float = 120.0) -> OpenAIConfig:
+    """The configuration SERVICE (llm, tts, images) uses. PREFIX (e.g. CS_IMAGES) names variables that come
+    before OPENAI_*; CS_<SERVICE>_RETRIES / _TIMEOUT, else CS_OPENAI_RETRIES / _TIMEOUT, override the defaults."""
+    base_vars = [f"{prefix}_BASE_URL", BASE_ENV] if prefix else [BASE_ENV]
+    key_vars = [f"{prefix}_API_KEY", KEY_ENV] if prefix else [KEY_ENV]
+    base_var = next((name for name in base_vars if env(name)), None)
+    key_var = next((name for name in key_vars if env(name)), None)
+    upper = service.upper()
+    return OpenAIConfig(
+        base_url=env(base_var) if base_var else None, api_key=env(key_var) if key_var else None,
+        base_variable=base_var or " or ".join(base_vars), key_variable=key_var or " or ".join(key_vars),
+        retries=_number(f"CS_{upper}_RETRIES", "CS_OPENAI_RETRIES", retries, int),
+        timeout=_number(f"CS_{upper}_TIMEOUT", "CS_OPENAI_TIMEOUT", timeout, float))
+
+
+def _number(first: str, second: str, default, kind):
+    for name in (first, second):
+        value = env(name)
+        if value is not None:
+            try:
+                return kind(value)
+            except ValueError:
+                raise ConfigError(f"{name}={value!r} is not a number; set it to one or unset it") from None
+    return default

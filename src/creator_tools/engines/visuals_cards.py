@@ -1,0 +1,31 @@
+"""`cards`: an offline picture per shot (media/picture_cards.py), the last resort that always finds something.
+Each card is an artifact named by what it shows, so a re-run finds it and draws nothing."""
+
+from __future__ import annotations
+
+from .visuals import Asset, Provider, Shot
+
+
+class CardsProvider(Provider):
+    name = "cards"
+    last_resort = True
+
+    def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
+        from .. import artifacts
+        from ..media import picture_cards
+        from ..media.library import content_words
+
+        used = {a.split(":")[1] for a in avoid if a.startswith("cards:") and a.count(":") >= 2}
+        words = content_words(shot.text) or content_words(shot.query)
+        char, focus = picture_cards.choose_emoji(words, used, content_words(f"{shot.context} {shot.topic}"))
+        phrase = picture_cards.key_phrase(shot.text or shot.query, focus)
+        width, height = self.settings.width, self.settings.height
+        inputs = {"emoji": char, "phrase": phrase, "size": [width, height], "seed": shot.index, "style": 1}
+        path = artifacts.artifact_path("visuals", shot.record_id or "card", inputs, ".png")
+        if not path.is_file():
+            with artifacts.atomic_output(path) as temp:
+                picture_cards.draw_card(temp, width, height, char, phrase, shot.index)
+        # the emoji is part of the id, so the next shot can pick another picture
+        asset_id = f"cards:{char}:{path.stem.rsplit('-', 1)[-1]}"
+        return Asset(kind="card", path=str(path), provider=self.name, asset_id=asset_id,
+                     extra={"emoji": char, "phrase": phrase})

@@ -1,0 +1,77 @@
+"""`library`: a local folder of stills and clips (--library DIR or $CS_LIBRARY), matched to a shot's query by
+file name, sidecar and tags.txt words (media/library.py, which cs-render also uses)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from ..errors import ConfigError
+from .visuals import Asset, Provider, Shot, VisualSettings
+
+LIBRARY_ENV = "CS_LIBRARY"
+
+
+class LibraryProvider(Provider):
+    name = "library"
+
+    def __init__(self, settings: VisualSettings):
+        super().__init__(settings)
+        from ..media.library import Library
+
+        root = settings.library or os.environ.get(LIBRARY_ENV)
+        if not root:
+            raise ConfigError(f"the library provider needs a folder; give --library DIR or set {LIBRARY_ENV}")
+        if not os.path.isdir(root):
+            raise ConfigError(f"library folder {root} does not exist; check --library or {LIBRARY_ENV}")
+        self.library = Library(root)
+        self._durations: dict[str, float | None] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def available(cls, settings: VisualSettings) -> bool:
+        return bool(settings.library or os.environ.get(LIBRARY_ENV))
+
+    def listing(self) -> list[list]:
+        """What the folder holds (part of cs-visuals' settings: a new or retagged file redoes the shots)."""
+        return [[str(e.path), sorted(e.tags)] for e in self.library.entries if e.kind != "audio"]
+
+    def asset_id(self, entry) -> str:
+        return "library:" + entry.path.relative_to(self.library.root).as_posix()
+
+    def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
+        """The unused file sharing the most words with the shot's query (ties: more words shared with the
+        segment's `visual`, then clips, then name order)."""
+        from ..media.library import words
+
+        wanted, context = words(shot.query), words(shot.context)
+        best, best_key = None, None
+        for entry in self.library.entries:
+            if entry.kind == "audio" or self.asset_id(entry) in avoid:
+                continue
+            score = len(wanted & entry.tags)
+            key = (score, len(context & entry.tags), entry.kind == "clip")
+            if score and (best_key is None or key > best_key):
+                best, best_key = entry, key
+        if best is None:
+            return None
+        return Asset(kind=best.kind, path=str(best.path.resolve()), provider=self.name, asset_id=self.asset_id(best),
+                     duration_s=self._duration(best.path) if best.kind == "clip" else None)
+
+    def _duration(self, path) -> float | None:
+        from .. import log
+        from ..errors import CSError
+        from ..media import ffmpeg
+
+        key = str(path)
+        with self._lock:
+            if key in self._durations:
+                return self._durations[key]
+        try:
+            seconds: float | None = round(ffmpeg.duration(path), 3)
+        except CSError as exc:
+            log.warn(f"{path}: cannot read its length ({exc.message}); cs-render will probe it")
+            seconds = None
+        with self._lock:
+            self._durations[key] = seconds
+        return seconds

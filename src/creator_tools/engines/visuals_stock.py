@@ -1,0 +1,227 @@
+"""Stock footage providers: Pexels (PEXELS_API_KEY) and Pixabay (PIXABAY_API_KEY), videos first, then photos.
+
+Both ask for the shot's own search words, in the frame's orientation, 15 answers a page (a second page only
+when every answer of the first was already used), and prefer clips at least as long as the shot (a shorter
+one is fine: cs-render loops it or follows it with another, and `duration_s` says how long it is). The
+HTTP layer (visuals_http) caches answers for 24 h, keeps downloads, rotates comma-separated keys and turns
+429 into RateLimited. Base URLs: CS_PEXELS_URL (https://api.pexels.com), CS_PIXABAY_URL (https://pixabay.com).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+from .. import log
+from ..errors import EngineError
+from .visuals import Asset, Provider, Shot, VisualSettings
+from .visuals_http import KeyRing, Response, Service, clip_duration, suffix_of
+
+PER_PAGE = 15
+PAGES = 2
+DOWNLOAD_TRIES = 3  # assets tried per shot when downloads fail, before the provider gives up on the shot
+
+
+@dataclass
+class Candidate:
+    asset_id: str
+    kind: str  # clip or still
+    link: str  # the file to download
+    page: str  # the asset's page, for credits
+    author: str
+    duration: float | None = None
+    portrait: bool | None = None  # the file's orientation where the API says it
+
+
+class StockProvider(Provider):
+    """What Pexels and Pixabay share: the key, the service, the search-then-download loop."""
+
+    network = True
+    label = ""
+    key_env = ""
+    url_env = ""
+    default_url = ""
+    license = ""
+    signup = ""  # where a key comes from
+
+    @classmethod
+    def available(cls, settings: VisualSettings) -> bool:
+        return bool((os.environ.get(cls.key_env) or "").strip())
+
+    def __init__(self, settings: VisualSettings):
+        super().__init__(settings)
+        from ..errors import ConfigError
+
+        keys = KeyRing(self.key_env, os.environ.get(self.key_env))
+        if not keys.keys:
+            raise ConfigError(f"the {self.name} provider needs {self.key_env} (a free key: {self.signup}); "
+                              f"set it, or leave {self.name} out of --provider")
+        base = (os.environ.get(self.url_env) or "").strip() or self.default_url
+        self.service = Service(self.name, self.label, base, keys, self.auth, rejected=self.rejected)
+
+    def auth(self, key: str) -> tuple[dict, dict]:
+        raise NotImplementedError
+
+    def rejected(self, response: Response) -> bool:
+        return response.status in (401, 403)
+
+    def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
+        if not shot.query.strip():
+            return None
+        for search in range(2):  # 0: videos, 1: photos
+            fresh = self._fresh(shot, search, avoid)
+            if fresh:
+                return self._first_download(shot, fresh)
+        return None
+
+    def _fresh(self, shot: Shot, search: int, avoid: set[str]) -> list[Candidate]:
+        """The unused candidates of one search, best first, from its first page or (all used) the second."""
+        for page in range(1, PAGES + 1):
+            candidates, more = self.search(shot, search, page)
+            fresh = [c for c in candidates if c.asset_id not in avoid]
+            if fresh or not more:
+                return sorted(fresh, key=lambda c: _rank(c, shot))
+        return []
+
+    def search(self, shot: Shot, search: int, page: int) -> tuple[list[Candidate], bool]:
+        """(candidates, more pages exist) of search 0 (videos) or 1 (photos) for SHOT's query."""
+        raise NotImplementedError
+
+    def _first_download(self, shot: Shot, candidates: list[Candidate]) -> Asset | None:
+        failure: EngineError | None = None
+        for candidate in candidates[:DOWNLOAD_TRIES]:
+            try:
+                path = self.service.download(candidate.link, candidate.kind,
+                                             suffix_of(candidate.link, ".mp4" if candidate.kind == "clip" else ".jpg"))
+            except EngineError as exc:
+                log.warn(f"{exc.message}")
+                failure = exc
+                continue
+            duration = (clip_duration(path) or candidate.duration) if candidate.kind == "clip" else None
+            return Asset(kind=candidate.kind, path=str(path), provider=self.name, asset_id=candidate.asset_id,
+                         url=candidate.page, author=candidate.author, license=self.license, synthetic=False,
+                         duration_s=duration)
+        reason = failure.message if failure else "no candidate"
+        raise EngineError(f"{self.label}: no asset for \"{shot.query}\" could be downloaded ({reason})", retryable=True)
+
+
+def _rank(candidate: Candidate, shot: Shot) -> tuple:
+    """Best first: the frame's orientation, then long enough for the shot, then the API's own order."""
+    wrong_way = candidate.portrait is not None and shot.orientation != "square" and \
+        candidate.portrait != (shot.orientation == "portrait")
+    too_short = candidate.kind == "clip" and (candidate.duration or 0) < shot.duration
+    return (wrong_way, too_short)
+
+
+def pick_rendition(files: list[dict], shot: Shot) -> dict | None:
+    """The smallest file whose short side covers the frame's short side, else the largest there is."""
+    usable = [f for f in files if f.get("link") or f.get("url")]
+    if not usable:
+        return None
+    need = min(shot.width, shot.height)
+    side = lambda f: min(f.get("width") or 0, f.get("height") or 0)  # noqa: E731
+    covering = [f for f in usable if side(f) >= need]
+    return min(covering, key=side) if covering else max(usable, key=side)
+
+
+def _portrait(item: dict, width: str = "width", height: str = "height") -> bool | None:
+    w, h = item.get(width), item.get(height)
+    return h > w if w and h and w != h else None
+
+
+class PexelsProvider(StockProvider):
+    """Pexels: GET /videos/search, then GET /v1/search, `Authorization: KEY`."""
+
+    name = "pexels"
+    label = "Pexels"
+    key_env = "PEXELS_API_KEY"
+    url_env = "CS_PEXELS_URL"
+    default_url = "https://api.pexels.com"
+    signup = "https://www.pexels.com/api/"
+    license = "Pexels License"
+
+    def auth(self, key: str) -> tuple[dict, dict]:
+        return {"Authorization": key}, {}
+
+    def search(self, shot: Shot, search: int, page: int) -> tuple[list[Candidate], bool]:
+        params = {"query": shot.query, "orientation": shot.orientation, "per_page": PER_PAGE, "page": page}
+        if search == 0:
+            # Minimum size: Full HD for a 1080p frame, HD below (smaller files, cs-render scales anyway).
+            params["size"] = "medium" if max(shot.width, shot.height) >= 1920 else "small"
+            answer = self.service.get_json("/videos/search", params)
+            found = [self._video(video, shot) for video in answer.get("videos") or []]
+        else:
+            answer = self.service.get_json("/v1/search", params)
+            found = [self._photo(photo, shot) for photo in answer.get("photos") or []]
+        return [c for c in found if c], bool(answer.get("next_page"))
+
+    def _video(self, video: dict, shot: Shot) -> Candidate | None:
+        files = [f for f in video.get("video_files") or [] if (f.get("file_type") or "video/mp4") == "video/mp4"]
+        chosen = pick_rendition(files, shot)
+        if not chosen or "id" not in video:
+            return None
+        return Candidate(f"pexels:video:{video['id']}", "clip", chosen["link"], video.get("url") or "",
+                         (video.get("user") or {}).get("name") or "", video.get("duration"), _portrait(chosen))
+
+    def _photo(self, photo: dict, shot: Shot) -> Candidate | None:
+        src = photo.get("src") or {}
+        wanted = {"portrait": "portrait", "landscape": "large2x"}.get(shot.orientation, "large2x")
+        link = src.get(wanted) or src.get("large2x") or src.get("original")
+        if not link or "id" not in photo:
+            return None
+        return Candidate(f"pexels:photo:{photo['id']}", "still", link, photo.get("url") or "",
+                         photo.get("photographer") or "", None, None)
+
+
+class PixabayProvider(StockProvider):
+    """Pixabay: GET /api/videos/, then GET /api/?image_type=photo, the key as the `key` parameter."""
+
+    name = "pixabay"
+    label = "Pixabay"
+    key_env = "PIXABAY_API_KEY"
+    url_env = "CS_PIXABAY_URL"
+    default_url = "https://pixabay.com"
+    signup = "https://pixabay.com/api/docs/"
+    license = "Pixabay Content License"
+
+    def auth(self, key: str) -> tuple[dict, dict]:
+        return {}, {"key": key}
+
+    def rejected(self, response: Response) -> bool:
+        # Pixabay says a bad key with 400 "[ERROR 400] Invalid or missing API key".
+        return response.status in (401, 403) or (response.status == 400 and "api key" in response.text().lower())
+
+    def search(self, shot: Shot, search: int, page: int) -> tuple[list[Candidate], bool]:
+        params = {"q": _clip_query(shot.query), "per_page": PER_PAGE, "page": page, "safesearch": "true"}
+        if search == 0:  # the video search has no orientation filter: ranking prefers the frame's
+            answer = self.service.get_json("/api/videos/", params)
+            found = [self._video(hit, shot) for hit in answer.get("hits") or []]
+        else:
+            orientation = {"portrait": "vertical", "landscape": "horizontal"}.get(shot.orientation, "all")
+            answer = self.service.get_json("/api/", {**params, "image_type": "photo", "orientation": orientation})
+            found = [self._image(hit) for hit in answer.get("hits") or []]
+        return [c for c in found if c], page * PER_PAGE < int(answer.get("totalHits") or 0)
+
+    def _video(self, hit: dict, shot: Shot) -> Candidate | None:
+        renditions = [{**value, "link": value.get("url")} for value in (hit.get("videos") or {}).values()
+                      if isinstance(value, dict)]
+        chosen = pick_rendition(renditions, shot)
+        if not chosen or "id" not in hit:
+            return None
+        return Candidate(f"pixabay:video:{hit['id']}", "clip", chosen["link"], hit.get("pageURL") or "",
+                         hit.get("user") or "", hit.get("duration"), _portrait(chosen))
+
+    def _image(self, hit: dict) -> Candidate | None:
+        link = hit.get("largeImageURL") or hit.get("webformatURL")
+        if not link or "id" not in hit:
+            return None
+        return Candidate(f"pixabay:photo:{hit['id']}", "still", link, hit.get("pageURL") or "", hit.get("user") or "",
+                         None, _portrait(hit, "imageWidth", "imageHeight"))
+
+
+def _clip_query(query: str) -> str:
+    """Pixabay takes at most 100 characters: whole words up to that."""
+    if len(query) <= 100:
+        return query
+    return query[:101].rsplit(" ", 1)[0]

@@ -1,0 +1,178 @@
+"""cs-visuals end to end with the network providers: the installed command in a subprocess, real espeak-ng
+narration, the loopback Pexels/Pixabay/OpenAI-images server of tests/visuals_server.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from media_fixtures import run_cs  # noqa: E402
+from visuals_server import ALWAYS, Catalog, Faults, VisualsServer, keywords_in, nearest_keyword  # noqa: E402
+
+SENTENCES = ["Fresh coffee starts every morning.", "The ocean rolls in at dawn.",
+             "A quiet forest path waits.", "The desert glows at noon.", "Then a volcano wakes up."]
+
+
+def _espeak(text: str, path: Path) -> None:
+    done = subprocess.run(["espeak-ng", "-s", "165", "-w", str(path), text], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def narrated(tmp_path_factory) -> dict:
+    """One record with script, voice and captions for SENTENCES (one segment each), words spread evenly."""
+    folder = tmp_path_factory.mktemp("narration")
+    frames, spans, words, at, rate = [], [], [], 0.0, 22050
+    for number, text in enumerate(SENTENCES):
+        part = folder / f"s{number}.wav"
+        _espeak(text, part)
+        with wave.open(str(part)) as handle:
+            rate = handle.getframerate()
+            data = handle.readframes(handle.getnframes())
+        length = len(data) / 2 / rate
+        tokens = text.split()
+        for index, token in enumerate(tokens):
+            start = at + length * index / len(tokens)
+            words.append({"word": token, "start": round(start, 3), "end": round(start + length / len(tokens), 3)})
+        spans.append({"start": round(at, 3), "end": round(at + length, 3)})
+        frames.append(data)
+        at += length
+    voice = folder / "voice.wav"
+    with wave.open(str(voice), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(b"".join(frames))
+    return {"id": "net1", "topic": "a calm day", "format": "short",
+            "script": {"title": "A calm day", "language": "en", "cta": "",
+                       "segments": [{"text": t, "visual": "nature", "on_screen": ""} for t in SENTENCES]},
+            "voice": {"engine": "espeak", "voice": "en", "path": str(voice), "duration_s": round(at, 3),
+                      "segments": spans},
+            "captions": {"language": "en", "words": words, "srt": None, "vtt": None, "ass": None}}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with VisualsServer(tmp_path_factory.mktemp("visuals-server")) as running:
+        yield running
+
+
+@pytest.fixture
+def api(server):
+    server.faults, server.catalog = Faults(), Catalog()
+    # Pexels has no desert: that sentence must come from Pixabay; nobody has a volcano: a card.
+    server.catalog.pexels_videos.pop("desert")
+    server.catalog.pexels_photos.pop("desert")
+    server.reset_counts()
+    return server
+
+
+def visuals(api, record, tmp_path, *args, **env):
+    return run_cs("visuals", [record], "--provider", "pexels,pixabay,cards", *args, cwd=tmp_path,
+                  env=api.env(CS_VISUALS_TRIES="2", **env))
+
+
+def colour(path: str) -> tuple[int, int, int]:
+    from PIL import Image
+
+    if path.endswith(".mp4"):
+        frame = Path(path).with_suffix(".frame.png")
+        done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", path, "-frames:v", "1", str(frame)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        path = str(frame)
+    with Image.open(path) as image:
+        return image.convert("RGB").getpixel((image.width // 2, image.height // 2))
+
+
+def test_each_shot_shows_what_its_sentence_names(api, narrated, tmp_path):
+    run = visuals(api, narrated, tmp_path)
+    assert run.code == 0, run.stderr
+    shots = run.records[0]["visuals"]
+    assert shots[0]["start"] == 0 and abs(shots[-1]["end"] - narrated["voice"]["duration_s"]) < 0.05
+    assert all(a["end"] == b["start"] for a, b in zip(shots, shots[1:]))
+    for item in shots:
+        named = keywords_in(item["text"])
+        if "volcano" in item["text"]:
+            assert item["provider"] == "cards" and item["kind"] == "card"
+        elif named:
+            expected = "pixabay" if named[0] == "desert" else "pexels"
+            assert item["provider"] == expected, item
+            assert nearest_keyword(colour(str(tmp_path / item["path"]))) == named[0], item
+            assert item["author"] and item["url"].startswith("https://") and item["synthetic"] is False
+    # The fallback order: Pexels first, Pixabay where Pexels has nothing, a card where nobody has anything.
+    assert [s["provider"] for s in shots] == ["pexels", "pexels", "pexels", "pixabay", "cards"]
+    ids = [s["asset_id"] for s in shots]
+    assert len(ids) == len(set(ids))  # never the same asset twice
+
+
+def test_a_rerun_makes_zero_requests(api, narrated, tmp_path):
+    first = visuals(api, narrated, tmp_path)
+    assert first.code == 0, first.stderr
+    api.reset_counts()
+    again = visuals(api, narrated, tmp_path, "--force")
+    assert again.code == 0, again.stderr
+    assert api.count() == 0
+    assert [s["path"] for s in again.records[0]["visuals"]] == [s["path"] for s in first.records[0]["visuals"]]
+
+
+def test_429_moves_on_to_the_next_provider(api, narrated, tmp_path):
+    api.faults.rate_limit["pexels"] = ALWAYS
+    api.faults.retry_after = "0"
+    run = visuals(api, narrated, tmp_path)
+    assert run.code == 0, run.stderr
+    providers = {s["provider"] for s in run.records[0]["visuals"]}
+    assert "pexels" not in providers and "pixabay" in providers
+
+
+def test_all_rate_limited_defers_then_finishes_when_fed_back(api, narrated, tmp_path):
+    api.faults.rate_limit.update(pexels=ALWAYS, pixabay=ALWAYS)
+    api.faults.retry_after = "0"
+    run = visuals(api, narrated, tmp_path)
+    assert run.code == 4, run.stderr
+    error = run.records[0]["_error"]
+    assert error["retryable"] is True and "visuals" not in run.records[0]
+    api.faults.rate_limit.clear()
+    again = visuals(api, run.records[0], tmp_path)
+    assert again.code == 0, again.stderr
+    assert "_error" not in again.records[0] and again.records[0]["visuals"]
+
+
+def test_a_bad_key_is_one_line_naming_its_variable(api, narrated, tmp_path):
+    run = visuals(api, narrated, tmp_path, PEXELS_API_KEY="wrong")
+    assert run.code != 0
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PEXELS_API_KEY" in lines[0] and "wrong" not in lines[0], run.stderr
+
+
+def test_two_keys_rotate(api, narrated, tmp_path):
+    run = visuals(api, narrated, tmp_path, PEXELS_API_KEY="pexels-key-1,pexels-key-2")
+    assert run.code == 0, run.stderr
+    assert set(api.keys_used("pexels")) == {"pexels-key-1", "pexels-key-2"}
+
+
+def test_a_dropped_download_is_resumed(api, narrated, tmp_path):
+    api.faults.drop_downloads = 2
+    run = visuals(api, narrated, tmp_path)
+    assert run.code == 0, run.stderr
+    assert any(r["range"] for r in api.requests if r["service"] == "media")
+    assert run.records[0]["visuals"][0]["provider"] == "pexels"
+
+
+def test_generated_images_are_synthetic_and_fill_the_portrait_frame(api, narrated, tmp_path):
+    from PIL import Image
+
+    run = run_cs("visuals", [narrated], "--provider", "images,cards", "--image-model", "gpt-image-1", cwd=tmp_path,
+                 env=api.env())
+    assert run.code == 0, run.stderr
+    generated = [s for s in run.records[0]["visuals"] if s["provider"] == "images"]
+    assert generated and all(s["synthetic"] is True and s["kind"] == "still" for s in generated)
+    path = generated[0]["path"]
+    with Image.open(tmp_path / path) as image:  # paths are relative to the working directory (or absolute)
+        assert image.size == (1080, 1920)
