@@ -152,6 +152,25 @@ def test_a_deleted_object_is_made_again(s3, runs, tmp_path):
 
 
 @pytest.mark.slow
+def test_visuals_shots_go_to_the_store_and_a_deleted_one_is_made_again(s3, runs, tmp_path):
+    (record,) = runs["s3"]
+    env = s3_env(s3, "run1", tmp_path / "cache")
+    first = sh("cs-visuals --provider cards", tmp_path, [record], env)
+    assert first.returncode == 0, first.stderr
+    (shots,) = parse(first.stdout)
+    uris = [shot["path"] for shot in shots["visuals"]]
+    assert uris and all(uri.startswith(f"s3://{BUCKET}/run1/visuals/") for uri in uris)
+    assert {uri.removeprefix(f"s3://{BUCKET}/") for uri in uris} <= set(s3.keys(BUCKET, "run1/visuals/"))
+    again = sh("cs-visuals --provider cards --metrics v.prom", tmp_path, [shots], env)
+    assert again.returncode == 0 and metric(tmp_path / "v.prom", "skipped", "cs-visuals") == 1, again.stderr
+    s3.client().delete_object(Bucket=BUCKET, Key=uris[0].removeprefix(f"s3://{BUCKET}/"))
+    redo = sh("cs-visuals --provider cards --metrics r.prom", tmp_path, [shots], s3_env(s3, "run1", tmp_path / "c2"))
+    assert redo.returncode == 0 and metric(tmp_path / "r.prom", "skipped", "cs-visuals") == 0, redo.stderr
+    assert [shot["path"] for shot in parse(redo.stdout)[0]["visuals"]] == uris
+    assert uris[0].removeprefix(f"s3://{BUCKET}/") in s3.keys(BUCKET, "run1/visuals/")
+
+
+@pytest.mark.slow
 def test_deleted_local_mp4_is_rendered_again(runs, tmp_path):
     """Issue 10, item 18: cs-render skipped a record whose MP4 was deleted, trusting `_inputs` alone."""
     (record,) = runs["local"]
