@@ -1,21 +1,46 @@
 """Artifacts are immutable files named by a hash of their inputs, written to a temp file and renamed into
-place, so a killed run never leaves a partial file at a final path and a re-run finds finished work."""
+place, so a killed run never leaves a partial file at a final path and a re-run finds finished work.
+
+`CS_OUT_DIR` is a folder or a store URL (`s3://bucket/prefix`, storage.py). With a store, a stage writes
+its file under a local staging folder (`artifact_path`, as before), then `publish(path)` puts it in the
+store if absent and returns the `s3://` URI that the record carries. Whatever a stage reads goes through
+`local_path(path_or_uri)`: a local path as it is, an object fetched once into a cache keyed by its hash."""
 
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from .records import fingerprint
 
 OUT_DIR_ENV = "CS_OUT_DIR"
+CACHE_DIR_ENV = "CS_CACHE_DIR"
+
+
+def out_location() -> str:
+    """$CS_OUT_DIR as given: a folder (default ./cs-out) or a store URL such as s3://bucket/prefix."""
+    return os.environ.get(OUT_DIR_ENV) or "cs-out"
 
 
 def out_dir() -> Path:
-    """Where commands write files: $CS_OUT_DIR, default ./cs-out (relative paths stay relative in records)."""
-    return Path(os.environ.get(OUT_DIR_ENV) or "cs-out")
+    """Where commands write files: $CS_OUT_DIR, default ./cs-out (relative paths stay relative in records);
+    for a store URL, the local staging folder that `publish` uploads from."""
+    from . import storage
+
+    scheme, bucket, prefix = storage.split(out_location())
+    if scheme == "local":
+        return Path(bucket)
+    storage.get_store(scheme, bucket)  # a missing bucket or a wrong key fails before any work, once per process
+    return cache_dir() / "out" / scheme / bucket / prefix
+
+
+def cache_dir() -> Path:
+    """$CS_CACHE_DIR, else $XDG_CACHE_HOME/creator-tools (~/.cache when unset): safe to delete at any time."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "creator-tools"
 
 
 def artifact_path(kind: str, record_id: str, inputs: Any, suffix: str) -> Path:
@@ -68,3 +93,111 @@ def file_sha256(path: str | os.PathLike) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+# --- artifacts in a store -----------------------------------------------------------------------------
+
+
+def publish(path: str | os.PathLike) -> str:
+    """Where the record should point for the file at PATH: PATH itself with a local CS_OUT_DIR; with a store,
+    the object's URI after a put-if-absent (a re-run or a racing worker that finds it there sends nothing)."""
+    from . import log, storage
+
+    scheme, bucket, prefix = storage.split(out_location())
+    local = Path(path)
+    if scheme == "local":
+        return str(path)
+    try:
+        relative = local.resolve().relative_to(out_dir().resolve())
+    except ValueError:  # not an artifact of this run (a user's own file): it stays where it is
+        return str(path)
+    key = "/".join(part for part in (prefix, *relative.parts) if part)
+    sha = file_sha256(local)
+    store = storage.get_store(scheme, bucket)
+    if not store.put_if_absent(str(local), key, sha):
+        found = store.head(key) or {}
+        if found.get("sha256") not in (None, sha):
+            log.warn(f"{store.uri(key)} was stored by another worker from the same inputs with other bytes; "
+                     "records point at the stored one")
+            return store.uri(key)
+    _into_cache(local, sha)
+    return store.uri(key)
+
+
+def exists(path_or_uri: Any) -> bool:
+    """Whether the artifact is still there: a local file, or an object in its store."""
+    from . import storage
+
+    if not isinstance(path_or_uri, (str, os.PathLike)) or not str(path_or_uri):
+        return False
+    if storage.is_uri(str(path_or_uri)):
+        scheme, bucket, key = storage.split(str(path_or_uri))
+        return storage.get_store(scheme, bucket).head(key) is not None
+    return os.path.isfile(path_or_uri)
+
+
+def local_path(path_or_uri: Any) -> str:
+    """A local file with the artifact's bytes: a path as it is (checks are the caller's); an object fetched
+    into the cache under its hash (sha256 the toolkit stored, else its ETag), so it is downloaded once."""
+    from . import storage
+
+    text = "" if path_or_uri is None else str(path_or_uri)
+    if not storage.is_uri(text):
+        return text
+    scheme, bucket, key = storage.split(text)
+    store = storage.get_store(scheme, bucket)
+    found = store.head(key)
+    if found is None:
+        from .errors import BadInput
+
+        raise BadInput(f"{text}: no such object in the store; re-run the stage that made it (with --force)")
+    cached = _cache_path(found.get("sha256") or f"etag-{found.get('etag')}", key.rsplit("/", 1)[-1])
+    if not cached.is_file():
+        with atomic_output(cached) as temp:
+            store.get(key, str(temp))
+    return str(cached)
+
+
+def with_local_files(record: dict, *fields: str) -> dict:
+    """A copy of RECORD whose files at FIELDS ("video.path", "captions.srt") are local paths, fetched once
+    into the cache: for code that hands files to other libraries by name. RECORD itself keeps its URIs."""
+    copy = dict(record)
+    for field in fields:
+        key, _, name = field.partition(".")
+        value = copy.get(key)
+        if isinstance(value, dict) and isinstance(value.get(name), str):
+            copy[key] = {**value, name: local_path(value[name])}
+    return copy
+
+
+def open_stream(path_or_uri: Any) -> IO[bytes]:
+    """A binary stream over the artifact, read as it arrives (a big video needs no full local copy)."""
+    from . import storage
+
+    text = str(path_or_uri)
+    if not storage.is_uri(text):
+        return open(text, "rb")
+    scheme, bucket, key = storage.split(text)
+    return storage.get_store(scheme, bucket).open(key)
+
+
+def _cache_path(digest: str, name: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in digest)[:80]
+    return cache_dir() / "objects" / safe[:2] / safe / name
+
+
+def _into_cache(local: Path, sha: str) -> None:
+    """The file just published is already here: link it into the cache so reading its URI fetches nothing."""
+    cached = _cache_path(sha, local.name)
+    if cached.is_file():
+        return
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(local, cached)
+    except FileExistsError:
+        pass
+    except OSError:  # another file system: a copy, renamed into place
+        import shutil
+
+        with atomic_output(cached) as temp:
+            shutil.copyfile(local, temp)

@@ -83,13 +83,30 @@ class Stage(ABC):
     def inputs(self, record: Record) -> Any:
         return {"needs": {k: record.get(k) for k in self.needs}, "settings": self.settings()}
 
+    def artifacts(self, record: Record) -> list[Any]:
+        """The files (paths or store URIs) this stage's key points at; the work is done only while each is
+        still there. A wrong shape (KeyError, TypeError) counts as not done: `check` then names the key."""
+        return []
+
     def done(self, record: Record) -> bool:
-        """True when the record already carries this stage's output for the same inputs.
+        """True when the record already carries this stage's output for the same inputs and its artifacts
+        still exist (a local file, or an object in the store: a deleted one means redo).
         A key with no stored fingerprint was written by hand and is kept."""
         if not self.key or self.key not in record:
             return False
-        stored = record.get("_inputs", {}).get(self.name)
-        return stored is None or stored == fingerprint(self.inputs(record))
+        done_inputs = record.get("_inputs")
+        stored = done_inputs.get(self.name) if isinstance(done_inputs, dict) else None
+        if stored is not None and stored != fingerprint(self.inputs(record)):
+            return False
+        try:
+            files = self.artifacts(record)
+        except (KeyError, TypeError, AttributeError, IndexError):
+            return False
+        if not files:
+            return True
+        from . import artifacts  # pathlib, and boto3 only for an s3:// URI
+
+        return all(artifacts.exists(path) for path in files)
 
     def check(self, record: Record) -> None:
         """Before processing: every needed key is there and every key it reads has the contract's shape."""

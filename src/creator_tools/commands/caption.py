@@ -68,17 +68,17 @@ class CaptionStage(pipe.Stage):
         script = record.get("script") if self.use_script else None
         return {"source": source, "script": script, "format": record.get("format"), "settings": self.settings()}
 
-    def done(self, record: Record) -> bool:
-        captions = record.get("captions")
-        return super().done(record) and isinstance(captions, dict) and all(
-            os.path.isfile(str(captions.get(kind))) for kind in ("srt", "vtt", "ass"))
+    def artifacts(self, record: Record) -> list[str]:
+        return [record["captions"][kind] for kind in ("srt", "vtt", "ass")]
 
     def check(self, record: Record) -> None:
         super().check(record)  # the shapes of voice, video, media and script
         found = source_of(record)
         if not found:
             raise MissingInput("voice", "cs-voice", "or give the record a 'video' path or a 'media' path")
-        if not os.path.isfile(found[1]):
+        from .. import artifacts
+
+        if not artifacts.exists(found[1]):
             hint = "re-run cs-voice --force" if found[0] == "voice" else "check the path in the record"
             raise BadInput(f"{found[0]} file {found[1]} does not exist; {hint}")
 
@@ -91,7 +91,7 @@ class CaptionStage(pipe.Stage):
         script = record.get("script") if self.use_script else None
         language = self.language or (script or {}).get("language")
         whisper = stt.get_stt(self.model, self.device, self.compute_type)
-        transcript = whisper.transcribe(path, language)
+        transcript = whisper.transcribe(artifacts.local_path(path), language)
         heard_language, heard = transcript.language, transcript.words
         words = [{k: w[k] for k in ("word", "start", "end")} for w in heard]
         if script and isinstance(script, dict):
@@ -112,7 +112,7 @@ class CaptionStage(pipe.Stage):
         subtitles.write_srt(words, files["srt"])
         subtitles.write_vtt(words, files["vtt"])
         subtitles.write_ass(words, files["ass"], width, height, self.font)
-        captions = {"language": heard_language, "words": words, **{k: str(v) for k, v in files.items()}}
+        captions = {"language": heard_language, "words": words, **{k: artifacts.publish(v) for k, v in files.items()}}
         return {**record, "captions": captions}
 
     def plan(self, record: Record) -> str:

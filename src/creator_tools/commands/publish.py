@@ -80,10 +80,15 @@ class Publish(pipe.Stage):
         return path
 
     def process(self, record: dict) -> dict:
-        self._local_checks(record)
+        from .. import artifacts
+
+        # s3:// files are fetched once into the local cache (the upload reads a file); the record keeps its URIs
+        local = artifacts.with_local_files(record, "video.path", "thumb.path", "captions.srt")
+        self._local_checks(local)
         if self.check_only:
-            return self.preflight(record)
-        return {**record, "youtube": self.publisher().publish(record)}
+            self.preflight(local)
+            return record
+        return {**record, "youtube": self.publisher().publish(local)}
 
     def preflight(self, record: dict) -> dict:
         """--check: everything publishing needs, without uploading; the record passes through unchanged."""
@@ -121,9 +126,11 @@ class Publish(pipe.Stage):
 
         from googleapiclient.http import MediaFileUpload
 
+        from .. import artifacts
         from ..youtube import client, metadata
         from ..youtube.publisher import MIMETYPES, Publisher, check_thumbnail
 
+        record = artifacts.with_local_files(record, "video.path", "thumb.path", "captions.srt")
         service = client.build_service("youtube", "v3", self.endpoint)
         meta = dict(record["meta"])
         metadata.validate(meta, scheduled=False)

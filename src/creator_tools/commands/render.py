@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .. import log, pipe
-from ..errors import BadInput, EngineError
+from ..errors import BadInput, EngineError, UsageError
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +90,9 @@ class Render(pipe.Stage):
     def inputs(self, record: dict):
         return {**super().inputs(record), "format": record.get("format")}
 
+    def artifacts(self, record: dict) -> list[str]:
+        return [record["video"]["path"]]  # a deleted MP4 (file or object) means rendering it again
+
     def size(self, record: dict) -> tuple[int, int]:
         preset = self.preset
         if preset == "auto":
@@ -105,6 +108,7 @@ class Render(pipe.Stage):
         from concurrent.futures import ThreadPoolExecutor
         from pathlib import Path
 
+        from .. import artifacts
         from ..artifacts import artifact_path
         from ..media import ffmpeg
 
@@ -112,7 +116,7 @@ class Render(pipe.Stage):
         segments = script.get("segments") or []
         if not segments:
             raise BadInput("script has no segments; run cs-script again")
-        voice_path = Path(voice.get("path") or "")
+        voice_path = Path(artifacts.local_path(voice.get("path") or ""))
         if not voice_path.is_file():
             raise BadInput(f"{voice_path}: voice file not found; run cs-voice again")
         duration = float(voice.get("duration_s") or 0) or ffmpeg.duration(voice_path)
@@ -133,7 +137,8 @@ class Render(pipe.Stage):
                 if log.debug_enabled():
                     log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
                              f"ffmpeg {time.monotonic() - measured:.2f} s")
-        return {**record, "video": describe(output, self._card_count(segments))}
+        uri = artifacts.publish(output)
+        return {**record, "video": {**describe(output, self._card_count(segments)), "path": uri}}
 
     def _card_count(self, segments: list[dict]) -> int:
         """How many segments get a generated title card: those no library file matches."""
@@ -153,9 +158,10 @@ class Render(pipe.Stage):
     def _plan(self, record: dict, temp: Path, width: int, height: int, duration: float, voice: Path):
         from pathlib import Path
 
+        from ..artifacts import local_path
         from ..media import graph
 
-        music = Path(self.music) if self.music else None
+        music = Path(local_path(self.music)) if self.music else None
         if music is None and self.library and self.library.music():
             music = self.library.music().path
         if music is not None and not music.is_file():
@@ -202,6 +208,8 @@ class Render(pipe.Stage):
         break the filter graph): rebuilt from `captions.words`, else a copy of `captions.ass`."""
         import shutil
 
+        from .. import artifacts
+
         captions = record.get("captions") or {}
         target = temp / "captions.ass"
         if captions.get("words"):
@@ -209,8 +217,8 @@ class Render(pipe.Stage):
 
             write_ass(captions["words"], target, width, height)
             return target
-        if captions.get("ass") and os.path.isfile(captions["ass"]):
-            shutil.copyfile(captions["ass"], target)
+        if captions.get("ass") and artifacts.exists(captions["ass"]):
+            shutil.copyfile(artifacts.local_path(captions["ass"]), target)
             return target
         log.warn(f"record {record['id']}: captions have no words and no ASS file; rendering without captions")
         return None
@@ -285,7 +293,7 @@ def describe(path: Path, cards: int = 0) -> dict:
 @click.option("--preset", type=click.Choice(["auto", *PRESETS]), default="auto", show_default=True,
               help="Frame size; auto: short for `format: short`, landscape for `long`.")
 @click.option("--library", type=click.Path(exists=True, file_okay=False), help="Folder of stills and clips matched to each segment's `visual`.")
-@click.option("--music", type=click.Path(exists=True, dir_okay=False), help="Background music, ducked under the voice.")
+@click.option("--music", type=click.Path(dir_okay=False), help="Background music (a file or an s3:// URI), ducked under the voice.")
 @click.option("--encoder", type=click.Choice(["auto", "libx264", "h264_nvenc"]), default="auto", show_default=True,
               help="auto: h264_nvenc when a GPU answers, else libx264.")
 @click.option("--threads", type=click.IntRange(0, 64), default=0, show_default=True, help="Encoder threads (0: auto).")
@@ -307,5 +315,9 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
     Example:
       cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ --music bed.mp3 > video.jsonl
     """
+    from .. import artifacts
+
+    if music and not artifacts.exists(music):
+        raise UsageError(f"--music {music}: no such file or object; check the path")
     return Render(preset, library, music, encoder, threads, crossfade)
 

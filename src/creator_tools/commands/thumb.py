@@ -42,11 +42,8 @@ class Thumb(pipe.Stage):
         source = video.get("sha256") or [video.get("path"), video.get("size_bytes")]
         return {"video": source, "title": title_of(record) if self.text else "", "settings": self.settings()}
 
-    def done(self, record: Record) -> bool:
-        """Finished only while every thumbnail file is still there (a cleaned cs-out/ means redoing them)."""
-        thumbs = record.get("thumbs")
-        return (super().done(record) and isinstance(thumbs, list) and bool(thumbs)
-                and all(isinstance(t, dict) and os.path.isfile(str(t.get("path"))) for t in thumbs))
+    def artifacts(self, record: Record) -> list[str | None]:
+        return [thumb["path"] for thumb in record["thumbs"]] or [None]  # no thumbnails: not done
 
     def plan(self, record: Record) -> str:
         return f"would write {self.variants} thumbnails from {record['video'].get('path')}"
@@ -60,7 +57,8 @@ class Thumb(pipe.Stage):
         path = video.get("path") if isinstance(video, dict) else None
         if not path:
             raise BadInput("record's 'video' has no 'path'; run cs-render first")
-        if not os.path.isfile(str(path)):
+        path = artifacts.local_path(path)
+        if not os.path.isfile(path):
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
         duration, portrait = _shape(video, path)
         pool = max(3 * self.variants, 10)
@@ -80,7 +78,7 @@ class Thumb(pipe.Stage):
             data = thumbnail.encode_jpeg(image)
             target = artifacts.artifact_path(NAME, record["id"], inputs, f"-{number}.jpg")
             artifacts.atomic_write_bytes(target, data)
-            thumbs.append({"path": str(target), "width": thumbnail.WIDTH, "height": thumbnail.HEIGHT,
+            thumbs.append({"path": artifacts.publish(target), "width": thumbnail.WIDTH, "height": thumbnail.HEIGHT,
                            "size_bytes": len(data), "score": frame.score})
         return {**record, "thumbs": thumbs, "thumb": max(thumbs, key=lambda thumb: thumb["score"])}
 

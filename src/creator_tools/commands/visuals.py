@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
@@ -44,9 +43,10 @@ def checked_inputs(record: Record) -> tuple[dict, list[dict], float]:
         _number(word.get("end"), f"captions.words[{number}].end")
     duration = voice.get("duration_s")
     if duration is None and voice.get("path"):
+        from ..artifacts import local_path
         from ..media import ffmpeg
 
-        duration = ffmpeg.duration(voice["path"])
+        duration = ffmpeg.duration(local_path(voice["path"]))
     duration = _number(duration, "voice.duration_s")
     if duration <= 0:
         raise BadInput("'voice.duration_s' is not positive; re-run cs-voice")
@@ -74,12 +74,6 @@ def history_assets(path: str | None, videos: int, record_id: str | None = None) 
                        and not s["asset_id"].startswith("cards:")}
                 found.append((str(record.get("id")), ids))
     return list(found)
-
-
-def _present(shot: Any) -> bool:
-    """A shot whose file is still there (an s3:// artifact is trusted)."""
-    path = str(shot.get("path") or "") if isinstance(shot, dict) else ""
-    return path.startswith("s3://") or os.path.isfile(path)
 
 
 class Visuals(pipe.Stage):
@@ -154,9 +148,8 @@ class Visuals(pipe.Stage):
     def inputs(self, record: Record) -> Any:
         return {**super().inputs(record), "format": record.get("format"), "topic": record.get("topic")}
 
-    def done(self, record: Record) -> bool:
-        shots = record.get("visuals")
-        return super().done(record) and isinstance(shots, list) and all(_present(s) for s in shots)
+    def artifacts(self, record: Record) -> list[Any]:
+        return [shot["path"] for shot in record["visuals"]] or [None]  # each shot's file (or object) still there
 
     def size(self, record: Record) -> tuple[int, int]:
         preset = self.preset
@@ -187,6 +180,7 @@ class Visuals(pipe.Stage):
         return "\n".join(lines)
 
     def process(self, record: Record) -> Record:
+        from .. import artifacts
         from ..engines.visuals import Shot
 
         width, height = self.size(record)
@@ -206,8 +200,9 @@ class Visuals(pipe.Stage):
                 deferred.append(number + 1)
                 continue
             used.add(asset.asset_id)
-            result.append({"start": shot.start, "end": shot.end, "text": shot.text, "query": shot.query,
-                           **asset.shot_keys()})
+            keys = asset.shot_keys()
+            keys["path"] = artifacts.publish(keys["path"])  # with CS_OUT_DIR=s3://..., the object's URI
+            result.append({"start": shot.start, "end": shot.end, "text": shot.text, "query": shot.query, **keys})
         if deferred:
             limited = ", ".join(p.name for p in chain if p.network)
             raise QuotaDeferred(f"{len(deferred)} of {len(deferred) + len(result)} shots found nothing because "

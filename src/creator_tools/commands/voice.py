@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import threading
 from typing import Any
 
@@ -37,10 +36,8 @@ class VoiceStage(pipe.Stage):
         return {"engine": self.engine_name, "voice": self.voice_name, "rate": self.rate, "gap": self.gap,
                 "model": self.model if self.engine_name == "openai" else None}
 
-    def done(self, record: Record) -> bool:
-        """Finished only while the WAV is still there: a cleaned-out cs-out/ means speaking it again."""
-        voice = record.get("voice")
-        return super().done(record) and isinstance(voice, dict) and os.path.isfile(str(voice.get("path")))
+    def artifacts(self, record: Record) -> list[str]:
+        return [record["voice"]["path"]]  # a cleaned-out cs-out/ or bucket means speaking it again
 
     def check(self, record: Record) -> None:
         super().check(record)
@@ -69,7 +66,7 @@ class VoiceStage(pipe.Stage):
         else:
             voice = self.synthesize(textnorm.script_segments(script), language, path)
             artifacts.atomic_write_text(timings, json.dumps(voice))
-        ordered = {"engine": voice["engine"], "voice": voice["voice"], "path": str(path),
+        ordered = {"engine": voice["engine"], "voice": voice["voice"], "path": artifacts.publish(path),
                    "duration_s": voice["duration_s"], "segments": voice["segments"]}
         return {**record, "voice": ordered}
 
