@@ -111,8 +111,9 @@ def connect(address: str) -> Client:
 
     from distributed import Client
 
-    if not log.debug_enabled():  # its reconnect and shutdown chatter is not for people reading a pipe
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    if not log.debug_enabled():  # its reconnect tracebacks are not for people reading a pipe: collect() says it
+        for handler in logging.getLogger("distributed").handlers:
+            handler.setLevel(logging.CRITICAL)
     by_file = "://" not in address and (os.path.sep in address or address.endswith(".json") or os.path.exists(address))
     if by_file and not os.path.isfile(address):
         raise ConfigError(f"Dask scheduler file {address} does not exist; start `dask scheduler --scheduler-file "
@@ -138,10 +139,10 @@ def check_workers(client: Client, resources: dict[str, float]) -> int:
     here = facts()
     for address, there in sorted(client.run(facts).items()):
         if there["version"] != here["version"]:
-            raise ConfigError(f"worker {address} ({there['host']}) runs creator-tools {there['version']}, this "
+            raise ConfigError(f"worker {there['name']} ({address} on {there['host']}) runs creator-tools {there['version']}, this "
                               f"machine {here['version']}; install the same version on every worker and restart it")
         if there["out_dir"] != here["out_dir"]:
-            raise ConfigError(f"worker {address} ({there['host']}) writes files to {there['out_dir']}, this machine "
+            raise ConfigError(f"worker {there['name']} ({address} on {there['host']}) writes files to {there['out_dir']}, this machine "
                               f"to {here['out_dir']}; start every worker with CS_OUT_DIR set to the same shared "
                               "folder or s3:// bucket")
     workers = client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers(client) else client.scheduler_info()["workers"]
@@ -211,7 +212,13 @@ def facts() -> dict[str, str]:
     from .artifacts import OUT_DIR_ENV
 
     where = os.environ.get(OUT_DIR_ENV) or "cs-out"  # as given: pathlib would turn s3://b into s3:/b
-    return {"version": version(), "host": socket.gethostname(),
+    try:
+        from distributed import get_worker
+
+        name = str(get_worker().name)
+    except (ImportError, ValueError):  # not on a worker: the client itself
+        name = "client"
+    return {"version": version(), "name": name, "host": socket.gethostname(),
             "out_dir": where if "://" in where else os.path.abspath(where)}
 
 
