@@ -205,19 +205,14 @@ class _Named(pipe.Stage):
         raise NotImplementedError
 
 
-def facts() -> dict[str, str]:
-    """What must agree between the client and every worker."""
+def facts(dask_worker: Any = None) -> dict[str, str]:
+    """What must agree between the client and every worker (Client.run passes `dask_worker`)."""
     import socket
 
     from .artifacts import OUT_DIR_ENV
 
     where = os.environ.get(OUT_DIR_ENV) or "cs-out"  # as given: pathlib would turn s3://b into s3:/b
-    try:
-        from distributed import get_worker
-
-        name = str(get_worker().name)
-    except (ImportError, ValueError):  # not on a worker: the client itself
-        name = "client"
+    name = str(dask_worker.name) if dask_worker is not None else "client"
     return {"version": version(), "name": name, "host": socket.gethostname(),
             "out_dir": where if "://" in where else os.path.abspath(where)}
 
