@@ -58,7 +58,11 @@ def ordered(stage: pipe.Stage, opts: pipe.PipeOptions, items: Iterator[Item], me
         try:
             for number, item in enumerate(items, 1):
                 metrics.records_in += 1
-                future = client.submit(work, name, params, opts, item, key=f"cs-{name}-{run_id}-{number}", **submit)
+                try:
+                    future = client.submit(work, name, params, opts, item, key=f"cs-{name}-{run_id}-{number}",
+                                           **submit)
+                except Exception as exc:  # the client closed itself after failing to reconnect
+                    raise _lost(opts, exc) from None
                 window.append((item, future))
                 while len(window) >= 2 * jobs or (window and window[0][1].done()):
                     yield collect(client, stage, opts, *window.popleft())
@@ -66,7 +70,7 @@ def ordered(stage: pipe.Stage, opts: pipe.PipeOptions, items: Iterator[Item], me
                 yield collect(client, stage, opts, *window.popleft())
         finally:
             if window:  # Ctrl-C, SIGTERM, a fatal error or `| head`: what is queued never runs
-                client.cancel([future for _, future in window], force=True)
+                _cancel(client, [future for _, future in window])
     finally:
         _close(client)
 
@@ -83,14 +87,17 @@ def collect(client: Client, stage: pipe.Stage, opts: pipe.PipeOptions, item: Ite
         raise
     except Exception as exc:  # cancelled because the scheduler went away, or a comm error
         if client.status != "running" or type(exc).__name__ in ("CancelledError", "FutureCancelledError"):
-            raise CSError(f"lost the Dask scheduler at {opts.cluster} ({type(exc).__name__}); the records written "
-                          "so far are done: start the scheduler again and re-run the same command, finished "
-                          "records are skipped") from None
+            raise _lost(opts, exc) from None
         outcome, said = pipe.Outcome(), []
         pipe._fail(stage, opts, item, CSError(f"unexpected {type(exc).__name__} on the cluster: {exc}"), outcome)
     for level, message in said:
         log.say(level, message)
     return outcome
+
+
+def _lost(opts: pipe.PipeOptions, exc: Exception) -> CSError:
+    return CSError(f"lost the Dask scheduler at {opts.cluster} ({type(exc).__name__}); the records written so far "
+                   "are done: start the scheduler again and re-run the same command, finished records are skipped")
 
 
 def _killed(stage: pipe.Stage, opts: pipe.PipeOptions, item: Item, exc: Exception) -> pipe.Outcome:
@@ -157,6 +164,13 @@ def _takes_n_workers(client: Client) -> bool:
     import inspect
 
     return "n_workers" in inspect.signature(client.scheduler_info).parameters
+
+
+def _cancel(client: Client, futures: list[Future]) -> None:
+    try:
+        client.cancel(futures, force=True)
+    except Exception:  # the scheduler is gone, and the queue with it
+        pass
 
 
 def _close(client: Client) -> None:
