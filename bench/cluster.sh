@@ -80,6 +80,7 @@ per_minute() { "$bin/python" -c "print(f'{$records * 60 / $1:.1f}')"; }
 local_s=$(batch local -j 2)
 start_cluster one 1
 one_s=$(batch one --cluster "$work/one/scheduler.json")
+for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done; pids=()  # one cluster at a time
 start_cluster two 2
 two_s=$(batch two --cluster "$work/two/scheduler.json")
 
@@ -91,6 +92,7 @@ echo "batch: $records records of cs-voice | cs-caption (bundled engines), $(npro
 printf '  %-26s %7s s  %6s records/min\n' "local -j 2" "$local_s" "$(per_minute "$local_s")"
 printf '  %-26s %7s s  %6s records/min\n' "cluster, 1 worker" "$one_s" "$(per_minute "$one_s")"
 printf '  %-26s %7s s  %6s records/min\n' "cluster, 2 workers" "$two_s" "$(per_minute "$two_s")"
+echo "  (on the cluster both stages share the workers' threads; locally each command has its own -j 2)"
 echo "  2 workers vs 1: $("$bin/python" -c "print(f'{$one_s / $two_s:.2f}')")x"
 echo "overhead per record ($skips records with nothing to do, start-up subtracted):"
 echo "  local:   $("$bin/python" -c "print(f'{($local_n - $local_0) * 1000 / $skips:.1f}')") ms/record (start-up $local_0 s)"
