@@ -36,13 +36,14 @@ elapsed() { "$bin/python" -c "print(f'{$2 - $1:.2f}')"; }
 start_cluster() {  # start_cluster NAME WORKERS: a scheduler and WORKERS one-thread worker processes
   local dir=$work/$1
   mkdir -p "$dir"
-  (cd "$dir" && CS_OUT_DIR=$dir/out setsid "$bin/dask" scheduler --host 127.0.0.1 --port 0 --no-dashboard \
-    --scheduler-file "$dir/scheduler.json" > "$dir/scheduler.log" 2>&1 & echo $! > "$dir/scheduler.pid")
-  pids+=("$(cat "$dir/scheduler.pid")")
+  # exec: the pid recorded is the dask process itself, leader of its own group (setsid), so cleanup ends it all
+  (cd "$dir" && CS_OUT_DIR=$dir/out exec setsid "$bin/dask" scheduler --host 127.0.0.1 --port 0 --no-dashboard \
+    --scheduler-file "$dir/scheduler.json" > "$dir/scheduler.log" 2>&1) &
+  pids+=("$!")
   until [ -s "$dir/scheduler.json" ]; do sleep 0.2; done
-  (cd "$dir" && CS_OUT_DIR=$dir/out setsid "$bin/dask" worker --scheduler-file "$dir/scheduler.json" --host 127.0.0.1 \
-    --nthreads 1 --nworkers "$2" --no-dashboard > "$dir/worker.log" 2>&1 & echo $! > "$dir/worker.pid")
-  pids+=("$(cat "$dir/worker.pid")")
+  (cd "$dir" && CS_OUT_DIR=$dir/out exec setsid "$bin/dask" worker --scheduler-file "$dir/scheduler.json" --host 127.0.0.1 \
+    --nthreads 1 --nworkers "$2" --no-dashboard > "$dir/worker.log" 2>&1) &
+  pids+=("$!")
   "$bin/python" -c "
 from distributed import Client
 with Client(scheduler_file='$dir/scheduler.json', timeout=30) as c: c.wait_for_workers($2, timeout=120)"
