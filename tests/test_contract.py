@@ -16,8 +16,10 @@ HEAVY = ["PIL", "numpy", "faster_whisper", "ctranslate2", "openai", "googleapicl
          "piper", "onnxruntime", "matplotlib", "psycopg", "jsonschema",
          # stdlib modules that cost milliseconds at start-up (OpenSSL init, sqlite, logging, pipes): import
          # them where a record is processed (bench/startup.sh measures the time; this only checks the imports)
-         "subprocess", "sqlite3", "hashlib", "concurrent.futures", "logging"]
-COMMON = ["--input", "--output", "--jobs", "--keep-going", "--dry-run", "--force", "--quiet", "--metrics"]
+         "subprocess", "sqlite3", "hashlib", "concurrent.futures", "logging",
+         "distributed", "dask"]  # --cluster only
+COMMON = ["--input", "--output", "--jobs", "--keep-going", "--dry-run", "--force", "--quiet", "--metrics",
+          "--cluster"]
 # Subcommands that read and write records (the others, like `cs-publish auth`, are one-off actions).
 RECORD_COMMANDS = {"cs-stats": ["report", "recommend"]}
 

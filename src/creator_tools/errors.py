@@ -31,6 +31,18 @@ class CSError(Exception):
     def type(self) -> str:
         return type(self).__name__
 
+    def __reduce__(self):
+        # Errors cross processes on a cluster (--cluster). Rebuilt without calling __init__, so a subclass with
+        # its own signature (MissingInput(key, stage)) comes back whole, message and attributes included.
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> CSError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(CSError):
     """Flags or arguments that cannot work together."""

@@ -11,6 +11,9 @@ from typing import Callable, Iterator
 
 _state = {"command": "cs", "quiet": False}
 _lock = threading.Lock()
+# On a cluster worker (--cluster) a record's messages are collected per thread and sent back with its result,
+# so the client prints them under its own `cs-NAME:` prefix (see capture()).
+_local = threading.local()
 
 
 def setup(command: str, quiet: bool = False) -> None:
@@ -27,18 +30,43 @@ def _emit(text: str) -> None:
             pass
 
 
+def _captured(level: str, message: str) -> bool:
+    said = getattr(_local, "said", None)
+    if said is None:
+        return False
+    said.append((level, message))
+    return True
+
+
 def error(message: str) -> None:
     """`cs-NAME: error: what happened. What to do.` --quiet never hides these."""
-    _emit(f"{_state['command']}: error: {message}")
+    if not _captured("error", message):
+        _emit(f"{_state['command']}: error: {message}")
 
 
 def warn(message: str) -> None:
-    _emit(f"{_state['command']}: warning: {message}")
+    if not _captured("warn", message):
+        _emit(f"{_state['command']}: warning: {message}")
 
 
 def info(message: str) -> None:
-    if not _state["quiet"]:
+    if not _captured("info", message) and not _state["quiet"]:
         _emit(f"{_state['command']}: {message}")
+
+
+@contextmanager
+def capture() -> Iterator[list[tuple[str, str]]]:
+    """Collect this thread's error/warn/info calls as (level, message) instead of printing them; replay them
+    elsewhere with `say(level, message)`."""
+    _local.said = said = []
+    try:
+        yield said
+    finally:
+        _local.said = None
+
+
+def say(level: str, message: str) -> None:
+    {"error": error, "warn": warn, "info": info}[level](message)
 
 
 def debug_enabled() -> bool:

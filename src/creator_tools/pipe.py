@@ -56,11 +56,15 @@ class Group(_Friendly, click.Group):
 class PipeOptions:
     """The common options every record command takes (see _COMMON)."""
 
-    def __init__(self, inputs: tuple[str, ...] = (), output: str | None = None, jobs: int = 1,
+    def __init__(self, inputs: tuple[str, ...] = (), output: str | None = None, jobs: int | None = None,
                  keep_going: bool = False, dry_run: bool = False, force: bool = False, quiet: bool = False,
-                 metrics: str | None = None):
-        self.inputs, self.output, self.jobs, self.keep_going = inputs, output, jobs, keep_going
+                 metrics: str | None = None, cluster: str | None = None):
+        self.inputs, self.output, self.jobs, self.keep_going = inputs, output, jobs or 1, keep_going
         self.dry_run, self.force, self.quiet, self.metrics = dry_run, force, quiet, metrics
+        self.jobs_given = jobs is not None  # --cluster defaults -j to the cluster's worker threads
+        self.cluster = cluster or None
+        # (command name, its own parsed options): how a cluster worker rebuilds the stage (set by stage_command)
+        self.recipe: tuple[str, dict[str, Any]] | None = None
 
 
 class Stage(ABC):
@@ -135,6 +139,10 @@ class Stage(ABC):
     def close(self) -> None:
         """Release engines (models, servers) after the last record."""
 
+    def resources(self) -> dict[str, float]:
+        """Dask worker resources one record needs under --cluster, e.g. {"GPU": 1} for a CUDA model."""
+        return {}
+
 
 class Outcome:
     """What one input line became: records to write, counts, and a fatal error if it stops the run."""
@@ -190,7 +198,7 @@ def _drive(stage: Stage, opts: PipeOptions, out: IO[str], metrics: "Metrics") ->
     handle = functools.partial(_handle, stage, opts)
     totals = Outcome()
     with log.progress("records") as bar:
-        for outcome in _ordered(handle, items, opts.jobs, metrics):
+        for outcome in _ordered(handle, items, opts.jobs, metrics, (stage, opts) if opts.cluster else None):
             for record in outcome.records:
                 _emit(out, record)
             metrics.add(outcome)
@@ -204,9 +212,16 @@ def _drive(stage: Stage, opts: PipeOptions, out: IO[str], metrics: "Metrics") ->
     return ExitStatus.RECORD_ERRORS if totals.failed else ExitStatus.OK
 
 
-def _ordered(handle: Callable[[Item], Outcome], items: Iterator[Item], jobs: int, metrics: "Metrics") -> Iterator[Outcome]:
+def _ordered(handle: Callable[[Item], Outcome], items: Iterator[Item], jobs: int, metrics: "Metrics",
+             cluster: tuple[Stage, PipeOptions] | None = None) -> Iterator[Outcome]:
     """Results in input order. With -j N, at most 2N records are in flight: input is read only as fast as
-    results leave (Executor.map would read all input first and hold every result)."""
+    results leave (Executor.map would read all input first and hold every result). With --cluster the same
+    window holds Dask futures, run by `_handle` on the cluster's workers (cluster.py)."""
+    if cluster is not None:
+        from . import cluster as dask_cluster  # only --cluster pays for distributed
+
+        yield from dask_cluster.ordered(*cluster, items, metrics)
+        return
     if jobs <= 1:
         for item in items:
             metrics.records_in += 1
@@ -521,16 +536,20 @@ _COMMON = [
     click.option("-i", "--input", "inputs", multiple=True, metavar="FILE",
                  help="Read records from FILE ('-' is stdin); repeatable. Default: stdin."),
     click.option("-o", "--output", metavar="FILE", help="Write records to FILE (replaced only when the run ends well)."),
-    click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-                 help="Work on N records at once; output keeps input order."),
+    click.option("-j", "--jobs", type=click.IntRange(1, 1024), default=None,
+                 help="Work on N records at once; output keeps input order. Default: 1, with --cluster the "
+                      "cluster's worker threads."),
     click.option("-k", "--keep-going", is_flag=True,
                  help="Turn bad lines and failed records into error records and go on (exit 3 at the end)."),
     click.option("--dry-run", is_flag=True, help="Say what would be done on stderr; pass records through unchanged."),
     click.option("--force", is_flag=True, help="Redo work even when a record already has this stage's output."),
     click.option("-q", "--quiet", is_flag=True, help="No progress or info on stderr (errors still show)."),
     click.option("--metrics", metavar="FILE", help="Write counts and timings in Prometheus text format to FILE."),
+    click.option("--cluster", envvar="CS_CLUSTER", metavar="ADDRESS",
+                 help="Process records on the workers of the Dask cluster at ADDRESS (tcp://HOST:8786 or a "
+                      "scheduler file; env CS_CLUSTER); see docs/cluster.md."),
 ]
-COMMON_NAMES = ("inputs", "output", "jobs", "keep_going", "dry_run", "force", "quiet", "metrics")
+COMMON_NAMES = ("inputs", "output", "jobs", "keep_going", "dry_run", "force", "quiet", "metrics", "cluster")
 
 
 def common_options(fn: Callable) -> Callable:
@@ -564,14 +583,22 @@ def guard(command: str, call: Callable[[], int | None], quiet: bool | None = Non
         return int(ExitStatus.INTERRUPTED)
 
 
+# "voice" -> the function behind cs-voice that builds its Stage from parsed options; filled when
+# creator_tools.commands.voice is imported.
+FACTORIES: dict[str, Callable[..., Stage]] = {}
+
+
 def stage_command(name: str, **command_kwargs) -> Callable[[Callable[..., Stage]], click.Command]:
     """Decorator for `cs-NAME`: the function receives the parsed flags (common ones as `opts`) and returns
     the Stage to run. Its docstring is the --help text."""
 
     def decorate(fn: Callable[..., Stage]) -> click.Command:
+        FACTORIES[name] = fn  # a cluster worker builds the stage with the same factory (cluster.py)
+
         @functools.wraps(fn)
         def callback(opts: PipeOptions, **params):
             log.setup(f"cs-{name}", opts.quiet)
+            opts.recipe = (name, params)
             sys.exit(guard(f"cs-{name}", lambda: run(fn(opts=opts, **params), opts)))
 
         return click.command(name=f"cs-{name}", cls=Command, context_settings=CONTEXT_SETTINGS, **command_kwargs)(

@@ -115,6 +115,9 @@ class CaptionStage(pipe.Stage):
         captions = {"language": heard_language, "words": words, **{k: artifacts.publish(v) for k, v in files.items()}}
         return {**record, "captions": captions}
 
+    def resources(self) -> dict[str, float]:
+        return {"GPU": 1} if self.device == "cuda" else {}  # --cluster: only a worker with a GPU takes it
+
     def plan(self, record: Record) -> str:
         key, path = source_of(record)
         return f"would transcribe {path} (from '{key}') and add 'captions'"

@@ -99,6 +99,9 @@ class Render(pipe.Stage):
             preset = "landscape" if record.get("format") == "long" else "short"
         return PRESETS[preset]
 
+    def resources(self) -> dict[str, float]:
+        return {"GPU": 1} if self.encoder == "h264_nvenc" else {}  # --cluster: only a worker with a GPU takes it
+
     def plan(self, record: dict) -> str:
         width, height = self.size(record)
         return f"would render {len(record['script'].get('segments') or [])} segments at {width}x{height}"
