@@ -221,11 +221,16 @@ class YouTubeState:
         return digest.hexdigest()
 
     def add_video(self, title: str, *, published_at: str | None = None, duration: str = "PT1M",
-                  statistics: dict | None = None, privacy: str = "public") -> str:
-        """A video that exists without an upload (for cs-stats tests)."""
+                  statistics: dict | None = None, privacy: str = "public", description: str = "",
+                  tags: list[str] | None = None, size: tuple[int, int] | None = None) -> str:
+        """A video that exists without an upload (for cs-stats tests). Like the real API, the snippet has
+        `tags` only when the video has some, and `fileDetails` (owner only) the stream's size when known."""
         video_id = _new_id()
-        resource = _video_resource(video_id, {"snippet": {"title": title}, "status": {"privacyStatus": privacy}},
+        snippet = {"title": title, "description": description, **({"tags": list(tags)} if tags else {})}
+        resource = _video_resource(video_id, {"snippet": snippet, "status": {"privacyStatus": privacy}},
                                    self.channel)
+        if size:
+            resource["fileDetails"] = {"videoStreams": [{"widthPixels": size[0], "heightPixels": size[1]}]}
         if published_at:
             resource["snippet"]["publishedAt"] = published_at
         resource["contentDetails"]["duration"] = duration
