@@ -392,6 +392,6 @@ def test_junk_store_file_is_one_line_not_a_traceback(tmp_path):
         assert done.returncode == 1, (args, done.stderr)
         assert "Traceback" not in done.stderr and "DatabaseError" not in done.stderr
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        assert lines == [f"cs-stats: error: {junk} is not a usable stats store (file is not a database); pass "
-                         "--db the file cs-stats pull made, or set CS_STATS_DB"], (args, done.stderr)
+        assert lines == [f"cs-stats: error: cannot open the stats database {junk}: file is not a database; "
+                         "pass --db or set CS_STATS_DB"], (args, done.stderr)
     assert junk.read_bytes().startswith(b"this is not a database")  # left as it was
