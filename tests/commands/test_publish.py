@@ -325,10 +325,10 @@ def test_quota_exhausted_mid_upload_keeps_session(server, env, media):
 
 
 def test_local_quota_budget_defers_before_any_upload(server, env, media):
-    # A dressed upload spends 501 units (thumbnail 50, captions 400, playlist 51) beside its upload call.
+    # A dressed upload holds 551 units (thumbnail 50, captions 400, playlist at worst 101) beside its upload call.
     done = publish(server, env, [make_record(media)], "--quota", "400")
     assert done.returncode == 4
-    assert "needs 501 quota units but" in done.stderr and "raise --quota" in done.stderr
+    assert "record rec-1: needs 551 quota units but" in done.stderr and "raise --quota" in done.stderr
     assert outputs(done)[0]["_error"]["retryable"] is True
     assert not server.state.sessions and not server.state.videos
 
@@ -472,7 +472,7 @@ def test_publish_cron_defers_over_quota_and_finishes_next_run(server, env, media
     (ready / "day.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     cron_env = {**env, "CS_BIN": str(BIN), "CS_READY_DIR": str(ready), "CS_PUBLISHED_DIR": str(published),
                 "CS_YOUTUBE_TOKEN": env["_TOKEN"], "CS_YOUTUBE_ENDPOINT": server.url, "XDG_RUNTIME_DIR": str(tmp_path),
-                "QUOTA": "700"}  # room for one dressed upload's units (50 + 400 + 51 + lookups) a day
+                "QUOTA": "700"}  # room for one dressed upload's units (at most 551) a day
     script = str(Path(__file__).resolve().parents[2] / "pipelines" / "publish-cron.sh")
     first = subprocess.run(["sh", script], env=cron_env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr

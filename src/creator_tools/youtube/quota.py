@@ -136,7 +136,7 @@ class Quota:
         with self.db.transaction(lock=f"quota:{self.project}"):
             problem = self.short(need)
             if problem:
-                raise QuotaDeferred(f"{what} {problem}")
+                raise QuotaDeferred(problem)  # the driver names the record
             for bucket, units in need.items():
                 self.db.execute("INSERT INTO holds (id, project, day, bucket, units, at) VALUES (?,?,?,?,?,?)",
                                 (f"{hold}:{bucket}", self.project, pacific_day(), bucket, units, time.time()))
