@@ -55,10 +55,12 @@ class Analytics:
         return analytics
 
     # --- state for tests --------------------------------------------------------------------------------
-    def add_video(self, title: str, *, published_at: str, duration: str = "PT1M", statistics: dict | None = None) -> str:
-        """A video on the channel, listed in its uploads playlist like an uploaded one."""
+    def add_video(self, title: str, *, published_at: str, duration: str = "PT1M", statistics: dict | None = None,
+                  **snippet) -> str:
+        """A video on the channel, listed in its uploads playlist like an uploaded one (`snippet`:
+        description, tags, size, as YouTubeState.add_video takes them)."""
         state = self.server.state
-        video_id = state.add_video(title, published_at=published_at, duration=duration, statistics=statistics)
+        video_id = state.add_video(title, published_at=published_at, duration=duration, statistics=statistics, **snippet)
         with state.lock:
             if video_id not in state.playlist_video_ids(state.uploads_playlist):
                 item_id = "UUitem" + secrets.token_hex(6)

@@ -57,9 +57,12 @@ SCOPE_ANALYTICS = "https://www.googleapis.com/auth/yt-analytics.readonly"
 ALL_SCOPES = [SCOPE_UPLOAD, SCOPE_YOUTUBE, SCOPE_FORCE_SSL, SCOPE_READONLY, SCOPE_ANALYTICS]
 WRITE_SCOPES = {SCOPE_YOUTUBE, SCOPE_FORCE_SSL}
 READ_SCOPES = {SCOPE_YOUTUBE, SCOPE_FORCE_SSL, SCOPE_READONLY}
-# The real API's unit costs (YouTube Data API quota calculator).
+# The real API's unit costs (https://developers.google.com/youtube/v3/determine_quota_cost, read 2026-11-28):
+# videos.insert and search.list draw 1 per call on buckets of their own (100 a day each by default); every
+# other method spends units from 10,000 a day.
+OWN_BUCKETS = {"videos.insert": "uploads", "search.list": "searches"}
 COSTS = {
-    "videos.insert": 1600, "videos.list": 1, "videos.update": 50, "thumbnails.set": 50,
+    "videos.insert": 1, "search.list": 1, "videos.list": 1, "videos.update": 50, "thumbnails.set": 50,
     "captions.insert": 400, "captions.list": 50, "channels.list": 1, "playlists.list": 1,
     "playlists.insert": 50, "playlistItems.list": 1, "playlistItems.insert": 50,
     "reports.query": 0,  # the Analytics API has its own quota
@@ -179,8 +182,10 @@ class YouTubeState:
         self.refresh_tokens: dict[str, dict] = {}  # token -> {"scopes", "revoked"}
         self.codes: dict[str, dict] = {}
         self.faults = Faults()
-        self.quota_limit = 10_000
+        self.quota_limit = 10_000  # units for the methods outside OWN_BUCKETS
         self.quota_used = 0
+        self.bucket_limits = {"uploads": 100, "searches": 100}
+        self.bucket_used = {"uploads": 0, "searches": 0}
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status), for assertions
         self.bytes_received = 0
 
@@ -221,11 +226,16 @@ class YouTubeState:
         return digest.hexdigest()
 
     def add_video(self, title: str, *, published_at: str | None = None, duration: str = "PT1M",
-                  statistics: dict | None = None, privacy: str = "public") -> str:
-        """A video that exists without an upload (for cs-stats tests)."""
+                  statistics: dict | None = None, privacy: str = "public", description: str = "",
+                  tags: list[str] | None = None, size: tuple[int, int] | None = None) -> str:
+        """A video that exists without an upload (for cs-stats tests). Like the real API, the snippet has
+        `tags` only when the video has some, and `fileDetails` (owner only) the stream's size when known."""
         video_id = _new_id()
-        resource = _video_resource(video_id, {"snippet": {"title": title}, "status": {"privacyStatus": privacy}},
+        snippet = {"title": title, "description": description, **({"tags": list(tags)} if tags else {})}
+        resource = _video_resource(video_id, {"snippet": snippet, "status": {"privacyStatus": privacy}},
                                    self.channel)
+        if size:
+            resource["fileDetails"] = {"videoStreams": [{"widthPixels": size[0], "heightPixels": size[1]}]}
         if published_at:
             resource["snippet"]["publishedAt"] = published_at
         resource["contentDetails"]["duration"] = duration
@@ -410,11 +420,17 @@ class YouTubeServer:
                 faults.rate_limited -= 1
                 raise ApiError(403, "rateLimitExceeded", "The request cannot be completed because you have exceeded your quota.", "youtube.quota")
             units = COSTS.get(cost or "", 1)
-            if faults.quota_exhausted or state.quota_used + units > state.quota_limit:
+            bucket = OWN_BUCKETS.get(cost or "")
+            used, limit = ((state.bucket_used[bucket], state.bucket_limits[bucket]) if bucket
+                           else (state.quota_used, state.quota_limit))
+            if faults.quota_exhausted or used + units > limit:
                 raise ApiError(403, "quotaExceeded", "The request cannot be completed because you have exceeded your <a href=\"/youtube/v3/getting-started#quota\">quota</a>.", "youtube.quota")
             if cost == "videos.insert" and faults.upload_limit:
                 raise ApiError(400, "uploadLimitExceeded", "The user has exceeded the number of videos they may upload.", "youtube.video")
-            state.quota_used += units
+            if bucket:
+                state.bucket_used[bucket] += units
+            else:
+                state.quota_used += units
 
     # --- OAuth ----------------------------------------------------------------------------------------
     def authorize(self, req: Request) -> Response:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pg_server import PostgresServer, find_bin  # noqa: E402
 from youtube_server import SCOPE_READONLY, YouTubeServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -324,9 +325,10 @@ def test_quota_exhausted_mid_upload_keeps_session(server, env, media):
 
 
 def test_local_quota_budget_defers_before_any_upload(server, env, media):
-    done = publish(server, env, [make_record(media)], "--quota", "1000")
+    # A dressed upload holds 551 units (thumbnail 50, captions 400, playlist at worst 101) beside its upload call.
+    done = publish(server, env, [make_record(media)], "--quota", "400")
     assert done.returncode == 4
-    assert "quota units" in done.stderr and "--quota" in done.stderr
+    assert "record rec-1: needs 551 quota units but" in done.stderr and "raise --quota" in done.stderr
     assert outputs(done)[0]["_error"]["retryable"] is True
     assert not server.state.sessions and not server.state.videos
 
@@ -470,7 +472,7 @@ def test_publish_cron_defers_over_quota_and_finishes_next_run(server, env, media
     (ready / "day.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     cron_env = {**env, "CS_BIN": str(BIN), "CS_READY_DIR": str(ready), "CS_PUBLISHED_DIR": str(published),
                 "CS_YOUTUBE_TOKEN": env["_TOKEN"], "CS_YOUTUBE_ENDPOINT": server.url, "XDG_RUNTIME_DIR": str(tmp_path),
-                "QUOTA": "2200"}  # room for one dressed upload (1600 + 50 + 400 + playlist) a day
+                "QUOTA": "700"}  # room for one dressed upload's units (at most 551) a day
     script = str(Path(__file__).resolve().parents[2] / "pipelines" / "publish-cron.sh")
     first = subprocess.run(["sh", script], env=cron_env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
@@ -515,3 +517,112 @@ def test_access_token_rejected_mid_run_is_refreshed(server, env, media, tmp_path
     assert done.returncode == 0, done.stderr
     assert_one_complete_video(server, media)
     assert json.loads(token.read_text())["token"] != "" and any(path == "/token" for _, path, _ in server.state.calls)
+
+
+def test_uploads_have_their_own_bucket(server, env, media, tmp_path):
+    """Today's rules (determine_quota_cost, 2026-11-28): videos.insert draws on its own bucket of 100 calls a
+    day, not 1,600 of the 10,000 units; each bucket defers on its own and says which ran out."""
+    from creator_tools.commands import publish as command
+    from creator_tools.youtube import quota
+
+    assert command.DEFAULT_UPLOADS == quota.DEFAULT_UPLOADS == 100 and quota.cost("videos.insert") == ("uploads", 1)
+    records = []
+    for n in range(8):  # eight bare uploads: 8 units-free inserts, where the old 1,600-unit rule stopped at six
+        path = tmp_path / f"b{n}.mp4"
+        path.write_bytes(media["video"].read_bytes() + bytes([n]) * 8)
+        records.append(make_record({**media, "video": path, "sha256": sha256(path)}, playlist=None)
+                       | {"id": f"b{n}", "thumb": None, "captions": None})
+    done = publish(server, env, records[:7], "--uploads-per-day", "7")
+    assert done.returncode == 0, done.stderr
+    assert len(server.state.videos) == 7
+    check = publish(server, env, records[7:], "--uploads-per-day", "7", "--check")
+    assert check.returncode == 4
+    assert "needs 1 calls of the uploads bucket (videos.insert) but 0 of the daily 7 are left" in check.stderr
+    assert "raise --uploads-per-day" in check.stderr
+    late = publish(server, env, records[7:], "--uploads-per-day", "7")
+    assert late.returncode == 4 and "uploads bucket" in late.stderr and "--uploads-per-day" in late.stderr
+    assert outputs(late)[0]["_error"]["retryable"] is True and len(server.state.videos) == 7
+    more = publish(server, env, records[7:], "--uploads-per-day", "8", "--check")
+    assert more.returncode == 0 and "ready to publish" in more.stderr and "1 uploads left today" in more.stderr
+
+
+def test_still_image_named_mp4_is_refused_before_upload(server, env, media, tmp_path):
+    """A PNG renamed .mp4 has one 'video' stream to ffprobe; it is still not a video."""
+    from PIL import Image
+
+    fake = tmp_path / "frame.mp4"
+    Image.new("RGB", (320, 240), (10, 200, 30)).save(fake, format="PNG")
+    record = make_record({**media, "video": fake, "sha256": sha256(fake)})
+    for args in (["--check"], []):
+        done = publish(server, env, [record], *args)
+        assert done.returncode == 1, done.stderr
+        assert "frame.mp4: is a still image (png_pipe), not a video" in done.stderr and "Traceback" not in done.stderr
+    assert not server.state.sessions and not server.state.videos
+
+
+# --- one ledger for many publishers (issue 9, item 4) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    if find_bin() is None:  # `make setup` installs it from requirements-apt.txt
+        pytest.fail("PostgreSQL is missing; run `make setup` (requirements-apt.txt lists postgresql)")
+    with PostgresServer() as running:
+        yield running
+
+
+def batch(media, tmp_path, prefix: str, count: int) -> list[dict]:
+    """COUNT distinct videos (the test MP4 with a few bytes appended), each with its thumbnail."""
+    out = []
+    for n in range(count):
+        path = tmp_path / f"{prefix}{n}.mp4"
+        path.write_bytes(media["video"].read_bytes() + f"{prefix}{n}".encode() * 4)
+        out.append(make_record({**media, "video": path, "sha256": sha256(path)}, playlist=None)
+                   | {"id": f"{prefix}{n}", "captions": None})
+    return out
+
+
+def publish_together(server, env, records, *args) -> list[subprocess.CompletedProcess]:
+    """Two cs-publish processes started at once on the same batch (as two machines would be)."""
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    argv = [CS_PUBLISH, "--api-endpoint", server.url, "--token", env["_TOKEN"], "--chunk-size", "256K", "-k", *args]
+    procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**env, "XDG_STATE_HOME": f"{env['XDG_STATE_HOME']}-{n}"}) for n in range(2)]
+    done = []
+    for proc in procs:
+        out, err = proc.communicate(lines, timeout=300)
+        done.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return done
+
+
+def test_two_publishers_share_one_postgresql_ledger(server, env, media, tmp_path, postgres):
+    """Each video uploaded exactly once, and no quota bucket spent past its budget, by two processes with
+    their own state folders and one ledger (CS_DB)."""
+    env = {**env, "CS_DB": postgres.create_database("ledger_" + os.urandom(4).hex())}
+    first = batch(media, tmp_path, "a", 6)
+    runs = publish_together(server, env, first, "-j", "2")
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    assert len(server.state.videos) == 6 and uploads_sent(server) >= 6
+    assert sorted(server.state.video_sha256(v) for v in server.state.videos) == sorted(r["video"]["sha256"] for r in first)
+    ids = [[r["youtube"]["video_id"] for r in outputs(run)] for run in runs]
+    assert ids[0] == ids[1]  # the second publisher of each file returned the first one's video
+    assert "already on this channel" in runs[0].stderr + runs[1].stderr
+
+    # The day's upload bucket: 6 used, 8 allowed; 4 more files offered to both publishers: 2 go up, 2 wait.
+    second = batch(media, tmp_path, "b", 4)
+    runs = publish_together(server, env, second, "--uploads-per-day", "8", "--quota", "10000")
+    assert len(server.state.videos) == 8
+    assert {run.returncode for run in runs} == {4}
+    assert "uploads bucket (videos.insert) but 0 of the daily 8 are left" in runs[0].stderr + runs[1].stderr
+    import psycopg
+
+    with psycopg.connect(env["CS_DB"]) as db:
+        spent = dict(db.execute("SELECT call, SUM(units) FROM spend GROUP BY call").fetchall())
+        holds = db.execute("SELECT COUNT(*) FROM holds").fetchone()[0]
+        claimed = db.execute("SELECT COUNT(*) FROM uploads WHERE claimed_by IS NOT NULL AND video_id IS NOT NULL").fetchone()[0]
+    assert spent["videos.insert"] == 8 and spent["thumbnails.set"] == 8 * 50
+    assert holds == 0 and claimed == 8
+    for record in first + second:  # nothing was uploaded twice: one video per file, all files accounted for
+        matches = [v for v in server.state.videos if server.state.video_sha256(v) == record["video"]["sha256"]]
+        assert len(matches) <= 1

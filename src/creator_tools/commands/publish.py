@@ -17,6 +17,10 @@ from ..errors import BadInput, ConfigError, UsageError
 # The YouTube modules and the ffmpeg helpers (subprocess, sqlite3, urllib, pathlib) load when a record is
 # published, so --help stays quick; the option default is copied here.
 DEFAULT_BUDGET = 10_000  # youtube.quota.DEFAULT_BUDGET (tests/test_contract.py checks they agree)
+DEFAULT_UPLOADS = 100  # youtube.quota.DEFAULT_UPLOADS
+
+
+IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif"}
 
 
 def parse_size(text: str) -> int:
@@ -38,8 +42,10 @@ class Publish(pipe.Stage):
     needs = {"video": "cs-render", "meta": "cs-meta"}
 
     def __init__(self, token: str | None, endpoint: str | None, budget: int, chunk_size: int, check: bool,
-                 schedule_every: float | None):
+                 schedule_every: float | None, uploads_per_day: int = DEFAULT_UPLOADS, db: str | None = None):
         self.token_option = token
+        self.db = db
+        self.uploads_per_day = uploads_per_day
         self.endpoint = endpoint
         self.budget = budget
         self.chunk_size = chunk_size
@@ -62,7 +68,8 @@ class Publish(pipe.Stage):
                 from ..youtube.publisher import Publisher
 
                 token = yt_auth.load_token(self.token_option)
-                self._publisher = Publisher(token, self.endpoint, self.budget, self.chunk_size, self.schedule_every)
+                self._publisher = Publisher(token, self.endpoint, self.budget, self.chunk_size, self.schedule_every,
+                                            self.uploads_per_day, self.db)
             return self._publisher
 
     def _local_checks(self, record: dict) -> str:
@@ -74,9 +81,16 @@ class Publish(pipe.Stage):
         path = str((record["video"] or {}).get("path") or "")
         if not path:
             raise BadInput("video.path is empty; run cs-render again")
-        streams = ffmpeg.probe(path).get("streams", [])
-        if not any(s.get("codec_type") == "video" for s in streams):
+        info = ffmpeg.probe(path)
+        if not any(s.get("codec_type") == "video" for s in info.get("streams", [])):
             raise BadInput(f"{path}: has no video stream; run cs-render again")
+        # ffprobe reads a still image (a PNG renamed .mp4) as one video stream: YouTube would reject it
+        # after the upload spent its quota, so only a container with a running time counts as a video.
+        container = str((info.get("format") or {}).get("format_name") or "")
+        seconds = float((info.get("format") or {}).get("duration") or 0)
+        if container in IMAGE_FORMATS or container.endswith("_pipe") or seconds <= 0:
+            raise BadInput(f"{path}: is a still image ({container}), not a video, whatever its name says; "
+                           "run cs-render again")
         return path
 
     def process(self, record: dict) -> dict:
@@ -110,14 +124,18 @@ class Publish(pipe.Stage):
             raise BadInput(f"{wanted['captions']}: no such caption file; run cs-caption again")
         if not (row and row.get("video_id")):
             metadata.validate(record["meta"])
-        cost, left = pub.cost(row, wanted), pub.quota.left()
-        if cost > left:
+        from ..youtube.quota import describe
+
+        cost = pub.cost(row, wanted)
+        problem = pub.quota.short(cost)
+        if problem:
             from ..errors import QuotaDeferred
 
-            raise QuotaDeferred(f"needs {cost} quota units but {max(left, 0)} are left today; re-run tomorrow or raise --quota")
+            raise QuotaDeferred(problem)
         state = f"already uploaded as {row['video_id']}" if row and row.get("video_id") else "ready to publish"
-        log.info(f"record {record.get('id')}: {state}: {path} ({os.path.getsize(path)} bytes), about {cost} "
-                 f"quota units needed, {left} left today")
+        left = f"{pub.quota.left('units')} quota units and {pub.quota.left('uploads')} uploads"
+        log.info(f"record {record.get('id')}: {state}: {path} ({os.path.getsize(path)} bytes), needs about "
+                 f"{describe(cost)}; {left} left today")
         return record
 
     def plan(self, record: dict) -> str:
@@ -170,14 +188,20 @@ class Publish(pipe.Stage):
 @click.option("--chunk-size", default="16M", show_default=True, metavar="SIZE",
               help="Upload chunk size, a multiple of 256K.")
 @click.option("--quota", "budget", type=click.IntRange(1), default=DEFAULT_BUDGET, show_default=True,
-              metavar="UNITS", help="Daily quota budget (Pacific-time day); records that would exceed it are deferred.")
+              metavar="UNITS", help="Daily quota units for all calls but uploads (Pacific-time day); records that "
+              "would exceed it are deferred.")
+@click.option("--uploads-per-day", type=click.IntRange(1), default=DEFAULT_UPLOADS, show_default=True, metavar="N",
+              help="Daily videos.insert calls (YouTube's own bucket for uploads); more records are deferred.")
+@click.option("--db", envvar="CS_DB", metavar="URL", help="Upload and quota ledger: a SQLite file, or "
+              "postgresql://user@host/db shared by publishers on many machines [env CS_DB; default "
+              "$XDG_STATE_HOME/creator-tools/youtube.sqlite].")
 @click.option("--check", is_flag=True, help="Preflight only: token, file, meta, thumbnail, quota; upload nothing.")
 @click.option("--schedule-every", type=click.FloatRange(min=1), metavar="HOURS",
               help="Give records without meta.publish_at the next free slot, HOURS after the last scheduled one.")
 @pipe.common_options
 @click.pass_context
 def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpoint: str | None, chunk_size: str,
-        budget: int, check: bool, schedule_every: float | None) -> None:
+        budget: int, uploads_per_day: int, db: str | None, check: bool, schedule_every: float | None) -> None:
     """Upload each record's video to YouTube with its thumbnail, captions, playlist and schedule.
 
     \b
@@ -185,11 +209,12 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     Adds:   youtube {video_id, url, privacy, publish_at, thumbnail_set, caption_id, playlist_item_id}.
 
     \b
-    Uploads are resumable and crash-safe: the session is saved in a ledger under
-    $XDG_STATE_HOME/creator-tools/ before the first byte, so a re-run after a kill continues from
-    the server's committed offset; a file already on the channel (same sha256) is never uploaded
-    again. Quota is counted per Pacific-time day; records that would exceed --quota, or that meet a
-    quota or rate limit, are deferred (exit 4) and the next run picks them up.
+    Uploads are resumable and crash-safe: the session is saved in a ledger (--db) before the first
+    byte, so a re-run after a kill continues from the server's committed offset; a file already on
+    the channel (same sha256) is never uploaded again. Publishers on many machines share one
+    postgresql:// ledger: each file is claimed before upload and the quota check-and-spend is locked. Quota is counted per Pacific-time day in YouTube's buckets (uploads: --uploads-per-day;
+    everything else: --quota units); records that would exceed either, or that meet a quota or rate
+    limit, are deferred (exit 4), the message naming the bucket, and the next run picks them up.
 
     \b
     Set-up, once, on a machine with a browser (see docs/youtube.md for a headless box):
@@ -199,6 +224,7 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     Example:
       cs-meta -i rendered.jsonl | cs-publish --check && \\
       cs-meta -i rendered.jsonl | cs-publish --schedule-every 24 -o published.jsonl
+      CS_DB=postgresql://publish@db.local/ledger cs-publish -i batch-2.jsonl   # on each box
     """
     if ctx.invoked_subcommand:
         ctx.obj = {"api_endpoint": api_endpoint}
@@ -208,7 +234,8 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     def run() -> int:
         from ..youtube import client
 
-        stage = Publish(token, client.endpoint(api_endpoint), budget, parse_size(chunk_size), check, schedule_every)
+        stage = Publish(token, client.endpoint(api_endpoint), budget, parse_size(chunk_size), check, schedule_every,
+                        uploads_per_day, db)
         return pipe.run(stage, opts)
 
     sys.exit(pipe.guard("cs-publish", run))

@@ -147,9 +147,11 @@ def pull(db, since, until, inputs, api_endpoint, token, quota, jobs, quiet) -> N
 @cli.command(context_settings=pipe.CONTEXT_SETTINGS)
 @pipe.common_options
 @_db_option
-@click.option("--since", metavar="YYYY-MM-DD", help="First day of the window (default: the last stored days).")
-@click.option("--window", "window_text", default="7d", show_default=True, metavar="Nd",
-              help="Window length: 7d, 28d, 4w. Deltas compare with the window just before it.")
+@click.option("--since", metavar="YYYY-MM-DD",
+              help="First day of the window; alone, the window runs to the last stored day (as in git log).")
+@click.option("--window", "window_text", metavar="Nd",
+              help="Window length: 7d, 28d, 4w, ending at the last stored day (from --since when given). "
+                   "Default: 7d. Deltas compare with the days of equal length just before.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True,
               help="jsonl: one record per video; table: a rich table with sparklines for people.")
 @click.option("--plot", metavar="FILE.png", help="Also draw views per day, top videos and retention to a PNG.")
@@ -168,12 +170,12 @@ def report(opts: pipe.PipeOptions, db, since, window_text, fmt, plot, limit, cha
     \b
     Example:
       cs-stats report --window 28d --format table --plot stats.png
-      cs-stats report --since 2024-06-01 --window 7d | jq -c '.stats | [.video_id, .views, .delta.views]'
+      cs-stats report --since 2024-06-01 | jq -c '.stats | [.video_id, .views, .delta.views]'
     """
     from ..stats import report as reports
 
     def call() -> int:
-        days = reports.parse_days(window_text)
+        days = reports.parse_days(window_text) if window_text else None
         start = reports.parse_date(since) if since else None
         store = _open_store(db)
         try:
@@ -231,7 +233,8 @@ def recommend(opts: pipe.PipeOptions, db, metric, min_n, min_effect, limit) -> N
     """Topics, formats, lengths, hooks and publish hours that beat the channel, as records for cs-idea.
 
     \b
-    Reads: the stats store (videos joined with what cs-publish recorded: topic, format, hook, length).
+    Reads: the stats store (videos joined with what cs-publish recorded: topic, format, hook, length;
+    for other videos, topics from their tags, titles and descriptions, format from length and shape).
     Emits: {id, topic, recommendation: {id, summary, format, length_s, publish_hour, hook, evidence}},
     one per topic whose median beats the channel median, best first. Evidence holds n, medians, the
     ratio to the channel median, Cliff's delta and Cohen's d (on log values) for every choice.
@@ -250,8 +253,12 @@ def recommend(opts: pipe.PipeOptions, db, metric, min_n, min_effect, limit) -> N
                 counts = store.counts()
                 if not counts["daily"]:
                     raise BadInput(f"the stats store {store.url} holds no days yet; run cs-stats pull first")
-                log.warn(f"no topic with {min_n}+ videos beats the channel median ({counts['published']} videos "
-                         "have a topic; pass cs-publish records to cs-stats pull -i, or lower --min-n)")
+                from ..stats.recommend import profiles
+
+                found = profiles(store, metric)
+                topics = sum(1 for p in found if p["topic"])
+                log.warn(f"no topic with {min_n}+ videos beats the channel median ({topics} of {len(found)} videos "
+                         "have a topic, from cs-publish records or their tags and titles; lower --min-n)")
             for record in records:
                 log.info(record["recommendation"]["summary"])
             return pipe.run(_FromStore("recommendation", records), opts)

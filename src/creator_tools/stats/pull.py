@@ -4,7 +4,8 @@ Analytics API v2, upserted into the stats store, joined with what cs-publish rec
 Calls, in order (Data API units in brackets, charged to cs-publish's quota ledger):
   channels.list mine [1] -> the uploads playlist
   playlistItems.list [1 per 50 videos] -> every video id
-  videos.list snippet,contentDetails,statistics [1 per 50 videos] -> title, publish time, length, counts
+  videos.list snippet,contentDetails,statistics,fileDetails [1 per 50 videos] -> title, description, tags,
+    publish time, length, frame shape, counts
   reports.query dimensions=day -> the channel per day
   reports.query dimensions=video, sort=-views -> which videos had views in the range
   reports.query dimensions=day, filters=video==ID -> each such video per day
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +59,27 @@ def iso_duration_s(text: str | None) -> float | None:
     return days * 86400 + hours * 3600 + minutes * 60 + seconds
 
 
+def shape(video: dict) -> str | None:
+    """'vertical', 'horizontal' or 'square' from fileDetails (returned to the channel's owner), else None."""
+    streams = (video.get("fileDetails") or {}).get("videoStreams") or []
+    if not streams or not streams[0].get("widthPixels") or not streams[0].get("heightPixels"):
+        return None
+    width, height = int(streams[0]["widthPixels"]), int(streams[0]["heightPixels"])
+    return "vertical" if height > width else "horizontal" if width > height else "square"
+
+
+def video_row(video: dict, fetched: str) -> dict:
+    """A `videos` row from a videos.list resource: what recommend needs for videos cs-publish never saw."""
+    snippet, stats = video.get("snippet") or {}, video.get("statistics") or {}
+    return {"video_id": video["id"], "title": snippet.get("title"), "published_at": snippet.get("publishedAt"),
+            "duration_s": iso_duration_s((video.get("contentDetails") or {}).get("duration")),
+            "view_count": int(stats.get("viewCount") or 0), "like_count": int(stats.get("likeCount") or 0),
+            "comment_count": int(stats.get("commentCount") or 0), "fetched_at": fetched,
+            "description": snippet.get("description") or None,
+            "tags": json.dumps(snippet["tags"], ensure_ascii=False) if snippet.get("tags") else None,
+            "shape": shape(video)}
+
+
 def date_range(store: Store, since: str | None, until: str | None, today: dt.date) -> tuple[str, str]:
     """Explicit dates, else from a few days before the last stored day (YouTube revises recent days), else
     the last 28 days."""
@@ -94,14 +117,13 @@ def published_from_ledger(video_ids: set[str]) -> list[dict]:
     the ledger keeps it, the published record itself (topic, format, hook...)."""
     from ..youtube import ledger
 
-    path = ledger.database_path()
-    if not path.exists():
+    url = ledger.default_url()  # $CS_DB: the ledger cs-publish writes, a PostgreSQL one included
+    if not ledger.is_postgres(url) and not os.path.exists(url.removeprefix("sqlite:///")):
         return []
-    db = ledger.connect(path)
-    columns = {row[1] for row in db.execute("PRAGMA table_info(uploads)")}
-    wanted = ["video_id", "youtube", "path"] + [c for c in ("record",) if c in columns]
+    db = ledger.connect(url)  # adds the columns an old ledger lacks
+    wanted = ["video_id", "youtube", "path", "record"]
     rows = []
-    for values in db.execute(f"SELECT {', '.join(wanted)} FROM uploads WHERE video_id IS NOT NULL"):
+    for values in db.execute(f"SELECT {', '.join(wanted)} FROM uploads WHERE video_id IS NOT NULL").fetchall():
         row = dict(zip(wanted, values))
         if row["video_id"] not in video_ids:
             continue
@@ -135,10 +157,10 @@ class Puller:
         return self._local.service
 
     def call(self, request: Any, name: str) -> dict:
-        from ..youtube.quota import COSTS
+        from ..youtube.quota import cost as call_cost
 
-        cost = COSTS.get(name, 1)
-        if cost and self.quota.left() < cost:
+        bucket, cost = call_cost(name)
+        if cost and self.quota.left(bucket) < cost:
             raise QuotaDeferred(f"{name} needs {cost} quota units but the daily budget of {self.quota.budget} is "
                                 f"spent (it resets at midnight Pacific time); re-run tomorrow or raise --quota")
         result = self.client.execute(request, name, quota=self.quota, token=self.token)
@@ -166,7 +188,7 @@ class Puller:
                 break
         videos = []
         for start in range(0, len(ids), 50):
-            answer = self.call(self.youtube.videos().list(part="snippet,contentDetails,statistics",
+            answer = self.call(self.youtube.videos().list(part="snippet,contentDetails,statistics,fileDetails",
                                                           id=",".join(ids[start:start + 50])), "videos.list")
             videos += answer.get("items", [])
         return channel["id"], videos
@@ -201,12 +223,7 @@ def pull(store: Store, *, endpoint: str | None, token_option: str | None, budget
     try:
         _channel_id, videos = puller.uploads()
         fetched = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        rows = [{"video_id": v["id"], "title": v["snippet"].get("title"), "published_at": v["snippet"].get("publishedAt"),
-                 "duration_s": iso_duration_s(v.get("contentDetails", {}).get("duration")),
-                 "view_count": int(v.get("statistics", {}).get("viewCount") or 0),
-                 "like_count": int(v.get("statistics", {}).get("likeCount") or 0),
-                 "comment_count": int(v.get("statistics", {}).get("commentCount") or 0), "fetched_at": fetched}
-                for v in videos]
+        rows = [video_row(v, fetched) for v in videos]
         summary.videos = store.upsert_videos(rows)
         ids = {v["id"] for v in videos}
         published = published_from_ledger(ids) + [r for r in published_from_records(records) if r["video_id"] in ids]

@@ -55,12 +55,76 @@ def hook_kind(hook: str | None) -> str | None:
     return "statement"
 
 
+# Shorts: vertical (or square) and at most 3 minutes since 15 October 2024; without the frame's shape
+# (fileDetails is the owner's only), a minute or less is the safe reading.
+SHORT_MAX_S, SHORT_MAX_S_UNKNOWN_SHAPE = 180, 60
+
+
+def video_format(length: float | None, shape: str | None) -> str | None:
+    """'short' or 'long' from the running time and the frame's shape."""
+    if not length:
+        return None
+    if shape in ("vertical", "square"):
+        return "short" if length <= SHORT_MAX_S else "long"
+    if shape == "horizontal":
+        return "long"
+    return "short" if length <= SHORT_MAX_S_UNKNOWN_SHAPE else "long"
+
+
+def _phrases(text: str | None) -> list[str]:
+    """Content-word unigrams and bigrams of a title or description, in order."""
+    from ..text import STOPWORDS, words
+
+    tokens = [w.lower().strip("'’-") for w in words(text or "")]
+    tokens = [w for w in tokens if len(w) > 2 and not w.isdigit() and w not in STOPWORDS]
+    return [" ".join(tokens[i:i + 2]) for i in range(len(tokens) - 1)] + tokens
+
+
+def _candidates(video: dict) -> list[tuple[str, int]]:
+    """(phrase, source rank) for one video: its tags first (the creator's own words), then title, description."""
+    out: list[tuple[str, int]] = []
+    for tag in video.get("tags") or []:
+        label = " ".join(str(tag).lower().split())
+        if label:
+            out.append((label, 0))
+    out += [(p, 1) for p in _phrases(video.get("api_title") or video.get("title"))]
+    out += [(p, 2) for p in _phrases((video.get("description") or "")[:500])]
+    return out
+
+
+def derive_topics(videos: list[dict]) -> dict[str, str]:
+    """A topic for each video without one: its tag or title phrase that the most other videos share (at least
+    two, and not every video: a channel-wide tag tells topics apart no better than none); ties go to the
+    longer phrase, then tags over titles, then the earlier one. Descriptions are read only when tags and
+    title share nothing, and only for phrases some tag or title uses: their boilerplate ("subscribe for more")
+    is shared by every video."""
+    found = {v["video_id"]: _candidates(v) for v in videos}
+    df = Counter(label for candidates in found.values() for label in {c for c, _ in candidates})
+    named = {c for candidates in found.values() for c, rank in candidates if rank < 2}
+    out = {}
+    for video in videos:
+        if video.get("topic"):
+            continue
+        # A description phrase counts only where some video names it in a tag or title: a subject, not
+        # the channel's sign-off.
+        shared = [(label, rank, i) for i, (label, rank) in enumerate(found[video["video_id"]])
+                  if 2 <= df[label] < len(videos) and (rank < 2 or label in named)]
+        for tier in ((0, 1), (2,)):
+            ranked = sorted((c for c in shared if c[1] in tier), key=lambda c: (-df[c[0]], -len(c[0].split()), c[1], c[2]))
+            if ranked:
+                out[video["video_id"]] = ranked[0][0]
+                break
+    return out
+
+
 def profiles(store: Store, metric: str = "views") -> list[dict]:
     """Per video with stored days: its features and the metric (per day since publishing, or retention)."""
     lifetime = store.lifetime()
     first, last = store.day_range()
+    videos = store.videos()
+    derived = derive_topics(videos)  # for videos cs-publish did not upload: what YouTube knows of them
     out = []
-    for video in store.videos():
+    for video in videos:
         totals = lifetime.get(video["video_id"])
         if not totals or not last:
             continue
@@ -72,10 +136,10 @@ def profiles(store: Store, metric: str = "views") -> list[dict]:
         value = {"views": views / days, "watch_minutes": minutes / days,
                  "avg_view_pct": pct_weighted / views if views else 0.0}[metric]
         length = video.get("length_s") or video.get("duration_s")
-        fmt = video.get("format") or (("short" if length <= 60 else "long") if length else None)
         out.append({
             "video_id": video["video_id"], "title": video.get("title") or video.get("api_title"),
-            "topic": video.get("topic"), "format": fmt, "length_s": float(length) if length else None,
+            "topic": video.get("topic") or derived.get(video["video_id"]),
+            "format": video.get("format") or video_format(length, video.get("shape")), "length_s": float(length) if length else None,
             "hook": video.get("hook"), "hook_kind": hook_kind(video.get("hook")),
             "hour": _hour(video.get("publish_at") or video.get("published_at")), "value": value,
         })

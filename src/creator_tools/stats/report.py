@@ -45,18 +45,24 @@ def parse_date(text: str, flag: str = "--since") -> str:
         raise UsageError(f"bad date '{text}' for {flag}; use YYYY-MM-DD") from None
 
 
-def choose_window(store: Store, since: str | None, days: int) -> Window | None:
-    """The window: `days` days from `since`, else the last `days` stored days. None when nothing is stored."""
+DEFAULT_DAYS = 7
+
+
+def choose_window(store: Store, since: str | None, days: int | None) -> Window | None:
+    """The window, as `git log --since` and `journalctl --since` read it: `since` alone runs from that day to
+    the last stored day; `days` alone is that many days ending at the last stored day; both give `days` days
+    from `since`; neither, the last 7 stored days. None when nothing is stored."""
     first, last = store.day_range()
     if last is None:
         return None
-    if since:
-        end = min(_day(since) + dt.timedelta(days=days - 1), _day(last))
-        if end < _day(since):  # a window after the last stored day: report it empty rather than guess
-            end = _day(since) + dt.timedelta(days=days - 1)
-        return Window(since, end.isoformat(), days)
-    start = _day(last) - dt.timedelta(days=days - 1)
-    return Window(start.isoformat(), last, days)
+    if since and days:
+        end = _day(since) + dt.timedelta(days=days - 1)
+    elif since:
+        end = max(_day(last), _day(since))  # a day after the last stored one: that single day, empty
+    else:
+        end = _day(last)
+        since = (end - dt.timedelta(days=(days or DEFAULT_DAYS) - 1)).isoformat()
+    return Window(since, end.isoformat(), (end - _day(since)).days + 1)
 
 
 def _num(value) -> float:
@@ -101,12 +107,6 @@ def build(store: Store, window: Window) -> list[dict]:
         records.append(record)
     records.sort(key=lambda r: (-r["stats"]["views"], r["stats"]["video_id"]))
     return records
-
-
-def stats_for(store: Store, window: Window, video_ids: list[str]) -> dict[str, dict]:
-    """The `stats` value for given video ids (records read from input)."""
-    wanted = set(video_ids)
-    return {r["stats"]["video_id"]: r["stats"] for r in build(store, window) if r["stats"]["video_id"] in wanted}
 
 
 def table(records: list[dict], window: Window, series: dict[str, list[tuple]], limit: int | None) -> "object":

@@ -7,6 +7,7 @@ compares and groups them, and the store file stays readable with the sqlite3 she
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from typing import Any, Iterable, Sequence
@@ -16,14 +17,16 @@ from ..errors import ConfigError
 METRICS = ("views", "watch_minutes", "avg_view_s", "avg_view_pct", "likes", "subs_gained")
 
 VIDEO_COLUMNS = ("video_id", "title", "published_at", "duration_s", "view_count", "like_count",
-                 "comment_count", "fetched_at")
+                 "comment_count", "fetched_at", "description", "tags", "shape")
+# Columns added after the first stores were made: (table, column, type), added on open where missing.
+LATER_COLUMNS = (("videos", "description", "TEXT"), ("videos", "tags", "TEXT"), ("videos", "shape", "TEXT"))
 PUBLISHED_COLUMNS = ("video_id", "record_id", "topic", "format", "title", "hook", "length_s", "publish_at",
                      "thumb")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS videos (
   video_id TEXT PRIMARY KEY, title TEXT, published_at TEXT, duration_s {real}, view_count {int},
-  like_count {int}, comment_count {int}, fetched_at TEXT);
+  like_count {int}, comment_count {int}, fetched_at TEXT, description TEXT, tags TEXT, shape TEXT);
 CREATE TABLE IF NOT EXISTS published (
   video_id TEXT PRIMARY KEY, record_id TEXT, topic TEXT, format TEXT, title TEXT, hook TEXT,
   length_s {real}, publish_at TEXT, thumb TEXT);
@@ -44,8 +47,9 @@ def default_url() -> str:
     """`$CS_STATS_DB`, else `$XDG_STATE_HOME/creator-tools/stats.sqlite` (~/.local/state when unset)."""
     if os.environ.get("CS_STATS_DB"):
         return os.environ["CS_STATS_DB"]
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(state, "creator-tools", "stats.sqlite")
+    from ..youtube.ledger import state_dir  # the one XDG state directory of the toolkit
+
+    return str(state_dir() / "stats.sqlite")
 
 
 class Store:
@@ -63,15 +67,28 @@ class Store:
             try:
                 os.makedirs(directory, exist_ok=True)
                 self.conn = sqlite3.connect(path, timeout=30)
+                self.conn.execute("PRAGMA journal_mode=WAL")  # the first read: a non-database file fails here
             except (OSError, sqlite3.Error) as exc:
                 raise ConfigError(f"cannot open the stats database {path}: {exc}; pass --db or set CS_STATS_DB") from exc
-            self.conn.execute("PRAGMA journal_mode=WAL")
             schema = _SCHEMA.format(real="REAL", int="INTEGER")
-        with self.transaction() as cur:
-            for statement in filter(str.strip, schema.split(";")):
-                cur.execute(statement)
+        try:
+            with self.transaction() as cur:
+                for statement in filter(str.strip, schema.split(";")):
+                    cur.execute(statement)
+                self._add_later_columns(cur)
+        except sqlite3.DatabaseError as exc:  # a file that is not SQLite, or a store of another shape
+            raise ConfigError(f"{self.url} is not a usable stats store ({exc}); pass --db the file "
+                              "cs-stats pull made, or set CS_STATS_DB") from exc
 
     # --- plumbing ---------------------------------------------------------------------------------------
+
+    def _add_later_columns(self, cur) -> None:
+        """Stores made before a column existed get it (NULL for old rows; the next pull fills it)."""
+        for table, column, kind in LATER_COLUMNS:
+            if self.postgres:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+            elif column not in {row[1] for row in cur.execute(f"PRAGMA table_info({table})").fetchall()}:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -161,11 +178,15 @@ class Store:
         """Every known video, API fields joined with what cs-publish recorded (published wins on topic)."""
         rows = self.query(
             "SELECT v.video_id, v.title, v.published_at, v.duration_s, v.view_count, v.like_count,"
+            " v.description, v.tags, v.shape,"
             " p.record_id, p.topic, p.format, p.title, p.hook, p.length_s, p.publish_at, p.thumb"
             " FROM videos v LEFT JOIN published p ON p.video_id = v.video_id ORDER BY v.published_at, v.video_id")
-        names = ("video_id", "api_title", "published_at", "duration_s", "view_count", "like_count", "record_id",
-                 "topic", "format", "title", "hook", "length_s", "publish_at", "thumb")
-        return [dict(zip(names, row)) for row in rows]
+        names = ("video_id", "api_title", "published_at", "duration_s", "view_count", "like_count", "description",
+                 "tags", "shape", "record_id", "topic", "format", "title", "hook", "length_s", "publish_at", "thumb")
+        out = [dict(zip(names, row)) for row in rows]
+        for video in out:
+            video["tags"] = json.loads(video["tags"]) if video["tags"] else []
+        return out
 
     def published(self, video_ids: Sequence[str] | None = None) -> list[dict]:
         sql = f"SELECT {', '.join(PUBLISHED_COLUMNS)} FROM published"

@@ -30,12 +30,14 @@ class Publisher:
     """API access for one run: the token, a service per thread, the channel, the ledgers."""
 
     def __init__(self, token: Any, endpoint: str | None, budget: int, chunk_size: int,
-                 schedule_every_h: float | None = None):
+                 schedule_every_h: float | None = None, uploads_per_day: int = quota.DEFAULT_UPLOADS,
+                 db: str | None = None):
+        self.db = db or ledger.default_url()
         self.token = token
         self.endpoint = endpoint
         self.chunk_size = chunk_size
         self.schedule_every_h = schedule_every_h
-        self.quota = quota.Quota(token.client_id, budget)
+        self.quota = quota.Quota(token.client_id, budget, self.db, uploads=uploads_per_day)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._channel: str | None = None
@@ -63,7 +65,7 @@ class Publisher:
             return self._channel
 
     def uploads(self) -> ledger.Uploads:
-        return ledger.Uploads(self.channel_id())
+        return ledger.Uploads(self.channel_id(), self.db)
 
     # --- planning ---------------------------------------------------------------------------------------
     @staticmethod
@@ -74,16 +76,17 @@ class Publisher:
                 "playlist": (record.get("meta") or {}).get("playlist")}
 
     @staticmethod
-    def cost(row: dict | None, wanted: dict[str, Any]) -> int:
+    def cost(row: dict | None, wanted: dict[str, Any]) -> dict[str, int]:
+        """Units per quota bucket that the missing steps spend at most."""
         steps = (row or {}).get("steps", {})
-        units = 0 if row and (row.get("video_id") or row.get("session_uri")) else quota.COSTS["videos.insert"]
+        calls = [] if row and (row.get("video_id") or row.get("session_uri")) else ["videos.insert"]
         if wanted["thumbnail"] and "thumbnail" not in steps:
-            units += quota.COSTS["thumbnails.set"]
+            calls.append("thumbnails.set")
         if wanted["captions"] and "captions" not in steps:
-            units += quota.COSTS["captions.insert"]
+            calls.append("captions.insert")
         if wanted["playlist"] and "playlist" not in steps:  # worst case: look up, create, add
-            units += quota.COSTS["playlists.list"] + quota.COSTS["playlists.insert"] + quota.COSTS["playlistItems.insert"]
-        return units
+            calls += ["playlists.list", "playlists.insert", "playlistItems.insert"]
+        return quota.need(*calls)
 
     def next_slot(self, uploads: ledger.Uploads) -> str:
         """The next free publish time, SCHEDULE_EVERY_H after the last scheduled one (at least an hour ahead,
@@ -111,6 +114,13 @@ class Publisher:
         if record["video"].get("sha256") and record["video"]["sha256"] != sha:
             log.warn(f"record {rid}: {path} changed since cs-render (sha256 differs); publishing the file as it is now")
         uploads = self.uploads()
+        # One publisher per file at a time, on any machine sharing the ledger: a second one waits here, then
+        # finds the finished row below and returns it without sending a byte.
+        with uploads.claim(sha):
+            return self._publish_claimed(record, meta, path, rid, sha, uploads)
+
+    def _publish_claimed(self, record: dict, meta: dict, path: str, rid: str, sha: str,
+                         uploads: ledger.Uploads) -> dict:
         row = uploads.get(sha)
         wanted = self.wanted(record)
         steps = (row or {}).get("steps", {})
@@ -134,6 +144,7 @@ class Publisher:
                 metadata.validate(meta)
                 body = metadata.video_body(meta)
                 size = os.path.getsize(path)
+                uploads.mark_claimed(sha, size, path)
                 video = upload.upload(
                     self.service, path=path, mimetype=MIMETYPES.get(Path(path).suffix.lower(), "application/octet-stream"),
                     size=size, part="snippet,status", body=body, chunk_size=self.chunk_size,

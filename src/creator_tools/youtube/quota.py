@@ -5,32 +5,56 @@ go over the daily budget instead of failing halfway through an upload."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from pathlib import Path
 
 from ..errors import QuotaDeferred
 from . import ledger
 
-DEFAULT_BUDGET = 10_000
+DEFAULT_BUDGET = 10_000  # units a day for every method outside the two buckets below
+DEFAULT_UPLOADS = 100  # videos.insert calls a day
+DEFAULT_SEARCHES = 100  # search.list calls a day
 
-# Units per call, from the YouTube Data API quota calculator
-# (https://developers.google.com/youtube/v3/determine_quota_cost). cs-stats adds its calls here too.
-COSTS: dict[str, int] = {
-    "channels.list": 1,
-    "videos.list": 1,
-    "videos.insert": 1600,
-    "videos.update": 50,
-    "thumbnails.set": 50,
-    "captions.list": 50,
-    "captions.insert": 400,
-    "playlists.list": 1,
-    "playlists.insert": 50,
-    "playlistItems.list": 1,
-    "playlistItems.insert": 50,
-    "search.list": 100,
-    "reports.query": 0,  # YouTube Analytics API: not charged against the Data API quota
+# The cost of each call and the bucket it draws on, the one table of them in the toolkit (cs-stats adds its
+# calls here too). Source: https://developers.google.com/youtube/v3/determine_quota_cost, read 2026-11-28:
+# "search.list and videos.insert have their own quota buckets ... a default daily limit of 100 per day. The
+# quota cost is 1 per call", beside 10,000 units a day combined for all other methods.
+BUCKETS = ("units", "uploads", "searches")
+COSTS: dict[str, tuple[str, int]] = {
+    "channels.list": ("units", 1),
+    "videos.list": ("units", 1),
+    "videos.insert": ("uploads", 1),
+    "videos.update": ("units", 50),
+    "thumbnails.set": ("units", 50),
+    "captions.list": ("units", 50),
+    "captions.insert": ("units", 400),
+    "playlists.list": ("units", 1),
+    "playlists.insert": ("units", 50),
+    "playlistItems.list": ("units", 1),
+    "playlistItems.insert": ("units", 50),
+    "search.list": ("searches", 1),
+    "reports.query": ("units", 0),  # YouTube Analytics API: not charged against the Data API quota
 }
+# What raises each bucket's budget, for the deferral messages.
+OPTIONS = {"units": "--quota", "uploads": "--uploads-per-day", "searches": "--searches-per-day"}
+
+
+def cost(call: str) -> tuple[str, int]:
+    """(bucket, units) of one call; an unknown method costs 1 unit, as the quota page says of any request."""
+    return COSTS.get(call, ("units", 1))
+
+
+def need(*calls: str) -> dict[str, int]:
+    """The units per bucket that the given calls spend together."""
+    out: dict[str, int] = {}
+    for call in calls:
+        bucket, units = cost(call)
+        out[bucket] = out.get(bucket, 0) + units
+    return {b: n for b, n in out.items() if n}
+
+
+def describe(need: dict[str, int]) -> str:
+    return ", ".join(f"{n} {'units' if b == 'units' else b}" for b, n in need.items()) or "nothing"
 
 
 def pacific_day(now: float | None = None) -> str:
@@ -44,55 +68,88 @@ def pacific_day(now: float | None = None) -> str:
         return (when - dt.timedelta(hours=8)).date().isoformat()
 
 
+# A hold left by a publisher killed mid-record stops counting after this long (an upload of many GB takes hours).
+HOLD_TTL_S = 6 * 3600
+
+
 class Quota:
-    """Units spent today by one Google Cloud project (quota belongs to the OAuth client's project, keyed here
-    by client id), against a daily `budget`. `reserve` holds units for a record in flight so parallel
-    records (-j) cannot all pass the check and overrun together."""
+    """Calls spent today by one Google Cloud project (quota belongs to the OAuth client's project, keyed here
+    by client id), per bucket, against each bucket's daily budget. `reserve` writes a hold for a record in
+    flight, under a lock shared through the ledger database, so parallel records (-j) and publishers on
+    other machines (a PostgreSQL ledger) cannot all pass the check and overrun together."""
 
-    def __init__(self, project: str, budget: int = DEFAULT_BUDGET, path: Path | None = None):
+    def __init__(self, project: str, budget: int = DEFAULT_BUDGET, path: str | Path | None = None,
+                 uploads: int = DEFAULT_UPLOADS, searches: int = DEFAULT_SEARCHES):
         self.project = project
-        self.budget = budget
+        self.budgets = {"units": budget, "uploads": uploads, "searches": searches}
         self.path = path
-        self._held = 0
-        self._lock = threading.Lock()
 
-    def spent(self) -> int:
-        row = ledger.connect(self.path).execute(
-            "SELECT COALESCE(SUM(units), 0) FROM spend WHERE project=? AND day=?", (self.project, pacific_day())
-        ).fetchone()
+    @property
+    def budget(self) -> int:
+        return self.budgets["units"]
+
+    @property
+    def db(self) -> "ledger.Database":
+        return ledger.connect(self.path)
+
+    def spent(self, bucket: str = "units") -> int:
+        # Unknown call names cost units (cost() says so): "units" is every call outside the other buckets.
+        inside = [c for c, (b, _) in COSTS.items() if b == bucket]
+        calls = [c for c in COSTS if c not in inside] if bucket == "units" else inside
+        test = "NOT IN" if bucket == "units" else "IN"
+        row = self.db.execute(
+            f"SELECT COALESCE(SUM(units), 0) FROM spend WHERE project=? AND day=? AND call {test} ({','.join('?' * len(calls))})",
+            (self.project, pacific_day(), *calls)).fetchone()
         return int(row[0])
 
-    def left(self) -> int:
-        return self.budget - self.spent() - self._held
+    def held(self, bucket: str = "units") -> int:
+        row = self.db.execute("SELECT COALESCE(SUM(units), 0) FROM holds WHERE project=? AND day=? AND bucket=? AND at>?",
+                              (self.project, pacific_day(), bucket, time.time() - HOLD_TTL_S)).fetchone()
+        return int(row[0])
+
+    def left(self, bucket: str = "units") -> int:
+        return self.budgets[bucket] - self.spent(bucket) - self.held(bucket)
 
     def charge(self, call: str) -> None:
-        units = COSTS.get(call, 1)
+        bucket, units = cost(call)
         if units:
-            ledger.connect(self.path).execute(
-                "INSERT INTO spend (day, project, at, call, units) VALUES (?,?,?,?,?)",
-                (pacific_day(), self.project, time.time(), call, units),
-            )
+            self.db.execute("INSERT INTO spend (day, project, at, call, units) VALUES (?,?,?,?,?)",
+                            (pacific_day(), self.project, time.time(), call, units))
 
-    def reserve(self, units: int, what: str) -> "Reservation":
-        with self._lock:
-            left = self.budget - self.spent() - self._held
+    def short(self, need: dict[str, int]) -> str | None:
+        """Why `need` does not fit today (naming the bucket and the option that raises it), or None."""
+        for bucket, units in need.items():
+            left = self.left(bucket)
             if units > left:
-                raise QuotaDeferred(
-                    f"{what} needs {units} quota units but {max(left, 0)} of the daily {self.budget} are left "
-                    f"(the day ends at midnight Pacific time); re-run tomorrow or raise --quota"
-                )
-            self._held += units
-        return Reservation(self, units)
+                what = ("quota units" if bucket == "units" else
+                        f"calls of the {bucket} bucket ({'videos.insert' if bucket == 'uploads' else 'search.list'})")
+                return (f"needs {units} {what} but {max(left, 0)} of the daily {self.budgets[bucket]} are left "
+                        f"(the day ends at midnight Pacific time); re-run tomorrow or raise {OPTIONS[bucket]}")
+        return None
+
+    def reserve(self, need: dict[str, int] | int, what: str) -> "Reservation":
+        """Check and hold in one locked transaction: the check-and-spend that many publishers share."""
+        import uuid
+
+        need = {"units": need} if isinstance(need, int) else need
+        hold = uuid.uuid4().hex
+        with self.db.transaction(lock=f"quota:{self.project}"):
+            problem = self.short(need)
+            if problem:
+                raise QuotaDeferred(problem)  # the driver names the record
+            for bucket, units in need.items():
+                self.db.execute("INSERT INTO holds (id, project, day, bucket, units, at) VALUES (?,?,?,?,?,?)",
+                                (f"{hold}:{bucket}", self.project, pacific_day(), bucket, units, time.time()))
+        return Reservation(self, hold)
 
 
 class Reservation:
-    def __init__(self, quota: Quota, units: int):
-        self.quota, self.units = quota, units
+    def __init__(self, quota: Quota, hold: str):
+        self.quota, self.hold = quota, hold
 
     def release(self) -> None:
-        with self.quota._lock:
-            self.quota._held -= self.units
-            self.units = 0
+        """Drop the hold: what the record spent is in `spend` by now."""
+        self.quota.db.execute("DELETE FROM holds WHERE id LIKE ?", (f"{self.hold}:%",))
 
     def __enter__(self) -> "Reservation":
         return self
