@@ -423,7 +423,7 @@ def _tiny_record(folder: Path, record_id: str) -> dict:
             **keys, "visuals": visuals}
 
 
-@pytest.mark.parametrize("stated", [1e9, -5, "abc", None, 0.2])
+@pytest.mark.parametrize("stated", [1e9, -5, float("nan"), "abc", None, 0.2])
 def test_voice_duration_is_measured_not_trusted(tmp_path, stated):
     record = _tiny_record(tmp_path, "lies")
     measured = record["voice"]["duration_s"]

@@ -322,9 +322,12 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
     """Render a record's script, voice and captions into an MP4: one ffmpeg process per video.
 
     \b
-    Reads `script` (segments' `visual` and `on_screen`), `voice` (the WAV and its segment times), `captions`
-    (`words`, or the `ass` file) and `format`; adds `video`: {path, duration_s, width, height, fps, size_bytes,
-    sha256}. Each segment shows the --library still or clip whose file name or tags share most words with its
+    Reads `script` (segments' `visual` and `on_screen`), `voice` (the WAV and its segment times; its length is
+    measured, never taken from `duration_s`), `captions` (`words`, or the `ass` file), `format` and, when
+    cs-visuals added it, `visuals`; adds `video`: {path, duration_s, width, height, fps, size_bytes, sha256}.
+    With `visuals`, each shot is shown from its start to its end: a clip trimmed to the shot, looped when
+    shorter and cropped to fill the frame, a still with a slow Ken Burns pan, a card with a slow drift,
+    crossfading into the next shot. Without it, each segment shows the --library still or clip whose file name or tags share most words with its
     `visual` (stills get a slow Ken Burns pan, clips are trimmed, looped and cropped to fit); where nothing
     matches, a title card with its `on_screen` text. Segments crossfade; captions are burned in with libass;
     music (--music, or an audio file under the library's music/ folder) is ducked under the voice; the mix is
@@ -332,8 +335,9 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
     (default for `long`), square 1080x1080; 30 fps, H.264 yuv420p BT.709 + AAC, moov first.
 
     \b
-    Example:
-      cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ --music bed.mp3 > video.jsonl
+    Examples:
+      cs-script "why the sky is blue" | cs-voice | cs-caption | cs-visuals | cs-render --music bed.mp3 > video.jsonl
+      cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ > video.jsonl
     """
     return Render(preset, library, music, encoder, threads, crossfade)
 
