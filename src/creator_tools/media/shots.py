@@ -126,9 +126,10 @@ def producer_args(track: Track, k: int) -> list[str]:
 
 
 def input_args(track: Track) -> list[str]:
-    """How the final ffmpeg reads the track from its stdin."""
+    """How the final ffmpeg reads the track from its stdin. A packet is a whole raw frame (3 MB at
+    1080x1920): the input thread's queue is kept short, or it alone holds 200 MB at ffmpeg's 64."""
     return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", f"{track.width}x{track.height}",
-            "-framerate", str(FPS), "-thread_queue_size", "64", "-i", "pipe:0"]
+            "-framerate", str(FPS), "-thread_queue_size", "4", "-i", "pipe:0"]
 
 
 def feed(track: Track, write_fd: int, failures: list[str]) -> None:
