@@ -335,7 +335,7 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
     (default for `long`), square 1080x1080; 30 fps, H.264 yuv420p BT.709 + AAC, moov first.
 
     \b
-    Examples:
+    Example:
       cs-script "why the sky is blue" | cs-voice | cs-caption | cs-visuals | cs-render --music bed.mp3 > video.jsonl
       cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ > video.jsonl
     """
