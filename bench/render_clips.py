@@ -8,6 +8,7 @@ usage: render_clips.py ANCHOR_DIR INPUT_DIR WORK_DIR RENDER N [N ...]
 """
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -73,8 +74,14 @@ def tree_rss_kb(root: int) -> int:
     return total
 
 
-def timed(argv: list[str], stdin: str = "", env: dict | None = None) -> tuple[float, int, str]:
-    started = time.monotonic()
+def cpu() -> float:
+    """User + system seconds of the children this script has waited for (and theirs, recursively)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], stdin: str = "", env: dict | None = None) -> tuple[float, int, str, float]:
+    started, cpu_before = time.monotonic(), cpu()
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     process.stdin.write(stdin)
     process.stdin.close()
@@ -85,16 +92,17 @@ def timed(argv: list[str], stdin: str = "", env: dict | None = None) -> tuple[fl
     out = process.stdout.read()
     if process.returncode:
         sys.exit(f"{argv[0]} failed with exit {process.returncode}")
-    return time.monotonic() - started, peak, out
+    return time.monotonic() - started, peak, out, cpu() - cpu_before
 
 
 for count in counts:
     rec = record(count)
     env = {**os.environ, "CS_OUT_DIR": str(work / "clips-out")}
     subprocess.run(["rm", "-rf", str(work / "clips-out")], check=True)
-    seconds, peak, out = timed([str(render), "-q", "--threads", "2", "--encoder", "libx264"], json.dumps(rec) + "\n", env)
+    seconds, peak, out, used = timed([str(render), "-q", "--threads", "2", "--encoder", "libx264"], json.dumps(rec) + "\n", env)
     video = json.loads(out)["video"]["path"]
-    floor, floor_peak, _ = timed(["bash", str(anchor / "floor.sh"), video])
-    print(f"{count} clips, 60 s 1080x1920: cs-render {seconds:.1f} s, peak {peak // 1024} MB (process tree) | "
-          f"floor {floor:.1f} s, peak {floor_peak // 1024} MB | ratio {seconds / floor:.2f}x "
-          f"(bar 1.6x, 600 MB) | load {open('/proc/loadavg').read().split()[0]}", flush=True)
+    floor, floor_peak, _, floor_used = timed(["bash", str(anchor / "floor.sh"), video])
+    print(f"{count} clips, 60 s 1080x1920: cs-render {seconds:.1f} s (cpu {used:.1f} s), peak {peak // 1024} MB "
+          f"(process tree) | floor {floor:.1f} s (cpu {floor_used:.1f} s), peak {floor_peak // 1024} MB | "
+          f"ratio {seconds / floor:.2f}x wall, {used / floor_used:.2f}x cpu (bar 1.6x, 600 MB) | "
+          f"load {open('/proc/loadavg').read().split()[0]}", flush=True)
