@@ -1,5 +1,5 @@
 """The many-clips case of bench/render.sh: a 60-second 1080x1920 short whose `visuals` are N stock-like clips
-(testsrc2 and colour sources, made here once: portrait 1080x1920 at 30 fps, landscape 1920x1080 at 25 fps
+(testsrc2 and colour sources, made here once, CLIP_POOL of them: portrait 1080x1920 at 30 fps, landscape 1920x1080 at 25 fps
 and 720x1280 at 30 fps, 4 s each, so long shots loop), rendered by cs-render while the summed RSS of its
 whole process tree (Python, the encoder and the producers) is sampled every 20 ms; then floor.sh re-encodes
 the output. Prints one line per N.
@@ -18,6 +18,8 @@ anchor, inputs, work, render = (Path(a) for a in sys.argv[1:5])
 counts = [int(n) for n in sys.argv[5:]] or [5, 15, 30]
 SECONDS = 60.0
 SIZES = [("1080x1920", 30), ("1920x1080", 25), ("720x1280", 30)]
+POOL = int(os.environ.get("CLIP_POOL", "30"))  # distinct clip files; shots past it reuse them in turn (each
+# shot still opens, decodes and scales its file afresh, so the render costs the same)
 
 
 def ffmpeg(*args):
@@ -44,7 +46,7 @@ def record(count: int) -> dict:
                                       str(inputs)], capture_output=True, text=True, check=True).stdout)
     step = SECONDS / count
     visuals = [{"start": round(k * step, 3), "end": round((k + 1) * step, 3), "text": "", "query": "", "kind": "clip",
-                "path": str(clip(k)), "provider": "bench", "asset_id": f"bench:{k}", "url": "", "author": "",
+                "path": str(clip(k % POOL)), "provider": "bench", "asset_id": f"bench:{k}", "url": "", "author": "",
                 "license": "", "synthetic": False, "duration_s": 4.0} for k in range(count)]
     words = [w for w in base["captions"]["words"] if w["end"] <= SECONDS]
     spans = [s for s in base["voice"]["segments"] if s["start"] < SECONDS]
