@@ -110,7 +110,7 @@ class Render(pipe.Stage):
         from pathlib import Path
 
         from ..artifacts import artifact_path
-        from ..media import shots as visuals
+        from ..media import track as visuals
 
         script, voice = record["script"], record["voice"]
         segments = script.get("segments") or []
@@ -149,10 +149,10 @@ class Render(pipe.Stage):
 
     def _render_shots(self, record: dict, shots: list[dict], plan, output: Path) -> None:
         """A record with `visuals`: each shot from its start to its end, fed by per-shot producers through
-        one pipe into the final encode (media/shots.py says why)."""
+        one pipe into the final encode (media/track.py says why)."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from ..media import shots as visuals
+        from ..media import track as visuals
 
         plan.bounds = [0.0] + [s["start"] for s in shots[1:]] + [plan.duration]
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cs-render") as pool:
@@ -269,7 +269,7 @@ class Render(pipe.Stage):
 
     def _encode(self, plan, output: Path, track=None) -> None:
         from ..artifacts import atomic_output
-        from ..media import shots as visuals
+        from ..media import track as visuals
 
         encoder = pick_encoder(self.encoder)
         with atomic_output(output) as temp:

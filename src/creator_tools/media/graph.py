@@ -237,7 +237,7 @@ def encoder_args(encoder: str, threads: int = 0) -> list[str]:
 def render_args(plan: Plan, output: Path, encoder: str = "libx264", threads: int = 0,
                 picture: Sequence[str] = ()) -> list[str]:
     """ffmpeg arguments (without the binary) for the whole render. PICTURE: the input arguments of a
-    ready-made picture track (media/shots.py), which then replaces the lanes of `plan.visuals`."""
+    ready-made picture track (media/track.py), which then replaces the lanes of `plan.visuals`."""
     inputs = audio_inputs(plan)
     graph = ";".join(finish(plan, f"[{inputs.count('-i')}:v]")) if picture else filter_graph(plan)
     return [
