@@ -4,9 +4,12 @@
 # (a plain re-encode with the same x264 settings) times a re-encode of cs-render's own output in the same
 # run. Prints wall seconds, peak RSS (ffmpeg included: /usr/bin/time reports the largest process of the
 # tree) and the ratio per run, then the medians. LONG=1 adds a ~10-minute landscape render and a 1-minute
-# one, to show that memory does not grow with length.
+# one, to show that memory does not grow with length. CLIPS="5 15 30" adds the many-clips case: a 60-second
+# short whose `visuals` shot list holds that many stock-like clips (made in WORK with testsrc2/colour
+# sources, never committed), with ratio to the floor and the peak RSS of the whole process tree
+# (bench/render_clips.py); CLIPS_ONLY=1 runs only that case.
 #
-# usage: bench/render.sh [RUNS]    env: ANCHOR=dir  WORK=dir  LONG=1
+# usage: bench/render.sh [RUNS]    env: ANCHOR=dir  WORK=dir  LONG=1  CLIPS="5 15 30"  CLIPS_ONLY=1
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -25,6 +28,12 @@ one() {  # one(record, label): render, print "seconds KB video"
   read -r seconds kb user system < "$work/time"
   echo "$seconds $kb $("$py" -c "print(round($user + $system, 2))") $("$py" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["video"]["path"])' "$work/out.jsonl")"
 }
+
+if [ -n "${CLIPS:-}" ]; then
+  # shellcheck disable=SC2086
+  "$py" "$here/render_clips.py" "$anchor" "$work/inp" "$work" "$render" $CLIPS
+  [ "${CLIPS_ONLY:-0}" = 1 ] && exit 0
+fi
 
 "$py" "$here/render_record.py" "$anchor" "$work/inp" > "$work/short.json"
 ratios=() renders=() floors=() peaks=()

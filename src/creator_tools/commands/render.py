@@ -88,7 +88,10 @@ class Render(pipe.Stage):
                 "crossfade": self.crossfade}
 
     def inputs(self, record: dict):
-        return {**super().inputs(record), "format": record.get("format")}
+        found = {**super().inputs(record), "format": record.get("format")}
+        if "visuals" in record:  # only when present, so records made before cs-visuals keep their videos
+            found["visuals"] = record["visuals"]
+        return found
 
     def artifacts(self, record: dict) -> list[str]:
         return [record["video"]["path"]]  # a deleted MP4 (file or object) means rendering it again
@@ -104,44 +107,67 @@ class Render(pipe.Stage):
 
     def plan(self, record: dict) -> str:
         width, height = self.size(record)
+        if isinstance(record.get("visuals"), list):
+            return f"would render {len(record['visuals'])} shots at {width}x{height}"
         return f"would render {len(record['script'].get('segments') or [])} segments at {width}x{height}"
 
     def process(self, record: dict) -> dict:
         import tempfile
-        from concurrent.futures import ThreadPoolExecutor
         from pathlib import Path
 
         from .. import artifacts
         from ..artifacts import artifact_path
-        from ..media import ffmpeg
+        from ..media import track as visuals
 
         script, voice = record["script"], record["voice"]
         segments = script.get("segments") or []
-        if not segments:
+        if not segments and not record.get("visuals"):
             raise BadInput("script has no segments; run cs-script again")
-        voice_path = Path(artifacts.local_path(voice.get("path") or ""))
-        if not voice_path.is_file():
-            raise BadInput(f"{voice_path}: voice file not found; run cs-voice again")
-        duration = float(voice.get("duration_s") or 0) or ffmpeg.duration(voice_path)
+        voice_path, duration = visuals.voice_length(voice)
+        shots = visuals.check(record["visuals"], duration) if "visuals" in record else None
         width, height = self.size(record)
         output = artifact_path("video", record["id"], self.inputs(record), ".mp4")
         if not output.is_file():
             with tempfile.TemporaryDirectory(prefix="cs-render-") as temp:
-                started = time.monotonic()
                 plan = self._plan(record, Path(temp), width, height, duration, voice_path)
-                # the loudness passes (ffmpeg, audio only) run while Pillow prepares the images
-                with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cs-render") as pool:
-                    gain = pool.submit(self._gain, plan)
-                    plan.visuals = self._visuals(record, plan, pool)
-                    prepared = time.monotonic()
-                    plan.gain_db = gain.result()
-                measured = time.monotonic()
-                self._encode(plan, output)
-                if log.debug_enabled():
-                    log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
-                             f"ffmpeg {time.monotonic() - measured:.2f} s")
+                if shots is not None:
+                    self._render_shots(record, shots, plan, output)
+                else:
+                    self._render_segments(record, plan, output)
+        cards = sum(1 for s in shots if s["kind"] == "card") if shots is not None else self._card_count(segments)
         uri = artifacts.publish(output)
-        return {**record, "video": {**describe(output, self._card_count(segments)), "path": uri}}
+        return {**record, "video": {**describe(output, cards), "path": uri}}
+
+    def _render_segments(self, record: dict, plan, output: Path) -> None:
+        """A record without `visuals`: one library match or title card per script segment (as before)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        started = time.monotonic()
+        # the loudness passes (ffmpeg, audio only) run while Pillow prepares the images
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cs-render") as pool:
+            gain = pool.submit(self._gain, plan)
+            plan.visuals = self._visuals(record, plan, pool)
+            prepared = time.monotonic()
+            plan.gain_db = gain.result()
+        measured = time.monotonic()
+        self._encode(plan, output)
+        if log.debug_enabled():
+            log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
+                     f"ffmpeg {time.monotonic() - measured:.2f} s")
+
+    def _render_shots(self, record: dict, shots: list[dict], plan, output: Path) -> None:
+        """A record with `visuals`: each shot from its start to its end, fed by per-shot producers through
+        one pipe into the final encode (media/track.py says why)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ..media import track as visuals
+
+        plan.bounds = [0.0] + [s["start"] for s in shots[1:]] + [plan.duration]
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cs-render") as pool:
+            gain = pool.submit(self._gain, plan)
+            track = visuals.prepare(shots, plan, pool)
+            plan.gain_db = gain.result()
+        self._encode(plan, output, track)
 
     def _card_count(self, segments: list[dict]) -> int:
         """How many segments get a generated title card: those no library file matches."""
@@ -229,17 +255,15 @@ class Render(pipe.Stage):
     # --- ffmpeg ---------------------------------------------------------------------------------------
 
     def _loudness(self, plan, gain_db: float | None) -> float | None:
-        import subprocess
-
         from ..media import ffmpeg, graph
 
         argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
                 *graph.measure_args(plan, gain_db)]
-        done = subprocess.run(argv, capture_output=True, text=True)
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
+        code, stderr = ffmpeg.capture(argv)
+        if code != 0:
+            lines = [line for line in stderr.splitlines() if line.strip()]
             raise EngineError(f"measuring loudness failed ({lines[-1] if lines else 'no message'}); check the voice file")
-        return graph.parse_integrated(done.stderr)
+        return graph.parse_integrated(stderr)
 
     def _gain(self, plan) -> float:
         """The gain that brings the mix to -14 LUFS: measured on the audio alone (fast), then measured
@@ -254,21 +278,25 @@ class Render(pipe.Stage):
             gain += TARGET_LUFS - after
         return max(-40.0, min(40.0, gain))
 
-    def _encode(self, plan, output: Path) -> None:
+    def _encode(self, plan, output: Path, track=None) -> None:
         from ..artifacts import atomic_output
-        from ..media import ffmpeg, graph
+        from ..media import track as visuals
 
         encoder = pick_encoder(self.encoder)
         with atomic_output(output) as temp:
             try:
-                ffmpeg.run(graph.render_args(plan, temp, encoder, self.threads), total_seconds=plan.duration,
-                           description="render")
+                visuals.encode(plan, temp, encoder, self.threads, track)
             except EngineError:
                 if encoder == "libx264":
                     raise
                 log.warn(f"{encoder} failed; rendering again with libx264")
-                ffmpeg.run(graph.render_args(plan, temp, "libx264", self.threads), total_seconds=plan.duration,
-                           description="render")
+                visuals.encode(plan, temp, "libx264", self.threads, track)
+
+    def close(self) -> None:
+        """Interrupted (SIGTERM, Ctrl-C) or done: no ffmpeg child of any -j worker may run on and land a file."""
+        from ..media import ffmpeg
+
+        ffmpeg.stop_all()
 
 
 def describe(path: Path, cards: int = 0) -> dict:
@@ -277,7 +305,7 @@ def describe(path: Path, cards: int = 0) -> dict:
     from ..media import ffmpeg
 
     info = ffmpeg.probe(path)
-    video = next((s for s in info["streams"] if s.get("codec_type") == "video"), {})
+    video = ffmpeg.stream(info, "video") or {}
     rate = video.get("avg_frame_rate") or "0/1"
     num, _, den = rate.partition("/")
     return {
@@ -305,9 +333,12 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
     """Render a record's script, voice and captions into an MP4: one ffmpeg process per video.
 
     \b
-    Reads `script` (segments' `visual` and `on_screen`), `voice` (the WAV and its segment times), `captions`
-    (`words`, or the `ass` file) and `format`; adds `video`: {path, duration_s, width, height, fps, size_bytes,
-    sha256}. Each segment shows the --library still or clip whose file name or tags share most words with its
+    Reads `script` (segments' `visual` and `on_screen`), `voice` (the WAV and its segment times; its length is
+    measured, never taken from `duration_s`), `captions` (`words`, or the `ass` file), `format` and, when
+    cs-visuals added it, `visuals`; adds `video`: {path, duration_s, width, height, fps, size_bytes, sha256}.
+    With `visuals`, each shot is shown from its start to its end: a clip trimmed to the shot, looped when
+    shorter and cropped to fill the frame, a still with a slow Ken Burns pan, a card with a slow drift,
+    crossfading into the next shot. Without it, each segment shows the --library still or clip whose file name or tags share most words with its
     `visual` (stills get a slow Ken Burns pan, clips are trimmed, looped and cropped to fit); where nothing
     matches, a title card with its `on_screen` text. Segments crossfade; captions are burned in with libass;
     music (--music, or an audio file under the library's music/ folder) is ducked under the voice; the mix is
@@ -316,7 +347,8 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
 
     \b
     Example:
-      cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ --music bed.mp3 > video.jsonl
+      cs-script "why the sky is blue" | cs-voice | cs-caption | cs-visuals | cs-render --music bed.mp3 > video.jsonl
+      cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ > video.jsonl
     """
     from .. import artifacts
 

@@ -63,8 +63,22 @@ def _font(script: str, size: int):
     from PIL import ImageFont
 
     found = fonts.font_for(script)
+    if script == "emoji":  # a bitmap font: only its strike size loads; _emoji scales what it draws
+        size = fonts.EMOJI_STRIKE
     return ImageFont.truetype(found.path, size, index=found.index, layout_engine=ImageFont.Layout.RAQM
                               if _has_raqm() else ImageFont.Layout.BASIC)
+
+
+def _emoji(piece: str, size: int):
+    """PIECE (a run of emoji) drawn in colour and scaled so one emoji is about SIZE pixels tall (RGBA)."""
+    from PIL import Image, ImageDraw
+
+    font = _font("emoji", size)
+    width = max(1, round(font.getlength(piece)))
+    image = Image.new("RGBA", (width, round(fonts.EMOJI_STRIKE * 1.25)), (0, 0, 0, 0))
+    ImageDraw.Draw(image).text((0, 0), piece, font=font, embedded_color=True)
+    scale = size / fonts.EMOJI_STRIKE
+    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
 
 
 def _has_raqm() -> bool:
@@ -90,6 +104,10 @@ def _words(text: str) -> list[str]:
 
 def _measure(run: tuple[str, str], size: int) -> float:
     script, piece = run
+    if script == "emoji":  # the spaces around an emoji run are as wide as the text's own spaces
+        spaces = len(piece) - len(piece.strip())
+        return _font(script, size).getlength(piece.strip()) * size / fonts.EMOJI_STRIKE + \
+            spaces * _font("latin", size).getlength(" ")
     return _font(script, size).getlength(piece, direction=fonts.direction(script), language=fonts.language(script)) \
         if _has_raqm() else _font(script, size).getlength(piece)
 
@@ -139,6 +157,12 @@ def title_card(text: str, path: Path, width: int, height: int, index: int = 0) -
             if rtl:
                 order.reverse()
             for (script, piece), run_width in order:
+                if script == "emoji":
+                    drawn = _emoji(piece.strip(), size)
+                    lead = _measure((script, piece[:len(piece) - len(piece.lstrip())]), size)
+                    image.paste(drawn, (round(x + lead), round(y + line_height / 2 - drawn.height / 2)), drawn)
+                    x += run_width
+                    continue
                 font = _font(script, size)
                 options = {"direction": fonts.direction(script), "language": fonts.language(script)} if _has_raqm() else {}
                 draw.text((x, y + line_height / 2), piece.strip() if len(line) == 1 else piece, font=font,

@@ -7,8 +7,9 @@ import functools
 import json
 import shutil
 import subprocess
+import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .. import log
 from ..errors import BadInput, ConfigError, EngineError
@@ -36,6 +37,12 @@ def duration(path: str | Path) -> float:
     return float(probe(path)["format"].get("duration") or 0.0)
 
 
+def stream(info: dict, kind: str = "video") -> dict | None:
+    """The first stream of KIND (`video`, `audio`) in ffprobe's INFO (from `probe`), or None: the one copy of
+    this lookup (cs-render, cs-thumb and cs-publish all ask it)."""
+    return next((s for s in info.get("streams") or [] if s.get("codec_type") == kind), None)
+
+
 @functools.lru_cache(maxsize=None)
 def encoders() -> frozenset[str]:
     done = subprocess.run([binary(), "-hide_banner", "-encoders"], capture_output=True, text=True)
@@ -47,18 +54,68 @@ def encoders() -> frozenset[str]:
     return frozenset(names)
 
 
-@functools.lru_cache(maxsize=None)
-def filters() -> frozenset[str]:
-    done = subprocess.run([binary(), "-hide_banner", "-filters"], capture_output=True, text=True)
-    return frozenset(line.split()[1] for line in done.stdout.splitlines() if len(line.split()) > 2 and "->" in line)
+# --- children that stop with the command ---------------------------------------------------------------
+# SIGTERM reaches the main thread only; with -j N the ffmpeg children of the worker threads would run on and
+# land their files. The driver calls Stage.close() when it is interrupted, and a stage that runs ffmpeg calls
+# `stop_all()` there: every live child is killed and no new one starts (`cs-render -j 2` under SIGTERM).
+
+_children: set[subprocess.Popen] = set()
+_lock = threading.Lock()
+_stopping = threading.Event()
 
 
-def run(args: Sequence[str], *, total_seconds: float | None = None, description: str = "ffmpeg") -> None:
-    """Run `ffmpeg ARGS` (ARGS without the binary), showing progress from -progress on stderr.
-    Raises EngineError with ffmpeg's last error line when it fails."""
+def spawn(argv: Sequence[str], **options: Any) -> subprocess.Popen:
+    """Popen ARGV, registered so `stop_all` can end it; KeyboardInterrupt once the command is stopping."""
+    with _lock:
+        if _stopping.is_set():
+            raise KeyboardInterrupt()
+        process = subprocess.Popen(list(argv), **options)
+        _children.add(process)
+    return process
+
+
+def release(process: subprocess.Popen) -> None:
+    with _lock:
+        _children.discard(process)
+
+
+def stop_all() -> None:
+    """Kill every running ffmpeg child of this process and refuse new ones (the command is stopping)."""
+    with _lock:
+        _stopping.set()
+        for process in _children:
+            if process.poll() is None:
+                process.kill()
+
+
+def stopping() -> bool:
+    return _stopping.is_set()
+
+
+def capture(argv: Sequence[str]) -> tuple[int, str]:
+    """Run ARGV (a full command line) to the end; (exit status, stderr). Killed by `stop_all`."""
+    process = spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = process.communicate()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        release(process)
+    if _stopping.is_set():
+        raise KeyboardInterrupt()
+    return process.returncode, stderr
+
+
+def run(args: Sequence[str], *, total_seconds: float | None = None, description: str = "ffmpeg",
+        stdin: Any = None) -> None:
+    """Run `ffmpeg ARGS` (ARGS without the binary), showing progress from -progress on stderr; STDIN is
+    what the child reads (a pipe's file descriptor, for `-i pipe:0`). Raises EngineError with ffmpeg's last
+    error line when it fails, KeyboardInterrupt when `stop_all` killed it."""
     argv = [binary(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
     with log.progress(description, total=round(total_seconds, 1) if total_seconds else None) as update:
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = spawn(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             for line in process.stdout:
                 key, _, value = line.strip().partition("=")
@@ -70,6 +127,10 @@ def run(args: Sequence[str], *, total_seconds: float | None = None, description:
             process.kill()
             process.wait()
             raise
+        finally:
+            release(process)
+    if _stopping.is_set():
+        raise KeyboardInterrupt()
     if code != 0:
         raise EngineError(f"ffmpeg failed ({_last_line(stderr)}); re-run with CS_DEBUG=1 to see the command")
     if log.debug_enabled():

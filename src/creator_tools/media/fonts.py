@@ -43,10 +43,26 @@ _NOTO = {"cjk": "Noto Sans CJK SC", "arabic": "Noto Sans Arabic", "hebrew": "Not
 _DIRECTIONS = {script: direction for _, _, script, _, direction in _RANGES}
 
 
-def script_of(char: str) -> str | None:
-    """The script of CHAR ('latin' for other letters), or None for spaces, digits and punctuation, which
-    take the script of the text around them."""
+# Colour emoji: Debian's fonts-noto-color-emoji, a CBDT bitmap font that Pillow draws only at its one strike
+# size (109 px) with embedded_color=True; cards scale the drawn run to the text size.
+EMOJI_FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+EMOJI_STRIKE = 109
+_EMOJI_RANGES = [(0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0x2300, 0x23FF), (0xFE0F, 0xFE0F),
+                 (0x200D, 0x200D), (0xE0020, 0xE007F)]
+
+
+def is_emoji(char: str) -> bool:
+    """Part of an emoji: pictographs, dingbats, flags, skin tones and the joiners/selectors between them."""
     code = ord(char)
+    return any(first <= code <= last for first, last in _EMOJI_RANGES)
+
+
+def script_of(char: str) -> str | None:
+    """The script of CHAR ('latin' for other letters, 'emoji' for emoji), or None for spaces, digits and
+    punctuation, which take the script of the text around them."""
+    code = ord(char)
+    if code > 0x2000 and is_emoji(char):
+        return "emoji"
     for first, last, script, _, _ in _RANGES:
         if first <= code <= last:
             return script
@@ -76,6 +92,12 @@ def font_for(script: str, bold: bool = True) -> FontFile:
     if not fc_match:
         raise ConfigError("fc-match not found; install fontconfig and the fonts (apt-get install fontconfig "
                           "fonts-dejavu-core fonts-noto-core fonts-noto-cjk)")
+    if script == "emoji":
+        import os
+
+        if not os.path.isfile(EMOJI_FONT):
+            raise ConfigError(f"{EMOJI_FONT} not found; install fonts-noto-color-emoji (apt-get install fonts-noto-color-emoji)")
+        return FontFile(EMOJI_FONT, 0)
     weight = ":weight=bold" if bold else ""
     preferred = "DejaVu Sans" if script == "latin" else _NOTO.get(script, "")
     for pattern in filter(None, (preferred and preferred + weight, f"sans:lang={_LANGS.get(script, 'en')}{weight}")):

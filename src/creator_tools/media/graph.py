@@ -191,14 +191,19 @@ def filter_graph(plan: Plan) -> str:
         parts.append(f"[lanea2][laneb]blend@xfade=all_mode=normal:all_opacity=1:shortest=1:enable={escape(enable)}[mixed]")
     else:
         parts.append("[lanea]null[mixed]")
-    video = "[mixed]"
-    for number, ass in enumerate([plan.captions] if plan.captions else []):
-        parts.append(f"{video}subtitles=filename={escape(str(ass))}[sub{number}]")
-        video = f"[sub{number}]"
+    return ";".join(parts + finish(plan, "[mixed]"))
+
+
+def finish(plan: Plan, video: str) -> list[str]:
+    """The end of every render graph: captions burned over VIDEO ([vout]) and the audio mix ([aout])."""
+    parts = []
+    if plan.captions:
+        parts.append(f"{video}subtitles=filename={escape(str(plan.captions))}[subbed]")
+        video = "[subbed]"
     parts.append(f"{video}fps={FPS},format=yuv420p[vout]")
     parts.append(audio_graph(plan, f"volume={plan.gain_db:.2f}dB,alimiter=limit=0.89:level=0:attack=5:release=50,"
                              "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo[aout]"))
-    return ";".join(parts)
+    return parts
 
 
 def audio_graph(plan: Plan, tail: str) -> str:
@@ -229,11 +234,15 @@ def encoder_args(encoder: str, threads: int = 0) -> list[str]:
     return args + (["-threads", str(threads)] if threads else [])
 
 
-def render_args(plan: Plan, output: Path, encoder: str = "libx264", threads: int = 0) -> list[str]:
-    """ffmpeg arguments (without the binary) for the whole render."""
+def render_args(plan: Plan, output: Path, encoder: str = "libx264", threads: int = 0,
+                picture: Sequence[str] = ()) -> list[str]:
+    """ffmpeg arguments (without the binary) for the whole render. PICTURE: the input arguments of a
+    ready-made picture track (media/track.py), which then replaces the lanes of `plan.visuals`."""
+    inputs = audio_inputs(plan)
+    graph = ";".join(finish(plan, f"[{inputs.count('-i')}:v]")) if picture else filter_graph(plan)
     return [
-        *audio_inputs(plan),
-        "-filter_complex", filter_graph(plan),
+        *inputs, *picture,
+        "-filter_complex", graph,
         "-map", "[vout]", "-map", "[aout]",
         *encoder_args(encoder, threads),
         "-pix_fmt", "yuv420p", "-r", str(FPS),

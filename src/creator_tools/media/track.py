@@ -1,0 +1,305 @@
+"""The picture track of a record with a `visuals` shot list, fed to the final encode through one pipe.
+
+Why not one graph with a `movie` source per clip (as graph.py does for a handful of library clips): every
+`movie` opens its demuxer, decoder (with its frame threads and reference frames) and scaler when the graph
+starts and keeps them to the end, so memory grows with the number of clips (about 30-50 MB per 1080p
+clip). Here a short-lived ffmpeg per shot (a "producer") decodes, loops, crops and scales that shot, and
+blends the crossfade into the next shot; the producers run one after another and write raw yuv420p frames
+into ONE pipe that the final ffmpeg reads as a single video input, adding captions, the audio mix and the
+encoder. At most one producer (two decoders: the shot and the head of the next) is alive at a time, so
+memory stays flat with the number of shots, and the producer decodes while the encoder encodes.
+
+Timing follows graph.py's lanes: shot k's own clock starts half a crossfade before its start; producer k
+writes frames [piece k) = from the end of the fade into shot k to the end of the fade out of it, the last
+part of which (the window) is shot k+1 faded in over shot k.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .graph import FPS, frames
+
+KINDS = ("clip", "still", "card")
+
+
+@dataclass
+class Shot:
+    """One prepared shot: `clip` (any video file ffmpeg reads) or `still` (a one-frame Y4M a little larger
+    than the frame, for the pan; cards are prepared the same way)."""
+
+    kind: str
+    path: Path
+    pan: int = 0  # Ken Burns direction 0-3
+    label: str = ""  # what the record calls it (`visuals[3].path`), for error messages
+
+
+@dataclass
+class Track:
+    width: int
+    height: int
+    shots: list[Shot]
+    bounds: list[float]  # shot k spans bounds[k]..bounds[k+1]; bounds[0] == 0, bounds[-1] == duration
+    crossfade: float = 0.5
+    still_size: tuple[int, int] = (0, 0)
+
+    @property
+    def duration(self) -> float:
+        return self.bounds[-1]
+
+    def half_fade(self) -> float:
+        shortest = min(b - a for a, b in zip(self.bounds, self.bounds[1:]))
+        return max(0.0, min(self.crossfade / 2, shortest / 3))
+
+    def clock(self, k: int) -> int:
+        """The frame where shot k's own clock starts (the start of the fade into it)."""
+        return 0 if k == 0 else frames(max(0.0, self.bounds[k] - self.half_fade()))
+
+    def pieces(self) -> list[tuple[int, int, int]]:
+        """(first, window, end) frames per shot: it is shown alone in [first, window) and fades into the
+        next shot in [window, end)."""
+        h = self.half_fade()
+        n = len(self.shots)
+        cuts = [0] + [frames(self.bounds[k] + h) for k in range(1, n)] + [frames(self.duration)]
+        windows = [frames(self.bounds[k + 1] - h) if k + 1 < n and h > 0 else cuts[k + 1] for k in range(n)]
+        return [(cuts[k], min(max(windows[k], cuts[k]), cuts[k + 1]), cuts[k + 1]) for k in range(n)]
+
+    @property
+    def total_frames(self) -> int:
+        return frames(self.duration)
+
+
+def _input(shot: Shot) -> list[str]:
+    if shot.kind == "clip":  # looped at the input: a clip shorter than its shot starts again, never freezes
+        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-i", str(shot.path)]
+    return ["-i", str(shot.path)]
+
+
+def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
+    """Input INDEX (shot K) as COUNT frames at the frame size and 30 fps, starting SKIP frames into the
+    shot's own clock."""
+    shot, w, h = track.shots[k], track.width, track.height
+    if shot.kind == "clip":
+        # crop to the frame's shape first, then scale: a landscape 1080p clip into a portrait frame scales
+        # its 608x1080 middle, not the whole picture to 3413x1920
+        return (
+            f"[{index}:v]fps={FPS},trim=start_frame={skip}:end_frame={skip + count},setpts=N/{FPS}/TB,"
+            f"crop=w='min(iw,ih*{w}/{h})':h='min(ih,iw*{h}/{w})',"
+            f"scale={w}:{h}:flags=bicubic:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p"
+        )
+    # a still: decoded once, repeated by reference, panned by a crop whose window moves corner to corner
+    # over the shot's clock (crop only moves plane pointers)
+    sw, sh = track.still_size
+    mx, my = sw - w, sh - h
+    x0, x1 = (0, mx) if shot.pan in (0, 2) else (mx, 0)
+    y0, y1 = (0, my) if shot.pan in (0, 3) else (my, 0)
+    first, _, end = track.pieces()[k]
+    length = max(1, end - track.clock(k))
+    p = f"min((n+{skip})/{length},1)"
+    return (
+        f"[{index}:v]loop=loop=-1:size=1:start=0,setpts=N/{FPS}/TB,trim=start_frame={skip}:end_frame={skip + count},"
+        f"setpts=N/{FPS}/TB,crop=w={w}:h={h}:x='{x0}+({x1 - x0})*{p}':y='{y0}+({y1 - y0})*{p}',setsar=1,format=yuv420p"
+    )
+
+
+def producer_args(track: Track, k: int) -> list[str]:
+    """ffmpeg arguments (without the binary) that write piece k of the track as raw yuv420p to stdout."""
+    first, window, end = track.pieces()[k]
+    start = track.clock(k)
+    inputs = _input(track.shots[k])
+    graph = _chain(track, k, 0, first - start, end - first)
+    if window < end:
+        # the next shot's head, faded in over this one through its alpha from the window on
+        inputs += _input(track.shots[k + 1])
+        fade = end - window
+        graph += (
+            "[a];" + _chain(track, k + 1, 1, 0, fade) +
+            f",format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,setpts=PTS+{(window - first) / FPS:.6f}/TB[b];"
+            "[a][b]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p"
+        )
+    return [
+        "-threads", "2", *inputs, "-filter_complex", graph + "[v]", "-map", "[v]",
+        "-frames:v", str(end - first), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+    ]
+
+
+def input_args(track: Track) -> list[str]:
+    """How the final ffmpeg reads the track from its stdin. A packet is a whole raw frame (3 MB at
+    1080x1920): the input thread's queue is kept short, or it alone holds 200 MB at ffmpeg's 64."""
+    return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", f"{track.width}x{track.height}",
+            "-framerate", str(FPS), "-thread_queue_size", "4", "-i", "pipe:0"]
+
+
+def feed(track: Track, write_fd: int, failures: list[str]) -> None:
+    """Run the producers one after another into WRITE_FD (then close it). A producer that fails stops the
+    feed and adds a line naming its shot to FAILURES (the final ffmpeg then sees the pipe end early)."""
+    from . import ffmpeg
+
+    try:
+        for k in range(len(track.shots)):
+            argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", *producer_args(track, k)]
+            try:
+                code, stderr = _produce(argv, write_fd)
+            except KeyboardInterrupt:
+                failures.append("interrupted")
+                return
+            if code != 0:
+                lines = [line for line in stderr.splitlines() if line.strip()]
+                failures.append(f"{track.shots[k].label or track.shots[k].path}: ffmpeg could not read it "
+                                f"({lines[-1] if lines else f'exit {code}'}); replace the file or run cs-visuals again")
+                return
+    finally:
+        os.close(write_fd)
+
+
+def _produce(argv: list[str], write_fd: int) -> tuple[int, str]:
+    import subprocess
+
+    from . import ffmpeg
+
+    process = ffmpeg.spawn(argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = process.communicate()
+    finally:
+        ffmpeg.release(process)
+    if ffmpeg.stopping():
+        raise KeyboardInterrupt()
+    return process.returncode, stderr
+
+
+# --- what cs-render calls -------------------------------------------------------------------------------
+
+
+def voice_length(voice: dict) -> tuple[Path, float]:
+    """The voice file and its length as measured by ffprobe: `voice.duration_s` is never trusted (a stale
+    or made-up value would render a silent tail, or forever: `duration_s: 1e9`)."""
+    import math
+
+    from .. import log
+    from ..errors import BadInput
+    from . import ffmpeg
+
+    from ..artifacts import local_path
+
+    path = Path(local_path(str(voice.get("path") or "")))
+    if not path.is_file():
+        raise BadInput(f"voice.path: {path} not found; run cs-voice again")
+    info = ffmpeg.probe(path)
+    audio = ffmpeg.stream(info, "audio")
+    if audio is None:
+        raise BadInput(f"voice.path: {path} has no audio stream; run cs-voice again")
+    measured = _seconds(audio.get("duration")) or _seconds(info.get("format", {}).get("duration"))
+    if not measured or measured < 0.05:
+        raise BadInput(f"voice.path: {path} holds no audio ({measured or 0:.3f} s); run cs-voice again")
+    stated = voice.get("duration_s")
+    if isinstance(stated, (int, float)) and not isinstance(stated, bool) and math.isfinite(stated) \
+            and abs(stated - measured) > 0.5:
+        log.warn(f"voice.duration_s is {stated:g} s but {path} lasts {measured:.3f} s; rendering {measured:.3f} s")
+    return path, measured
+
+
+def _seconds(value) -> float | None:
+    import math
+
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def check(visuals, duration: float) -> list[dict]:
+    """The record's shot list, checked (one line naming `visuals[i].KEY` for each kind of problem) and
+    fitted to the measured voice: shots past its end dropped, the last one held to its end."""
+    from ..artifacts import local_path
+    from ..errors import BadInput, CSError
+
+    if not isinstance(visuals, list) or not visuals:
+        raise BadInput("visuals: not a non-empty list of shots; run cs-visuals again")
+    shots = []
+    for i, shot in enumerate(visuals):
+        if not isinstance(shot, dict):
+            raise BadInput(f"visuals[{i}]: not an object; run cs-visuals again")
+        if shot.get("kind") not in KINDS:
+            raise BadInput(f"visuals[{i}].kind: {shot.get('kind')!r} is not one of {', '.join(KINDS)}; run cs-visuals again")
+        start = _seconds(shot.get("start")) if shot.get("start") not in (0, 0.0) else 0.0
+        if start is None:
+            raise BadInput(f"visuals[{i}].start: {shot.get('start')!r} is not a time in seconds; run cs-visuals again")
+        if shots and start < shots[-1]["start"] + 0.1:
+            raise BadInput(f"visuals[{i}].start: {start:g} is not at least 0.1 s after the shot before it; "
+                           "run cs-visuals again")
+        path = shot.get("path")
+        if isinstance(path, str) and path:
+            try:
+                path = local_path(path)  # an s3:// shot is fetched once into the local cache
+            except CSError:
+                path = None
+        if not isinstance(path, str) or not path or not os.path.isfile(path):
+            raise BadInput(f"visuals[{i}].path: {shot.get('path')} not found; run cs-visuals again (or restore the file)")
+        if start < duration - 0.2 or not shots:
+            shots.append({**shot, "path": path, "start": 0.0 if not shots else start, "index": i})
+    return shots
+
+
+def prepare(shots: list[dict], plan, pool) -> Track:
+    """Stills and cards fitted once by Pillow (a little larger than the frame, for the slow pan; on POOL's
+    threads), clips linked in as they are; then the track."""
+    from . import cards
+
+    prepared, jobs = [], []
+    for k, shot in enumerate(shots):
+        source = Path(shot["path"])
+        label = f"visuals[{shot['index']}].path ({source})"
+        if shot["kind"] == "clip":
+            prepared.append(Shot("clip", source, label=label))
+            continue
+        target = plan.work_dir / f"shot{k}.y4m"
+        jobs.append((label, pool.submit(cards.fit_still, source, target, plan.still_size)))
+        # cards drift up or down only (text stays level); stills pan corner to corner
+        pan = (k % 2) * 3 if shot["kind"] == "card" else k % 4
+        prepared.append(Shot("still", target, pan=pan, label=label))
+    for label, job in jobs:
+        try:
+            job.result()
+        except Exception as exc:
+            from ..errors import BadInput
+
+            raise BadInput(f"{label}: {getattr(exc, 'message', exc)}") from None
+    return Track(plan.width, plan.height, prepared, plan.bounds, plan.crossfade, plan.still_size)
+
+
+def encode(plan, output: Path, encoder: str, threads: int, track: Track | None) -> None:
+    """The final ffmpeg: the lanes of graph.py (no TRACK), or TRACK's producers through one pipe."""
+    import threading
+
+    from ..errors import EngineError
+    from . import ffmpeg, graph
+
+    if track is None:
+        ffmpeg.run(graph.render_args(plan, output, encoder, threads), total_seconds=plan.duration, description="render")
+        return
+    read_fd, write_fd = os.pipe()
+    _widen(write_fd, track.width * track.height * 3 // 2)
+    failures: list[str] = []
+    feeder = threading.Thread(target=feed, args=(track, write_fd, failures), name="cs-render-feed", daemon=True)
+    feeder.start()
+    try:
+        ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
+                   total_seconds=plan.duration, description="render", stdin=read_fd)
+    finally:
+        os.close(read_fd)  # a producer still writing gets EPIPE and ends
+        feeder.join()
+    if failures and failures[0] != "interrupted":
+        raise EngineError(failures[0])
+
+
+def _widen(fd: int, frame_bytes: int) -> None:
+    """A bigger pipe buffer (Linux): fewer context switches between producer and encoder."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, 1031, min(frame_bytes, 1 << 20))  # F_SETPIPE_SZ
+    except OSError:
+        pass
