@@ -8,7 +8,11 @@ from difflib import SequenceMatcher
 
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
-STOPWORDS = frozenset("a an and the of to in on for with your you is are how why what this that my i it".split())
+# The one stop-word list: filler words that say nothing about a subject (titles, tags, search queries).
+STOPWORDS = frozenset("a an and the of to in on at by or for from with your you is are how why what this that my i "
+                      "it".split())
+# Words that describe the medium, not the subject: dropped from footage keywords ("sunset shot" -> sunset).
+MEDIA_WORDS = frozenset("shot image video clip photo picture footage showing view".split())
 
 
 def words(text: str) -> list[str]:
@@ -54,7 +58,7 @@ def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
         return ka == kb
     if SequenceMatcher(None, ka, kb).ratio() >= threshold:
         return True
-    sa, sb = {_stem(w) for w in ka.split()}, {_stem(w) for w in kb.split()}
+    sa, sb = {stem(w) for w in ka.split()}, {stem(w) for w in kb.split()}
     return len(sa & sb) / len(sa | sb) >= 0.75
 
 
@@ -64,6 +68,77 @@ def shares_word(text_a: str, text_b: str) -> bool:
     return not stems or any(w[:4] in stems for w in title_key(text_a).split())
 
 
-def _stem(word: str) -> str:
-    """A crude stem, enough to equate "beginner/beginners" and "make/makes"."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+def stem(word: str) -> str:
+    """The one stemmer: a plural 's' dropped ("clouds" -> "cloud", "makes" -> "make"; "glass" stays), enough
+    to equate the forms that titles, tags and file names mix."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def stems(value: str, shortest: int = 4) -> set[str]:
+    """Stems of VALUE's content words of at least SHORTEST letters, for "is this about the same thing"."""
+    return {stem(w) for w in title_key(value).split() if len(w) >= shortest}
+
+
+def keywords(value: str) -> set[str]:
+    """Lower-case search keywords of VALUE (letters and digits in any script), stemmed, without filler,
+    medium words ("footage") or bare numbers."""
+    found = set()
+    for word in re.findall(r"\w+", str(value or "").lower()):
+        word = word.strip("_")
+        if len(word) < 2 or word in STOPWORDS or word in MEDIA_WORDS or word.isdigit():
+            continue
+        found.add(stem(word))
+    return found
+
+
+# Words a phrase cannot end on: what follows them is missing ("Why should you start your day" ends a
+# clause that was cut; "Espresso for" leaves its object out).
+DANGLING = STOPWORDS | frozenset(
+    "about after against as because before between but can could did do does during if into like nor not of "
+    "our should so start than their them then these they those through till until was were when where which "
+    "while who whom whose will would without".split())
+_CLAUSE = re.compile(r"\s*(?:[,;:|()\[\]]|\s[-–—]\s|(?<=[.!?…])\s)\s*")
+
+
+def phrase(value: str, limit: int) -> str:
+    """VALUE in at most LIMIT characters as a complete phrase: whole when it fits; else its leading sentences
+    or clauses that fit; else whole words with no dangling function word at the end. "" when not even one
+    content word fits."""
+    value = " ".join(str(value or "").split())
+    if len(value) <= limit:
+        return value
+    pieces = [p for p in _CLAUSE.split(value) if p]
+    kept = ""
+    for piece in pieces:  # leading clauses, as long as they fit
+        joined = f"{kept}{_joiner(value, kept, piece)}{piece}" if kept else piece
+        if len(joined) > limit:
+            break
+        kept = joined
+    if len(kept) >= limit // 3:
+        return _trim_dangling(kept)
+    return _trim_dangling(value[:limit + 1].rsplit(" ", 1)[0] if " " in value[:limit + 1] else "")
+
+
+def _joiner(whole: str, head: str, piece: str) -> str:
+    """The separator that stood between HEAD and PIECE in WHOLE (", " or ": " or " ")."""
+    start = whole.find(piece, len(head))
+    return whole[len(head):start] if start >= len(head) else " "
+
+
+def _trim_dangling(value: str) -> str:
+    tokens = value.rstrip(" ,;:-–—|(").split()
+    while tokens and (tokens[-1].casefold().strip(".,;:!?'\"") in DANGLING or not any(c.isalnum() for c in tokens[-1])):
+        tokens.pop()
+    return " ".join(tokens).rstrip(" ,;:-–—|(")
+
+
+def unique_sentences(value: str) -> str:
+    """VALUE without a sentence that already appeared (compared without case, punctuation or spacing)."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in sentences(value):
+        key = " ".join(w.casefold() for w in words(sentence))
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(sentence)
+    return " ".join(kept)

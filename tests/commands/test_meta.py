@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from media_fixtures import run_cs  # noqa: E402
 
-from creator_tools import youtube_limits as limits  # noqa: E402
+from creator_tools.youtube import metadata as limits  # noqa: E402
 
 ESPRESSO = [
     ("Great espresso at home needs three things, not a thousand-dollar machine. Fresh beans, a good grinder, "

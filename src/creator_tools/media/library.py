@@ -7,29 +7,14 @@ folder (`NAME.EXT: word, word`). Music is any audio file under a `music/` subfol
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..text import keywords as words  # the shared keyword rules; `words` stays this module's name
 
 STILL_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CLIP_EXTS = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 AUDIO_EXTS = {".mp3", ".wav", ".flac", ".ogg", ".m4a", ".aac", ".opus"}
-_STOP = {"a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "with", "for", "from", "by", "is", "are",
-         "shot", "image", "video", "clip", "photo", "picture", "footage", "showing", "view"}
-
-
-def words(text: str) -> set[str]:
-    """Lower-case keywords of TEXT (letters and digits in any script), without filler words; a plural 's'
-    is dropped so 'clouds' matches 'cloud'."""
-    found = set()
-    for word in re.findall(r"\w+", str(text or "").lower()):
-        word = word.strip("_")
-        if len(word) < 2 or word in _STOP or word.isdigit():
-            continue
-        found.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
-    return found
-
-
 @dataclass
 class Entry:
     path: Path
