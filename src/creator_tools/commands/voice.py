@@ -12,7 +12,7 @@ import click
 
 from .. import pipe
 from ..engines import tts
-from ..errors import BadInput, ConfigError, UsageError
+from ..errors import BadInput, UsageError
 from ..media import textnorm
 from ..records import Record
 
@@ -63,7 +63,7 @@ class VoiceStage(pipe.Stage):
                 try:
                     self.engines[key] = tts.get_tts(self.engine_name, self.voice_name, rate=self.rate,
                                                     model=self.model, language=language)
-                except ConfigError as exc:
+                except tts.UnknownVoice:
                     if not key:
                         raise
                     # The voice came from this record's script.language: the record is wrong, not the setup.

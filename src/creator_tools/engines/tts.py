@@ -34,6 +34,10 @@ FALLBACK_WPM = 150
 PIPER_VOICES_ENV = "CS_PIPER_VOICES"  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
 
 
+class UnknownVoice(ConfigError):
+    """The engine has no such voice (for espeak-ng, often a language it does not speak)."""
+
+
 class TTS(ABC):
     """One voice of one engine. `synthesize` must be safe to call from several threads (cs-voice -j N)."""
 
@@ -173,7 +177,7 @@ class EspeakTTS(TTS):
         if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
             message = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
             if "voice" in message.lower():
-                raise ConfigError(f"espeak-ng cannot use voice '{self.voice}' ({message}); "
+                raise UnknownVoice(f"espeak-ng cannot use voice '{self.voice}' ({message}); "
                                   "list voices with `espeak-ng --voices`")
             raise EngineError(f"espeak-ng failed ({message})")
         rate, pcm = _wav_pcm(data=done.stdout, engine=self.name)
