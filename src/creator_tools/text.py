@@ -142,3 +142,41 @@ def unique_sentences(value: str) -> str:
             seen.add(key)
             kept.append(sentence)
     return " ".join(kept)
+
+
+# --- tags and other model words checked against a word list ---------------------------------------------
+
+QUOTES_AND_BRACKETS = re.compile(r"[\"“”„«»‘’`´\[\]{}()<>]")
+TAG_CHARS = re.compile(r"^[^\W_](?:[\w' -]*[^\W_])?$")
+
+
+def repair_tag(tag: str) -> str:
+    """A model's tag as words: quotes, brackets and stray punctuation removed, spaces single; "" when what
+    is left has characters a tag cannot have (letters, digits, spaces, apostrophes and hyphens only)."""
+    plain = QUOTES_AND_BRACKETS.sub(" ", tag.replace("\u2019", "'"))
+    plain = " ".join(plain.split()).strip(" .,;:!?'-")
+    return plain if TAG_CHARS.match(plain) and "_" not in plain else ""
+
+
+def real_words(value: str, vocabulary: set[str]) -> bool:
+    """Every word of VALUE is a word: in VOCABULARY (the record's own words, stemmed, and the system's word
+    list when there is one) or a number; run-together strings such as "scienceblueamoviedshape" are not."""
+    found = [w.casefold().strip("'-") for w in re.split(r"[\s-]+", value) if w.strip("'-")]
+    return bool(found) and all(w.isdigit() or w in vocabulary or stem(w) in vocabulary
+                               or stem(w.removesuffix("'s")) in vocabulary for w in found)
+
+
+_WORDS: set[str] | None = None
+
+
+def dictionary() -> set[str]:
+    """/usr/share/dict/words, lower-cased and stemmed, when the system has it (else the record's own words
+    are the only word list)."""
+    global _WORDS
+    if _WORDS is None:
+        try:
+            with open("/usr/share/dict/words", encoding="utf-8", errors="replace") as handle:
+                _WORDS = {stem(line.strip().casefold()) for line in handle if line.strip()}
+        except OSError:
+            _WORDS = set()
+    return _WORDS

@@ -145,14 +145,14 @@ def test_check_is_a_mode_of_the_stage_naming_every_violation(tmp_path):
     ("#coffee!!", ""),
 ])
 def test_tags_are_repaired_to_words(garbage, repaired):
-    assert meta_cmd.repair_tag(garbage) == repaired
+    assert text.repair_tag(garbage) == repaired
 
 
 def test_run_together_and_off_topic_tags_are_not_words_of_the_video():
     vocabulary = text.stems("home espresso barista grind beans shot", shortest=1)
-    assert not meta_cmd._real_words("scienceblueamoviedshapeballdetailsholedd", vocabulary)
-    assert meta_cmd._real_words("espresso shots", vocabulary)
-    assert not meta_cmd._real_words("sourdough", vocabulary)
+    assert not text.real_words("scienceblueamoviedshapeballdetailsholedd", vocabulary)
+    assert text.real_words("espresso shots", vocabulary)
+    assert not text.real_words("sourdough", vocabulary)
 
 
 def test_titles_and_descriptions_are_cut_where_a_person_would():
@@ -336,7 +336,7 @@ def test_bundled_model_metadata_a_person_would_accept(tmp_path, seed):
         meta = out["meta"]
         vocabulary = meta_cmd._vocabulary(given)
         for tag in meta["tags"]:
-            assert meta_cmd.TAG_CHARS.match(tag) and meta_cmd._real_words(tag, vocabulary), (tag, meta["tags"])
+            assert text.TAG_CHARS.match(tag) and text.real_words(tag, vocabulary), (tag, meta["tags"])
             assert text.shares_word(tag, given["topic"] + " " + given["title"] + " "
                                     + " ".join(s["text"] for s in given["script"]["segments"])), tag
         assert "sourdough" not in " ".join(meta["tags"]).lower()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import click
@@ -172,7 +171,7 @@ class Meta(pipe.Stage):
             raw = ""  # the concept's own title fits: better than the model's title cut short
         candidate = limits.fit_title(raw)
         if (_usable(candidate, topic + " " + base_title, words=3) and not text.near_duplicate(candidate, EXAMPLE_TITLE)
-                and _real_words(candidate, _vocabulary(record, topic, base_title))):
+                and text.real_words(candidate, _vocabulary(record, topic, base_title))):
             return candidate
         if written:
             log.info(f"record {record.get('id')}: model title {candidate!r} unusable; using the script's title")
@@ -198,13 +197,13 @@ class Meta(pipe.Stage):
 
     def _tags(self, written: Any, topic: str, title: str, base_title: str, narration: str) -> list[str]:
         context = f"{topic} {title} {base_title} {narration}"
-        vocabulary = text.stems(context, shortest=1) | _dictionary()
-        model = [repair_tag(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
+        vocabulary = text.stems(context, shortest=1) | text.dictionary()
+        model = [text.repair_tag(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
         model = [t for t in model if t and _usable(t, context, words=1) and t.casefold() not in PLACEHOLDER_TAGS
-                 and len(t.split()) <= 4 and not t.isdigit() and _real_words(t, vocabulary)]
+                 and len(t.split()) <= 4 and not t.isdigit() and text.real_words(t, vocabulary)]
         content = [w for w in text.title_key(f"{topic} {base_title} {title}").split() if len(w) > 3 and w not in VAGUE]
         deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
-        return limits.fit_tags(t for t in map(repair_tag, [topic] + model + deterministic) if t)
+        return limits.fit_tags(t for t in map(text.repair_tag, [topic] + model + deterministic) if t)
 
     def _hashtags(self, topic: str, title: str, tags: list[str]) -> list[str]:
         """Up to three: the topic, then the longest one-word tags about the topic or title (YouTube shows
@@ -289,47 +288,11 @@ def _credits(record: Record) -> str:
     return "Credits:\n" + "\n".join(lines) if lines else ""
 
 
-QUOTES_AND_BRACKETS = re.compile(r"[\"“”„«»‘’`´\[\]{}()<>]")
-TAG_CHARS = re.compile(r"^[^\W_](?:[\w' -]*[^\W_])?$")
-
-
-def repair_tag(tag: str) -> str:
-    """A model's tag as words: quotes, brackets and stray punctuation removed, spaces single; "" when what
-    is left has characters a tag cannot have (letters, digits, spaces, apostrophes and hyphens only)."""
-    plain = QUOTES_AND_BRACKETS.sub(" ", tag.replace("'", "'"))
-    plain = " ".join(plain.split()).strip(" .,;:!?'-")
-    return plain if TAG_CHARS.match(plain) and "_" not in plain else ""
-
-
-def _real_words(value: str, vocabulary: set[str]) -> bool:
-    """Every word of VALUE is a word: in VOCABULARY (the record's own words, stemmed, and the system's word
-    list when there is one) or a number; run-together strings such as "scienceblueamoviedshape" are not."""
-    found = [w.casefold().strip("'-") for w in re.split(r"[\s-]+", value) if w.strip("'-")]
-    return bool(found) and all(w.isdigit() or w in vocabulary or text.stem(w) in vocabulary
-                               or text.stem(w.removesuffix("'s")) in vocabulary for w in found)
-
-
 def _vocabulary(record: Record, *extra: str) -> set[str]:
     script = record.get("script") if isinstance(record.get("script"), dict) else {}
     said = " ".join(str(s.get("text") or "") for s in script.get("segments") or [] if isinstance(s, dict))
     context = " ".join(str(v) for v in (record.get("topic"), record.get("title"), record.get("hook"), said, *extra) if v)
-    return text.stems(context, shortest=1) | _dictionary() | text.STOPWORDS | text.DANGLING
-
-
-_WORDS: set[str] | None = None
-
-
-def _dictionary() -> set[str]:
-    """/usr/share/dict/words, lower-cased and stemmed, when the system has it (else the record's own words
-    are the only word list)."""
-    global _WORDS
-    if _WORDS is None:
-        try:
-            with open("/usr/share/dict/words", encoding="utf-8", errors="replace") as handle:
-                _WORDS = {text.stem(line.strip().casefold()) for line in handle if line.strip()}
-        except OSError:
-            _WORDS = set()
-    return _WORDS
+    return text.stems(context, shortest=1) | text.dictionary() | text.STOPWORDS | text.DANGLING
 
 
 def _duration(record: Record) -> float | None:
