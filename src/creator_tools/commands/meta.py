@@ -197,7 +197,8 @@ class Meta(pipe.Stage):
 
     def _tags(self, written: Any, topic: str, title: str, base_title: str, narration: str) -> list[str]:
         context = f"{topic} {title} {base_title} {narration}"
-        vocabulary = text.stems(context, shortest=1) | text.dictionary()
+        # A tag is made of the video's own words (a system word list would let an off-topic "sourdough" in).
+        vocabulary = text.stems(context, shortest=1) | text.STOPWORDS
         model = [text.repair_tag(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
         model = [t for t in model if t and _usable(t, context, words=1) and t.casefold() not in PLACEHOLDER_TAGS
                  and len(t.split()) <= 4 and not t.isdigit() and text.real_words(t, vocabulary)]
