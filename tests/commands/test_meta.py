@@ -344,3 +344,9 @@ def test_bundled_model_metadata_a_person_would_accept(tmp_path, seed):
         said = [" ".join(text.words(s.lower())) for s in text.sentences(paragraph)]
         assert len(said) == len(set(said)), paragraph
         assert meta["title"].split()[-1].lower().strip(".,!?") not in text.DANGLING, meta["title"]
+
+
+def test_credit_lines_once_per_stock_asset():
+    assert meta_cmd._credits({"visuals": STOCK + GENERATED}) == \
+        "Credits:\nVideo by Ann Lee on Pexels\nPhoto by Bo Kim on Pixabay"
+    assert meta_cmd._credits({"visuals": GENERATED}) == "" and meta_cmd._credits({}) == ""
