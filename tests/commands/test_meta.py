@@ -309,7 +309,7 @@ def test_credits_and_synthetic_media_come_from_visuals(tmp_path):
     stock = {**record("stock", None), "visuals": STOCK}
     generated = {**record("generated", None), "visuals": GENERATED}
     plain = {**record("plain", None), "video": {"duration_s": 40, "cards": 4}}  # cs-render internals: ignored
-    run = run_cs("meta", [stock, generated, plain], "--seed", "2", cwd=tmp_path, timeout=1200)
+    run = run_cs("meta", [stock, generated, plain], "--seed", "2", cwd=tmp_path, timeout=1800)
     assert run.code == 0, run.stderr
     by_id = {r["id"]: r["meta"] for r in run.records}
     description = by_id["stock"]["description"]
@@ -320,8 +320,7 @@ def test_credits_and_synthetic_media_come_from_visuals(tmp_path):
     assert "Credits" not in by_id["generated"]["description"]
 
 
-TOPICS = [("home espresso", ESPRESSO), ("espresso grinder", ESPRESSO[1:]), ("coffee beans", ESPRESSO[:3]),
-          ("latte art", ESPRESSO[2:]), ("espresso machine cleaning", ESPRESSO[::-1])]
+TOPICS = [("home espresso", ESPRESSO), ("espresso grinder", ESPRESSO[1:]), ("coffee beans", ESPRESSO[:3])]
 
 
 @pytest.mark.slow
