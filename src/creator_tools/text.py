@@ -8,7 +8,26 @@ from difflib import SequenceMatcher
 
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
-STOPWORDS = frozenset("a an and the of to in on for with your you is are how why what this that my i it".split())
+# The one stop-word list: words that say nothing a title, tag or picture could be about (function words,
+# vague verbs and adjectives, number words).
+STOPWORDS = frozenset("""
+a an the of and or but nor so yet in on at to into onto with without for from by about above below over under
+up down out off than then as if when while because since until though although is are was were be been being
+am do does did done doing have has had having will would shall should can could may might must it its it's
+this that these those there here their they them he she him her his hers we us our you your yours i me my
+mine who whom whose which what why how where all any each every both few more most other some such no not
+only own same too very just also even still again ever never always often really quite much many lot lots
+get gets got getting make makes made making take takes took go goes going went come comes came let lets
+like know think thing things way ways want need say says said see use used using one two three four five six
+seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
+million first next last today now follow subscribe ok okay yes yeah well hi hello
+start starts started begin begins began wait waits look looks looked seem seems keep keeps kept try tries
+tried feel feels felt put puts give gives gave show shows showed tell tells told find finds found call calls
+become becomes became happen happens happened fill fills filled good great best better bad big small new old
+sure right able lot kind sort part
+""".split())
+# Words that describe the medium, not the subject: dropped from footage keywords ("sunset shot" -> sunset).
+MEDIA_WORDS = frozenset("shot image video clip photo picture footage showing view broll".split())
 
 
 def words(text: str) -> list[str]:
@@ -54,7 +73,7 @@ def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
         return ka == kb
     if SequenceMatcher(None, ka, kb).ratio() >= threshold:
         return True
-    sa, sb = {_stem(w) for w in ka.split()}, {_stem(w) for w in kb.split()}
+    sa, sb = {stem(w) for w in ka.split()}, {stem(w) for w in kb.split()}
     return len(sa & sb) / len(sa | sb) >= 0.75
 
 
@@ -64,6 +83,131 @@ def shares_word(text_a: str, text_b: str) -> bool:
     return not stems or any(w[:4] in stems for w in title_key(text_a).split())
 
 
-def _stem(word: str) -> str:
-    """A crude stem, enough to equate "beginner/beginners" and "make/makes"."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+def stem(word: str) -> str:
+    """The one stemmer: a plural 's' dropped ("clouds" -> "cloud", "makes" -> "make"; "glass" stays), enough
+    to equate the forms that titles, tags and file names mix."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def stems(value: str, shortest: int = 4) -> set[str]:
+    """Stems of VALUE's content words of at least SHORTEST letters, for "is this about the same thing"."""
+    return {stem(w) for w in title_key(value).split() if len(w) >= shortest}
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case content words of TEXT in spoken order, each once, without filler words, medium words and
+    numbers (cs-visuals' shot queries and card phrases)."""
+    found: list[str] = []
+    for word in re.findall(r"\w+(?:['’]\w+)?", str(text or "").lower()):
+        word = word.strip("_").replace("’", "'")
+        if len(word) < 2 or word.isdigit() or word in MEDIA_WORDS:
+            continue
+        if word in STOPWORDS or word.split("'")[0] in STOPWORDS:
+            continue
+        if word not in found:
+            found.append(word)
+    return found
+
+
+def keywords(value: str) -> set[str]:
+    """Lower-case search keywords of VALUE (letters and digits in any script), stemmed, without filler,
+    medium words ("footage") or bare numbers."""
+    found = set()
+    for word in re.findall(r"\w+", str(value or "").lower()):
+        word = word.strip("_")
+        if len(word) < 2 or word in STOPWORDS or word in MEDIA_WORDS or word.isdigit():
+            continue
+        found.add(stem(word))
+    return found
+
+
+# Words a phrase cannot end on: what follows them is missing ("Why should you start your day" ends a
+# clause that was cut; "Espresso for" leaves its object out).
+DANGLING = frozenset(
+    "a an and the of to in on at by or for from with your you is are how why what this that my i it "
+    "about after against as because before between but can could did do does during if into like nor not of "
+    "our should so start than their them then these they those through till until was were when where which "
+    "while who whom whose will would without".split())
+_CLAUSE = re.compile(r"\s*(?:[,;:|()\[\]]|\s[-–—]\s|(?<=[.!?…])\s)\s*")
+
+
+def phrase(value: str, limit: int) -> str:
+    """VALUE in at most LIMIT characters as a complete phrase: whole when it fits; else its leading sentences
+    or clauses that fit; else whole words with no dangling function word at the end. "" when not even one
+    content word fits."""
+    value = " ".join(str(value or "").split())
+    if len(value) <= limit:
+        return value
+    pieces = [p for p in _CLAUSE.split(value) if p]
+    kept = ""
+    for piece in pieces:  # leading clauses, as long as they fit
+        joined = f"{kept}{_joiner(value, kept, piece)}{piece}" if kept else piece
+        if len(joined) > limit:
+            break
+        kept = joined
+    if len(kept) >= limit // 3:
+        return _trim_dangling(kept)
+    return _trim_dangling(value[:limit + 1].rsplit(" ", 1)[0] if " " in value[:limit + 1] else "")
+
+
+def _joiner(whole: str, head: str, piece: str) -> str:
+    """The separator that stood between HEAD and PIECE in WHOLE (", " or ": " or " ")."""
+    start = whole.find(piece, len(head))
+    return whole[len(head):start] if start >= len(head) else " "
+
+
+def _trim_dangling(value: str) -> str:
+    tokens = value.rstrip(" ,;:-–—|(").split()
+    while tokens and (tokens[-1].casefold().strip(".,;:!?'\"") in DANGLING or not any(c.isalnum() for c in tokens[-1])):
+        tokens.pop()
+    return " ".join(tokens).rstrip(" ,;:-–—|(")
+
+
+def unique_sentences(value: str) -> str:
+    """VALUE without a sentence that already appeared (compared without case, punctuation or spacing)."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in sentences(value):
+        key = " ".join(w.casefold() for w in words(sentence))
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(sentence)
+    return " ".join(kept)
+
+
+# --- tags and other model words checked against a word list ---------------------------------------------
+
+QUOTES_AND_BRACKETS = re.compile(r"[\"“”„«»‘’`´\[\]{}()<>]")
+TAG_CHARS = re.compile(r"^[^\W_](?:[\w' -]*[^\W_])?$")
+
+
+def repair_tag(tag: str) -> str:
+    """A model's tag as words: quotes, brackets and stray punctuation removed, spaces single; "" when what
+    is left has characters a tag cannot have (letters, digits, spaces, apostrophes and hyphens only)."""
+    plain = QUOTES_AND_BRACKETS.sub(" ", tag.replace("\u2019", "'"))
+    plain = " ".join(plain.split()).strip(" .,;:!?'-")
+    return plain if TAG_CHARS.match(plain) and "_" not in plain else ""
+
+
+def real_words(value: str, vocabulary: set[str]) -> bool:
+    """Every word of VALUE is a word: in VOCABULARY (the record's own words, stemmed, and the system's word
+    list when there is one) or a number; run-together strings such as "scienceblueamoviedshape" are not."""
+    found = [w.casefold().strip("'-") for w in re.split(r"[\s-]+", value) if w.strip("'-")]
+    return bool(found) and all(w.isdigit() or w in vocabulary or stem(w) in vocabulary
+                               or stem(w.removesuffix("'s")) in vocabulary for w in found)
+
+
+_WORDS: set[str] | None = None
+
+
+def dictionary() -> set[str]:
+    """/usr/share/dict/words, lower-cased and stemmed, when the system has it (else the record's own words
+    are the only word list)."""
+    global _WORDS
+    if _WORDS is None:
+        try:
+            with open("/usr/share/dict/words", encoding="utf-8", errors="replace") as handle:
+                _WORDS = {stem(line.strip().casefold()) for line in handle if line.strip()}
+        except OSError:
+            _WORDS = set()
+    return _WORDS

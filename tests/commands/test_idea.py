@@ -126,3 +126,29 @@ def test_a_wrong_engine_stops_once_even_with_keep_going(tmp_path):
         "cs-idea: error: unknown LLM engine 'bogus'; use one of: local, openai (--engine or CS_LLM_ENGINE)"]
     click_error = run_cs("idea", "", "-n", "0", "tea", cwd=tmp_path)
     assert click_error.code == 2 and click_error.stderr.startswith("cs-idea: error: Invalid value for '-n'")
+
+
+def test_topic_of_the_wrong_type_and_a_non_utf8_topics_file(tmp_path):
+    """Issue 10, bad input 14 (topic 42 is not "empty") and 7 (non-UTF-8 topics file: one line, no traceback)."""
+    run = run_cs("idea", [{"id": "n", "topic": 42}, {"id": "e", "topic": "  "}], "-k", cwd=tmp_path)
+    assert run.code == 3
+    assert "record n: 'topic' must be text, not a number (42)" in run.stderr
+    assert "record n: empty topic" not in run.stderr and "record e: empty topic" in run.stderr
+    topics = tmp_path / "topics.txt"
+    topics.write_bytes(b"home espresso\nlatte \xff\xfe art\n")
+    bad = run_cs("idea", "", "-t", str(topics), cwd=tmp_path)
+    assert bad.code == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == (f"cs-idea: error: {topics}:2: not UTF-8 text (byte 0xff at column 7); "
+                                  "save the file as UTF-8")
+
+
+def test_model_fields_are_tidied_into_complete_phrases():
+    from creator_tools.commands.idea import tidy
+
+    concept = tidy({"title": "**Espresso at Home**: Dial In Your Grinder, Weigh Every Dose and Time the Shot Without "
+                             "Guessing, because you should start your day",
+                    "hook": "Your espresso is sour. Your espresso is sour. Grind finer.", "angle": "[Five fixes]",
+                    "audience": "“home baristas”", "format": "short"})
+    assert concept["title"] == "Espresso at Home: Dial In Your Grinder, Weigh Every Dose and Time the Shot Without Guessing"
+    assert concept["hook"] == "Your espresso is sour. Grind finer."
+    assert concept["angle"] == "Five fixes" and concept["audience"] == "home baristas"

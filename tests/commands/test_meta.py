@@ -4,6 +4,7 @@ hand-made bad metadata, schedules and categories from the command line."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from media_fixtures import run_cs  # noqa: E402
 
-from creator_tools import youtube_limits as limits  # noqa: E402
+from creator_tools import text  # noqa: E402
+from creator_tools.commands import meta as meta_cmd  # noqa: E402
+from creator_tools.youtube import metadata as limits  # noqa: E402
 
 ESPRESSO = [
     ("Great espresso at home needs three things, not a thousand-dollar machine. Fresh beans, a good grinder, "
@@ -96,29 +99,83 @@ def test_fit_title_and_description_bytes():
 # --- command line, no model -------------------------------------------------------------------------------
 
 
-def test_check_lists_every_violation_and_writes_nothing(tmp_path):
+def test_check_is_a_mode_of_the_stage_naming_every_violation(tmp_path):
     bad = {**valid_meta(), "title": "<b>" + "x" * 120, "description": "y" * 5001, "tags": [f"tag number {n}" for n in range(60)],
            "chapters": [{"start": 3, "title": "A"}, {"start": 8, "title": "B"}], "category_id": "99",
            "privacy": "public", "publish_at": "2020-01-01T00:00:00Z", "synthetic_media": "yes"}
     del bad["made_for_kids"]
-    records = [{"id": "good", "meta": valid_meta()}, {"id": "bad", "meta": bad}, {"id": "none"}]
-    run = run_cs("meta", records, "--check", cwd=tmp_path)
-    assert run.code == 3 and run.records == []
+    records = [{"id": "good", "meta": valid_meta()}, {"id": "bad", "meta": bad}, {"id": "none"},
+               {"id": "hello", "meta": "hello"}]
+    run = run_cs("meta", records, "--check", "-k", cwd=tmp_path)
+    assert run.code == 3, run.stderr
+    assert [r["id"] for r in run.records] == ["good", "bad", "none", "hello"]  # -k: every record checked
+    assert run.records[0] == records[0]  # a good record passes through unchanged, unstamped
     lines = [line for line in run.stderr.splitlines() if "record bad:" in line]
+    assert len(lines) == 1 and lines[0].startswith("cs-meta: error: <stdin>:2: record bad: meta breaks")
     expected = ["meta.title: 123 characters", "meta.title: contains <", "meta.description: 5001 bytes",
                 "meta.tags: 949 characters", "meta.chapters: the first starts at 0:03", "meta.chapters: 2 of them",
                 "lasts 5 s", "meta.category_id: '99'", "meta.made_for_kids", "meta.synthetic_media",
                 "is in the past", "YouTube schedules only private videos"]
     for text in expected:
-        assert sum(text in line for line in lines) >= 1, (text, run.stderr)
-    assert all(line.startswith("cs-meta: error: <stdin>:2: record bad: meta.") for line in lines)
-    assert len(lines) == 13  # one line per violation (the chapter lines missing from the description too)
+        assert text in lines[0], (text, run.stderr)
     assert "record good" not in run.stderr
-    assert "<stdin>:3: record none: no 'meta' key; run cs-meta first" in run.stderr
-    assert run.stderr.splitlines()[-1].startswith("cs-meta: error: 2 of 3 records break")
+    assert "<stdin>:3: record none: record has no 'meta' key; run cs-meta first" in run.stderr
+    assert "<stdin>:4: record hello: 'meta' is str 'hello', not an object" in run.stderr
+    assert "meta.meta" not in run.stderr  # issue 10, bad input 14
+    assert run.records[3]["_error"]["type"] == "BadInput"
 
-    fine = run_cs("meta", [{"id": "good", "meta": valid_meta()}], "--check", cwd=tmp_path)
-    assert fine.code == 0 and fine.records == [] and "error" not in fine.stderr
+    # -j works, and -o gets the records rather than being replaced by an empty file
+    out = tmp_path / "checked.jsonl"
+    fine = run_cs("meta", [{"id": f"g{n}", "meta": valid_meta()} for n in range(4)], "--check", "-j", "2",
+                  "-o", str(out), cwd=tmp_path)
+    assert fine.code == 0 and "error" not in fine.stderr, fine.stderr
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["g0", "g1", "g2", "g3"]
+    stop = run_cs("meta", records, "--check", cwd=tmp_path)  # without -k the first bad record stops the run
+    assert stop.code == 1 and [r["id"] for r in stop.records] == ["good"]  # as cs-publish --check
+
+
+# --- repairs of what the bundled model wrote (issue 10, item 2), no model --------------------------------
+
+
+@pytest.mark.parametrize("garbage, repaired", [
+    ("sourdough\u201d \u201chome\u201d\u201c] {", "sourdough home"),
+    ('["espresso"]', "espresso"),
+    ("barista's tips", "barista's tips"),
+    ("tag_1", ""),
+    ("#coffee!!", ""),
+])
+def test_tags_are_repaired_to_words(garbage, repaired):
+    assert text.repair_tag(garbage) == repaired
+
+
+def test_run_together_and_off_topic_tags_are_not_words_of_the_video():
+    vocabulary = text.stems("home espresso barista grind beans shot", shortest=1)
+    assert not text.real_words("scienceblueamoviedshapeballdetailsholedd", vocabulary)
+    assert text.real_words("espresso shots", vocabulary)
+    assert not text.real_words("sourdough", vocabulary)
+
+
+def test_titles_and_descriptions_are_cut_where_a_person_would():
+    long = ("How to Make Perfect Espresso at Home Every Morning Without a Fancy Machine and Why should you start "
+            "your day with it")
+    title = limits.fit_title(long)
+    assert title == "How to Make Perfect Espresso at Home Every Morning Without a Fancy Machine"
+    assert limits.fit_title("Espresso basics. " + "x" * 200) == "Espresso basics."
+    assert text.unique_sentences("Fresh beans matter. Grind fine! fresh beans matter. Grind fine.") == \
+        "Fresh beans matter. Grind fine!"
+    assert text.phrase("Dial in the grind, then weigh the dose and time the shot", 30) == "Dial in the grind"
+
+
+def test_one_date_parser_and_one_default_category():
+    assert limits.parse_time("2030-05-01T17:00:00Z").utcoffset() == dt.timedelta(0)
+    local = limits.parse_time("2030-05-01T17:00:00")
+    assert local.tzinfo is not None and local.hour == 17  # no zone: the wall clock of this machine
+    assert limits.resolve_time("2030-05-01T17:00:00") == local
+    assert limits.DEFAULT_CATEGORY == "27"
+    body = limits.video_body({"title": "Espresso", "description": "x"})
+    assert body["snippet"]["categoryId"] == "27"
+    assert limits.chapter_lines([{"start": 0, "title": "Intro"}, {"start": "1:05", "title": "Beans"}, {"start": 70}]) == \
+        ["0:00 Intro", "1:05 Beans"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -227,3 +284,68 @@ def test_openai_engine_on_a_loopback_server(tmp_path, openai_server):
     meta = run.records[0]["meta"]
     assert limits.violations(meta) == [] and meta["category_id"] == "26"
     assert [c["start"] for c in meta["chapters"]] == [0, 12, 25]
+
+
+STOCK = [
+    {"start": 0, "end": 4, "text": "Great espresso", "query": "espresso", "kind": "clip", "path": "a.mp4",
+     "provider": "pexels", "asset_id": "1", "url": "https://www.pexels.com/video/1/", "author": "Ann Lee",
+     "license": "Pexels License", "synthetic": False},
+    {"start": 4, "end": 8, "text": "Fresh beans", "query": "beans", "kind": "clip", "path": "a.mp4",
+     "provider": "pexels", "asset_id": "1", "url": "https://www.pexels.com/video/1/", "author": "Ann Lee",
+     "license": "Pexels License", "synthetic": False},
+    {"start": 8, "end": 12, "text": "Grinder", "query": "grinder", "kind": "still", "path": "b.jpg",
+     "provider": "pixabay", "asset_id": "9", "url": "https://pixabay.com/photos/9/", "author": "Bo Kim",
+     "license": "Pixabay Content License", "synthetic": False},
+    {"start": 12, "end": 16, "text": "Taste", "query": "taste", "kind": "card", "path": "c.png",
+     "provider": "cards", "asset_id": "", "url": "", "author": "", "license": "", "synthetic": False},
+]
+GENERATED = [{**STOCK[3], "kind": "still", "provider": "images", "path": "g.png", "synthetic": True}]
+
+
+@pytest.mark.slow
+def test_credits_and_synthetic_media_come_from_visuals(tmp_path):
+    """Issue 8 item 5 with the bundled model: stock shots credited once each, synthetic_media exactly when a
+    shot is a generated image (no voice engine here, so nothing else makes it true)."""
+    stock = {**record("stock", None), "visuals": STOCK}
+    generated = {**record("generated", None), "visuals": GENERATED}
+    plain = {**record("plain", None), "video": {"duration_s": 40, "cards": 4}}  # cs-render internals: ignored
+    run = run_cs("meta", [stock, generated, plain], "--seed", "2", cwd=tmp_path, timeout=1800)
+    assert run.code == 0, run.stderr
+    by_id = {r["id"]: r["meta"] for r in run.records}
+    description = by_id["stock"]["description"]
+    assert description.count("Video by Ann Lee on Pexels") == 1 and "Photo by Bo Kim on Pixabay" in description
+    assert len(description.encode()) <= 5000
+    assert by_id["stock"]["synthetic_media"] is False and by_id["generated"]["synthetic_media"] is True
+    assert by_id["plain"]["synthetic_media"] is False and "Credits" not in by_id["plain"]["description"]
+    assert "Credits" not in by_id["generated"]["description"]
+
+
+TOPICS = [("home espresso", ESPRESSO), ("espresso grinder", ESPRESSO[1:]), ("coffee beans", ESPRESSO[:3])]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", ["1", "5", "9"])
+def test_bundled_model_metadata_a_person_would_accept(tmp_path, seed):
+    """SmolLM2-135M over several seeds and topics: every tag is words of the video, no sentence twice in a
+    description, titles complete."""
+    records = [record(f"r{n}", None, topic=topic, segments=segments) for n, (topic, segments) in enumerate(TOPICS)]
+    run = run_cs("meta", records, "--seed", seed, cwd=tmp_path, timeout=1800)
+    assert run.code == 0, run.stderr
+    for out, given in zip(run.records, records):
+        meta = out["meta"]
+        vocabulary = meta_cmd._vocabulary(given)
+        for tag in meta["tags"]:
+            assert text.TAG_CHARS.match(tag) and text.real_words(tag, vocabulary), (tag, meta["tags"])
+            assert text.shares_word(tag, given["topic"] + " " + given["title"] + " "
+                                    + " ".join(s["text"] for s in given["script"]["segments"])), tag
+        assert "sourdough" not in " ".join(meta["tags"]).lower()
+        paragraph = meta["description"].split("\n\n")[0]
+        said = [" ".join(text.words(s.lower())) for s in text.sentences(paragraph)]
+        assert len(said) == len(set(said)), paragraph
+        assert meta["title"].split()[-1].lower().strip(".,!?") not in text.DANGLING, meta["title"]
+
+
+def test_credit_lines_once_per_stock_asset():
+    assert meta_cmd._credits({"visuals": STOCK + GENERATED}) == \
+        "Credits:\nVideo by Ann Lee on Pexels\nPhoto by Bo Kim on Pixabay"
+    assert meta_cmd._credits({"visuals": GENERATED}) == "" and meta_cmd._credits({}) == ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from creator_tools import text
+from creator_tools.commands.script import heading_from
 from media_fixtures import run_cs
 
 CONCEPT = {"id": "c1", "topic": "home espresso", "title": "Why Home Espresso Tastes Sour",
@@ -82,3 +83,34 @@ def test_model_text_is_cleaned_of_labels_repeats_and_echoed_instructions():
              "Grind finer for sweeter shots!\nAnd then the")
     kept = usable_sentences(reply, ["Espresso needs fine grounds."], "Write the opening: about 38 words, friendly style, in en.")
     assert kept == ["You are the best barista in town.", "Grind finer for sweeter shots."]
+
+
+@pytest.mark.parametrize("engine, words", [("piper", 102), ("espeak", 94), ("openai", 75)])
+def test_word_budget_follows_the_voice_that_will_speak(tmp_path, engine, words):
+    """Issue 10 item 1: 30 s is 30 s of Piper (205 wpm measured), espeak (188) or a voice of unknown rate (150)."""
+    idea = {"id": "i", "topic": "home espresso", "title": "Espresso at Home", "format": "short"}
+    run = run_cs("script", [idea], "--length", "30", "--voice-engine", engine, "--dry-run", cwd=tmp_path)
+    assert run.code == 0 and f"30-second script ({words} words)" in run.stderr, run.stderr
+    wpm = run_cs("script", [idea], "--length", "30", "--wpm", "120", "--dry-run", cwd=tmp_path)
+    assert "(60 words)" in wpm.stderr
+
+
+def test_headings_are_complete_phrases():
+    assert heading_from(["Dial in the grind, then weigh the dose and time every shot you pull."]) == "Dial in the grind"
+    assert heading_from(["Buy beans roasted within the last month for the best espresso."]) == \
+        "Buy beans roasted within the last month"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["piper", "espeak"])
+def test_finished_voice_lasts_the_target_length(tmp_path, engine):
+    """Issue 10 item 1 end to end with the bundled model: cs-script --length 30 | cs-voice lasts 30 s +-10%."""
+    idea = {"id": "i", "topic": "home espresso", "title": "Espresso at Home Without the Fuss", "format": "short",
+            "hook": "Great espresso at home needs three things, not a costly machine."}
+    script = run_cs("script", [idea], "--length", "30", "--voice-engine", engine, "--seed", "1", cwd=tmp_path,
+                    timeout=1200)
+    assert script.code == 0, script.stderr
+    assert script.records[0]["script"]["voice_engine"] == engine
+    voiced = run_cs("voice", script.records, "--engine", engine, cwd=tmp_path)
+    assert voiced.code == 0, voiced.stderr
+    assert abs(voiced.records[0]["voice"]["duration_s"] - 30) <= 3, voiced.records[0]["voice"]

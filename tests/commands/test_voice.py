@@ -241,3 +241,43 @@ def test_dry_run_synthesises_nothing(tmp_path):
     assert run.code == 0 and "voice" not in run.records[0]
     assert "would speak 2 segments" in run.stderr
     assert not (tmp_path / "cs-out").exists()
+
+
+# --- issue 10: bad input and length ----------------------------------------------------------------------
+
+
+def test_empty_segments_and_unknown_language_are_record_errors(tmp_path):
+    """Bad input 17 (segments [] is not a one-segment voice) and 3 (an unknown script.language is this
+    record's error, and -k keeps the good records after it)."""
+    empty = {**script_record(TEXTS, CTA, record_id="empty"), "script": {"title": "T", "language": "en",
+                                                                         "segments": [], "cta": CTA}}
+    unknown = script_record(TEXTS, CTA, record_id="nosuch", language="zz-nosuch")
+    good = script_record(TEXTS, CTA, record_id="good")
+    run = run_cs("voice", [empty, unknown, good], "--engine", "espeak", "-k", cwd=tmp_path)
+    assert run.code == 3, run.stderr
+    assert [r["id"] for r in run.records] == ["empty", "nosuch", "good"]
+    assert "voice" not in run.records[0] and "script.segments" in run.records[0]["_error"]["message"]
+    assert "<stdin>:1: record empty: 'script.segments' is empty" in run.stderr
+    assert "<stdin>:2: record nosuch: script.language 'zz-nosuch' has no espeak-ng voice" in run.stderr
+    assert len(run.records[2]["voice"]["segments"]) == 2 and "_error" not in run.records[2]
+
+
+@pytest.mark.parametrize("engine", ["espeak", "piper"])
+def test_voice_fits_its_rate_to_the_target_length(tmp_path, engine):
+    """A script written for 20 s but 14 s long as spoken is slowed (within 0.85-1.15) to land within 10%."""
+    words = ("Fresh beans make better espresso, so buy small bags and use them within a month of roasting. "
+             "Grind a little finer when the shot runs fast, and weigh every dose on a scale.")
+    record = script_record([words, "Warm the cup first. Clean the group head after every shot."], "")
+    spoken = run_cs("voice", [record], "--engine", engine, "--no-fit", cwd=tmp_path)
+    natural = spoken.records[0]["voice"]["duration_s"]
+    target = round(natural * 1.12, 1)  # a rate of about 0.89 reaches it
+    fitted = run_cs("voice", [{**record, "script": {**record["script"], "target_s": target}}], "--engine", engine,
+                    cwd=tmp_path)
+    assert fitted.code == 0, fitted.stderr
+    voice = fitted.records[0]["voice"]
+    rate, frames = wav_info(voice["path"])
+    assert abs(frames / rate - target) / target <= 0.10, (frames / rate, target)
+    assert 0.85 <= voice["rate"] < 0.97 and voice["fitted_from_s"] == pytest.approx(natural, abs=0.05)
+    off = run_cs("voice", [{**record, "script": {**record["script"], "target_s": natural}}], "--engine", engine,
+                 cwd=tmp_path)
+    assert off.records[0]["voice"]["rate"] == 1.0 and "fitted_from_s" not in off.records[0]["voice"]

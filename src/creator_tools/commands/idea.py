@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any, Iterable
 
@@ -74,7 +75,10 @@ class Idea(pipe.Stage):
         topic = record.get("topic")
         if "topic" not in record:
             raise BadInput("record has no 'topic'; give each line a \"topic\" (or pass topics as arguments)")
-        if not isinstance(topic, str) or not topic.strip():
+        if not isinstance(topic, str):
+            raise BadInput(f"'topic' must be text, not {_json_type(topic)} ({text.truncate(repr(topic), 30)}); "
+                           "quote it, e.g. {\"topic\": \"home espresso\"}")
+        if not topic.strip():
             raise BadInput("empty topic; give a topic of a few words, e.g. cs-idea \"home espresso\"")
 
     def plan(self, record: Record) -> str:
@@ -101,8 +105,7 @@ class Idea(pipe.Stage):
         for attempt in range(TRIES_PER_CONCEPT):
             concept = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=320, examples=EXAMPLES,
                                   seed_offset=(number * TRIES_PER_CONCEPT + attempt) * 3)
-            concept = {key: text.clean(str(value)) for key, value in concept.items()}
-            concept["title"] = text.truncate(concept["title"].replace("<", "").replace(">", ""), 100)
+            concept = tidy(concept)
             short = text.truncate(topic, 60)
             if not on_topic(concept, topic):
                 log.info(f"topic {short!r}: dropped off-topic concept {concept['title']!r}")
@@ -124,16 +127,28 @@ class Idea(pipe.Stage):
         return out
 
 
+def tidy(concept: dict) -> dict:
+    """A model's concept as a person would write it: one line per field, no markup, quotes or brackets,
+    no sentence twice, and a title cut only at a sentence, clause or word boundary."""
+    out = {key: text.unique_sentences(text.clean(re.sub(r"[<>{}\[\]“”]", " ", str(value))))
+           for key, value in concept.items()}
+    out["title"] = text.phrase(out["title"], 100)
+    for key, limit in (("hook", 240), ("angle", 240), ("audience", 100)):
+        out[key] = text.phrase(out[key], limit)
+    return out
+
+
+def _json_type(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def on_topic(concept: dict, topic: str) -> bool:
     """Mentions the topic, and borrows no word of the few-shot example that the topic lacks (a tiny model
     given an emoji topic writes about sourdough)."""
     words = " ".join((concept["title"], concept["hook"], concept["angle"]))
-    borrowed = stems("sourdough bread bakers") - stems(topic)  # the few-shot example's own subject
-    return text.shares_word(words, topic) and not (stems(concept["title"]) & borrowed)
-
-
-def stems(value: str) -> set[str]:
-    return {w[:4] for w in text.title_key(value).split() if len(w) > 3}
+    borrowed = text.stems("sourdough bread bakers") - text.stems(topic)  # the few-shot example's own subject
+    return text.shares_word(words, topic) and not (text.stems(concept["title"]) & borrowed)
 
 
 def _history_titles(path: str | None) -> list[str]:
@@ -153,9 +168,16 @@ def _file_topics(path: str) -> list[str]:
     from pathlib import Path  # only here, so --help does not pay for pathlib
 
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read topics file {path}: {exc.strerror}") from None
+    lines = []
+    for number, raw in enumerate(data.splitlines(), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}:{number}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                             f"{exc.start + 1}); save the file as UTF-8") from None
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 

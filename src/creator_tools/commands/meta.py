@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from typing import Any
 
 import click
 
 from .. import log, pipe, text
-from .. import youtube_limits as limits
+from ..youtube import metadata as limits
 from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
 from ..errors import BadInput, EngineError, ExitStatus, UsageError
-from ..records import Record, read_items
+from ..records import Record
 
 NAME = "meta"
 SYSTEM = ("You write YouTube metadata. Reply as JSON: title (catchy, under 70 characters, no quotes), "
@@ -43,7 +43,7 @@ VAGUE = frozenset("about after again before being from have into just like more 
 
 
 class Violations(BadInput):
-    """--check found records whose meta YouTube would refuse."""
+    """--check found a record whose meta YouTube would refuse."""
 
     exit_status = ExitStatus.RECORD_ERRORS
 
@@ -54,10 +54,14 @@ class Meta(pipe.Stage):
     needs = {"script": "cs-script"}
 
     def __init__(self, *, category: str, privacy: str, publish_at: str | None, made_for_kids: bool,
-                 synthetic: bool | None, playlist: str | None, language: str | None, llm: LLMSettings):
+                 synthetic: bool | None, playlist: str | None, language: str | None, llm: LLMSettings,
+                 check_only: bool = False):
         self.category, self.privacy, self.publish_at = category, privacy, publish_at
         self.made_for_kids, self.synthetic, self.playlist, self.language = made_for_kids, synthetic, playlist, language
         self.llm = llm
+        self.check_only = check_only
+        if check_only:  # --check reads meta and adds nothing: never "done", never stamped
+            self.key, self.needs = None, {"meta": "cs-meta"}
 
     def settings(self) -> dict[str, Any]:
         # publish_at as typed: "+2d" names the same work on a re-run; it is resolved when the record is done.
@@ -70,20 +74,31 @@ class Meta(pipe.Stage):
         video = record.get("video") if isinstance(record.get("video"), dict) else {}
         return {"script": record.get("script"), "concept": {k: record.get(k) for k in ("topic", "title", "hook", "format")},
                 "voice": {k: voice.get(k) for k in ("engine", "duration_s", "segments")},
-                "video": {k: video.get(k) for k in ("duration_s", "cards", "title_cards")},
+                "video": {k: video.get(k) for k in ("duration_s",)},
+                "visuals": _shots(record),
                 "captions": (record.get("captions") or {}).get("language") if isinstance(record.get("captions"), dict) else None,
                 "settings": self.settings()}
 
     def check(self, record: Record) -> None:
         super().check(record)
+        if self.check_only:
+            meta = record["meta"]
+            if not isinstance(meta, dict):
+                raise BadInput(f"'meta' is {type(meta).__name__} {text.truncate(repr(meta), 40)}, not an object "
+                               "of title, description, tags...; run cs-meta --force on this record")
+            return
         script = record["script"]
         if not isinstance(script, dict) or not isinstance(script.get("segments"), list):
             raise BadInput("'script' has no segments list; re-run cs-script --force for this record")
 
     def plan(self, record: Record) -> str:
+        if self.check_only:
+            return "would check meta against YouTube's limits"
         return f"would ask the {self.llm.resolved().engine} LLM for title, description and tags"
 
     def process(self, record: Record) -> Record:
+        if self.check_only:
+            return self.verify(record)
         script = record["script"]
         segments = [s for s in script["segments"] if isinstance(s, dict)]
         narration = " ".join(str(s.get("text") or "") for s in segments).strip()
@@ -98,6 +113,9 @@ class Meta(pipe.Stage):
         hashtags = self._hashtags(topic, title, tags)
 
         tail = []
+        credits = _credits(record)
+        if credits:
+            tail.append(credits)
         if chapters:
             tail.append("\n".join(limits.chapter_lines(chapters)))
         cta = text.truncate(text.clean(str(script.get("cta") or "")), 300)
@@ -107,6 +125,10 @@ class Meta(pipe.Stage):
             tail.append(" ".join(hashtags))
         tail_text = "\n\n".join(tail)
         room = limits.DESCRIPTION_MAX_BYTES - len(tail_text.encode("utf-8")) - 2
+        if room < 200 and credits:  # credits are owed before chapters and hashtags: keep them, cut those
+            tail_text = limits.fit_bytes(credits, limits.DESCRIPTION_MAX_BYTES - 400)
+            room = limits.DESCRIPTION_MAX_BYTES - len(tail_text.encode("utf-8")) - 2
+            chapters = []
         description = "\n\n".join(p for p in [limits.fit_bytes(paragraph, room), tail_text] if p)
 
         publish_at = self._publish_at()
@@ -122,6 +144,15 @@ class Meta(pipe.Stage):
                               "please report this with the record")
         return {**record, "meta": meta}
 
+    def verify(self, record: Record) -> Record:
+        """--check: every violation of this record's meta in one error; the record passes through unchanged."""
+        problems = limits.violations(record["meta"], now=dt.datetime.now(dt.timezone.utc),
+                                     duration_s=_duration(record))
+        if problems:
+            raise Violations("meta breaks YouTube's rules: " + "; ".join(f"meta.{p}" for p in problems)
+                             + " (fix it or re-run cs-meta --force)")
+        return record
+
     # --- writing with the LLM, then repairing -----------------------------------------------------------
 
     def _write(self, record: Record, topic: str, title: str, narration: str) -> dict:
@@ -135,8 +166,12 @@ class Meta(pipe.Stage):
         return reply if isinstance(reply, dict) else {}
 
     def _title(self, written: Any, topic: str, base_title: str, record: Record) -> str:
-        candidate = limits.fit_title(text.clean(str(written or "")))
-        if _usable(candidate, topic + " " + base_title, words=3) and not text.near_duplicate(candidate, EXAMPLE_TITLE):
+        raw = limits.strip_brackets(text.clean(str(written or "")))
+        if len(raw) > limits.TITLE_MAX_CHARS and 0 < len(base_title) <= limits.TITLE_MAX_CHARS:
+            raw = ""  # the concept's own title fits: better than the model's title cut short
+        candidate = limits.fit_title(raw)
+        if (_usable(candidate, topic + " " + base_title, words=3) and not text.near_duplicate(candidate, EXAMPLE_TITLE)
+                and text.real_words(candidate, _vocabulary(record, topic, base_title))):
             return candidate
         if written:
             log.info(f"record {record.get('id')}: model title {candidate!r} unusable; using the script's title")
@@ -157,17 +192,19 @@ class Meta(pipe.Stage):
             if written:
                 log.info(f"record {record.get('id')}: model description unusable; using the narration")
             body = text.sentences(narration)[:3]
-        paragraph = " ".join(dict.fromkeys(s for s in [hook] + body if s))
+        paragraph = text.unique_sentences(" ".join(s for s in [hook] + body if s))  # never a sentence twice
         return limits.strip_brackets(text.truncate(paragraph, 1500) or base_title)
 
     def _tags(self, written: Any, topic: str, title: str, base_title: str, narration: str) -> list[str]:
         context = f"{topic} {title} {base_title} {narration}"
-        model = [str(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
-        model = [t for t in model if _usable(t, context, words=1) and t.casefold().strip() not in PLACEHOLDER_TAGS
-                 and len(t.split()) <= 4 and not t.strip().isdigit()]
+        # A tag is made of the video's own words (a system word list would let an off-topic "sourdough" in).
+        vocabulary = text.stems(context, shortest=1) | text.STOPWORDS
+        model = [text.repair_tag(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
+        model = [t for t in model if t and _usable(t, context, words=1) and t.casefold() not in PLACEHOLDER_TAGS
+                 and len(t.split()) <= 4 and not t.isdigit() and text.real_words(t, vocabulary)]
         content = [w for w in text.title_key(f"{topic} {base_title} {title}").split() if len(w) > 3 and w not in VAGUE]
         deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
-        return limits.fit_tags([topic] + model + deterministic)
+        return limits.fit_tags(t for t in map(text.repair_tag, [topic] + model + deterministic) if t)
 
     def _hashtags(self, topic: str, title: str, tags: list[str]) -> list[str]:
         """Up to three: the topic, then the longest one-word tags about the topic or title (YouTube shows
@@ -188,7 +225,7 @@ class Meta(pipe.Stage):
             return []
         titles = []
         for segment in segments[:len(spans)]:
-            label = text.clean(str(segment.get("on_screen") or "")) or text.truncate(
+            label = text.phrase(text.clean(str(segment.get("on_screen") or "")), 50) or text.phrase(
                 text.clean(str(segment.get("text") or "")), 50)
             titles.append(limits.strip_brackets(label) or f"Part {len(titles) + 1}")
         return limits.build_chapters(spans, titles, _duration(record) or spans[-1][1])
@@ -201,12 +238,13 @@ class Meta(pipe.Stage):
         return "en"
 
     def _synthetic(self, record: Record) -> bool:
-        """Generated voice or visuals must be disclosed (YouTube's altered or synthetic content setting)."""
+        """Generated voice or generated images must be disclosed (YouTube's altered or synthetic content
+        setting): the voice when a TTS engine spoke it, the pictures when any shot in `visuals` says it is
+        synthetic (stock, library footage and text cards are not)."""
         if self.synthetic is not None:
             return self.synthetic
         voice = record.get("voice") if isinstance(record.get("voice"), dict) else {}
-        video = record.get("video") if isinstance(record.get("video"), dict) else {}
-        return bool(voice.get("engine") or video.get("cards") or video.get("title_cards"))
+        return bool(voice.get("engine")) or any(shot.get("synthetic") is True for shot in _shots(record))
 
     def _publish_at(self) -> str | None:
         if not self.publish_at:
@@ -228,53 +266,42 @@ def _usable(candidate: str, context: str, *, words: int) -> bool:
     return text.shares_word(candidate, context)
 
 
+PROVIDERS = {"pexels": "Pexels", "pixabay": "Pixabay"}  # stock sites that ask for a credit line
+
+
+def _shots(record: Record) -> list[dict]:
+    visuals = record.get("visuals")
+    return [shot for shot in visuals if isinstance(shot, dict)] if isinstance(visuals, list) else []
+
+
+def _credits(record: Record) -> str:
+    """"Video by NAME on Pexels" / "Photo by NAME on Pixabay" for each stock asset shown, once each, in
+    order of appearance; "" when no shot came from a stock site."""
+    lines = []
+    for shot in _shots(record):
+        site = PROVIDERS.get(str(shot.get("provider") or "").lower())
+        author = limits.strip_brackets(text.clean(str(shot.get("author") or "")))
+        if not site:
+            continue
+        what = "Video" if shot.get("kind") == "clip" else "Photo"
+        lines.append(f"{what} by {author} on {site}" if author else f"{what} from {site}")
+    lines = list(dict.fromkeys(lines))
+    return "Credits:\n" + "\n".join(lines) if lines else ""
+
+
+def _vocabulary(record: Record, *extra: str) -> set[str]:
+    script = record.get("script") if isinstance(record.get("script"), dict) else {}
+    said = " ".join(str(s.get("text") or "") for s in script.get("segments") or [] if isinstance(s, dict))
+    context = " ".join(str(v) for v in (record.get("topic"), record.get("title"), record.get("hook"), said, *extra) if v)
+    return text.stems(context, shortest=1) | text.dictionary() | text.STOPWORDS | text.DANGLING
+
+
 def _duration(record: Record) -> float | None:
     for key in ("video", "voice"):
         value = record.get(key)
         if isinstance(value, dict) and isinstance(value.get("duration_s"), (int, float)) and value["duration_s"] > 0:
             return float(value["duration_s"])
     return None
-
-
-# --- --check --------------------------------------------------------------------------------------------
-
-
-def check_records(sources: Iterable[str]) -> None:
-    """Report every violation of every record's meta on stderr; raise Violations when there is any."""
-    now = dt.datetime.now(dt.timezone.utc)
-    bad = total = 0
-    for item in read_items(sources):
-        total += 1
-        if item.error:
-            problems = [item.error.message]
-            where = ""
-        else:
-            record = item.record
-            where = f"{item.where}: record {record.get('id', '?')}: "
-            if "_error" in record:
-                continue
-            if "meta" not in record:
-                problems = ["no 'meta' key; run cs-meta first"]
-            else:
-                problems = [f"meta.{p}" for p in limits.violations(record["meta"], now=now, duration_s=_duration(record))]
-        for problem in problems:
-            log.error(where + problem)
-        bad += bool(problems)
-    if bad:
-        raise Violations(f"{bad} of {total} records break YouTube's rules; fix them or re-run cs-meta --force")
-    log.info(f"checked {total} records; all within YouTube's limits")
-
-
-class _Checked(pipe.Stage):
-    """--check passed: nothing to process and nothing to write."""
-
-    name = NAME
-
-    def source(self) -> Iterable[Record]:
-        return []
-
-    def process(self, record: Record) -> Record:
-        return record  # never called: the source is empty
 
 
 def _category(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -298,7 +325,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 
 
 @pipe.stage_command(NAME)
-@click.option("--category", default="27", show_default=True, callback=_category, metavar="ID|NAME",
+@click.option("--category", default=limits.DEFAULT_CATEGORY, show_default=True, callback=_category, metavar="ID|NAME",
               help="YouTube category: a number or a name (education, howto, science, people, ...).")
 @click.option("--privacy", type=click.Choice(limits.PRIVACY), default="private", show_default=True,
               help="Visibility after upload.")
@@ -307,11 +334,12 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
                    "Needs --privacy private.")
 @click.option("--made-for-kids", is_flag=True, help="Declare the video made for kids (default: not made for kids).")
 @click.option("--synthetic-media/--no-synthetic-media", "synthetic", default=None,
-              help="Declare altered or synthetic content. Default: yes when the voice was generated.")
+              help="Declare altered or synthetic content. Default: yes when the voice was generated or any shot in "
+                   "`visuals` is a generated image.")
 @click.option("--playlist", metavar="NAME|ID", help="Playlist for cs-publish to add the video to.")
 @click.option("--language", metavar="CODE", help="Language code (en, pt-BR). Default: the script's.")
-@click.option("--check", is_flag=True, help="Only check existing meta: list every violation on stderr, write "
-              "nothing; exit 3 if any record breaks a rule.")
+@click.option("--check", is_flag=True, help="Only check existing meta: each record passes through unchanged; one "
+              "whose meta breaks a rule is a record error listing every violation (exit 3; -k checks them all).")
 @llm_options
 def cli(opts: pipe.PipeOptions, category: str, privacy: str, publish_at: str | None, made_for_kids: bool,
         synthetic: bool | None, playlist: str | None, language: str | None, check: bool, llm: LLMSettings) -> pipe.Stage:
@@ -323,22 +351,20 @@ def cli(opts: pipe.PipeOptions, category: str, privacy: str, publish_at: str | N
     3, each >= 10 s) come from the voice's segment times when the video is long enough.
 
     \b
-    Reads:  script (cs-script); voice.segments, video.duration_s, captions.language, topic, hook when present
+    Reads:  script (cs-script); voice.segments, video.duration_s, captions.language, topic, hook, visuals
+            when present (stock shots get a credit line: "Video by NAME on Pexels")
     Adds:   meta {title, description, tags, chapters, category_id, language, privacy, publish_at,
                   made_for_kids, synthetic_media, playlist}
 
     \b
     Examples:
       cs-render < voiced.jsonl | cs-meta --category education --publish-at "tomorrow 17:00" > ready.jsonl
-      cs-meta --check -i ready.jsonl        # every violation on stderr, exit 3 if any
+      cs-meta --check -k -i ready.jsonl > /dev/null   # every violation on stderr, exit 3 if any
     """
     if language is not None and not limits.LANGUAGE.match(language):
         raise UsageError(f"--language {language!r} is not a language code; use one like en or pt-BR")
     if publish_at and privacy != "private":
         raise UsageError(f"--publish-at needs --privacy private (YouTube makes a scheduled private video "
                          f"public at that time), not {privacy}")
-    if check:
-        check_records(opts.inputs or ("-",))
-        return _Checked()
     return Meta(category=category, privacy=privacy, publish_at=publish_at, made_for_kids=made_for_kids,
-                synthetic=synthetic, playlist=playlist, language=language, llm=llm)
+                synthetic=synthetic, playlist=playlist, language=language, llm=llm, check_only=check)

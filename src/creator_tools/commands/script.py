@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .. import log, pipe, text
+from ..engines import tts
 from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
 from ..errors import EngineError
 from ..records import Record
@@ -35,12 +36,14 @@ class Script(pipe.Stage):
     key = "script"
     needs = {"title": "cs-idea"}
 
-    def __init__(self, length: int | None, wpm: int, style: str, language: str, cta: str | None, llm: LLMSettings):
-        self.length, self.wpm, self.style, self.language, self.cta, self.llm = length, wpm, style, language, cta, llm
+    def __init__(self, length: int | None, wpm: int, voice_engine: str, style: str, language: str, cta: str | None,
+                 llm: LLMSettings):
+        self.length, self.wpm, self.voice_engine, self.style = length, wpm, voice_engine, style
+        self.language, self.cta, self.llm = language, cta, llm
 
     def settings(self) -> dict[str, Any]:
-        return {"length": self.length, "wpm": self.wpm, "style": self.style, "language": self.language,
-                "cta": self.cta, "llm": self.llm.fingerprint()}
+        return {"length": self.length, "wpm": self.wpm, "voice_engine": self.voice_engine, "style": self.style,
+                "language": self.language, "cta": self.cta, "llm": self.llm.fingerprint()}
 
     def inputs(self, record: Record) -> Any:
         concept = {k: record.get(k) for k in ("topic", "title", "hook", "angle", "audience", "format", "recommendation")}
@@ -72,7 +75,7 @@ class Script(pipe.Stage):
         script = {"title": record["title"], "language": self.language,
                   "segments": [{"text": " ".join(s["sentences"]), "visual": s["visual"], "on_screen": s["on_screen"]}
                                for s in segments],
-                  "cta": cta, "wpm": self.wpm, "target_s": seconds}
+                  "cta": cta, "wpm": self.wpm, "voice_engine": self.voice_engine, "target_s": seconds}
         return {**record, "script": script}
 
 
@@ -92,7 +95,7 @@ class Writer:
         try:
             reply = self.llm.json(OUTLINE_SYSTEM, f"{self.about}\nPlan {count} sections.", outline_schema(count),
                                   max_tokens=60 * count)
-            sections = [{"on_screen": text.truncate(plain(s["on_screen"]), 40), "visual": plain(s["visual"])}
+            sections = [{"on_screen": text.phrase(plain(s["on_screen"]), 40), "visual": plain(s["visual"])}
                         for s in reply["sections"]]
         except InvalidReply as exc:  # a tiny model may not manage the outline: plan from the text later
             log.info(f"record {self.record.get('id')}: outline failed ({exc.message}); deriving headings from the text")
@@ -214,7 +217,9 @@ def words(segment: dict) -> int:
 
 
 def heading_from(sentences: list[str]) -> str:
-    return text.truncate(" ".join(text.words(sentences[0] if sentences else "")), 40)
+    """A heading from the segment's first sentence: its first clause, or leading words ending on a content
+    word, never cut inside a word or after "the"."""
+    return text.phrase(text.clean(sentences[0]).rstrip(".!?…") if sentences else "", 40)
 
 
 def keywords(body: str, record: Record) -> str:
@@ -228,26 +233,33 @@ def keywords(body: str, record: Record) -> str:
 @pipe.stage_command("script")
 @click.option("--length", type=click.IntRange(10, 3600), metavar="SECONDS",
               help="Narration length; default: the record's recommendation.length_s, else 60 for short, 480 for long.")
-@click.option("--wpm", type=click.IntRange(80, 260), default=150, show_default=True,
-              help="Speaking rate the word budget assumes (words per minute); the budget is kept within +-15%.")
+@click.option("--voice-engine", "voice_engine", envvar=tts.ENGINE_ENV, default=tts.DEFAULT_ENGINE, show_default=True,
+              metavar="NAME", help=f"The TTS engine that will speak the script (env {tts.ENGINE_ENV}, as cs-voice's "
+              "--engine): its measured speaking rate sets the word budget.")
+@click.option("--wpm", type=click.IntRange(80, 260), metavar="N",
+              help="Words per minute the budget assumes (default: the voice engine's measured rate: piper "
+                   f"{tts.WORDS_PER_MINUTE['piper']}, espeak {tts.WORDS_PER_MINUTE['espeak']}, others "
+                   f"{tts.FALLBACK_WPM}); the word count is kept within +-15%.")
 @click.option("--style", default="friendly, clear", show_default=True, help="Tone of voice, e.g. 'energetic'.")
 @click.option("--language", default="en", show_default=True, help="Language of the narration (name or code).")
 @click.option("--cta", metavar="TEXT", help="Closing call to action (default: subscribe for more about the topic).")
 @llm_options
-def cli(opts, length, wpm, style, language, cta, llm):
+def cli(opts, length, voice_engine, wpm, style, language, cta, llm):
     """Concept -> narration script in segments (hook first, call to action last).
 
     \b
     Reads records from cs-idea (title, hook, angle, audience, format, topic).
     Adds: script = {title, language, segments: [{text, visual, on_screen}], cta,
-    wpm, target_s}. `visual` holds search keywords for footage; `on_screen` a short
+    wpm, voice_engine, target_s}: the words per minute and engine the budget assumed. `visual` holds search keywords for footage; `on_screen` a short
     heading. Long scripts are written section by section, so a small model's
     context suffices.
 
     \b
     Examples:
       cs-idea "home espresso" -n 2 | cs-script --length 60
+      cs-script --length 30 --voice-engine espeak < ideas.jsonl | cs-voice --engine espeak
       cs-script -i ideas.jsonl --length 90 --style energetic -j 2 > scripts.jsonl
       jq -r '.script.segments[].text' scripts.jsonl
     """
-    return Script(length, wpm, style, language, cta, llm)
+    wpm = wpm or tts.WORDS_PER_MINUTE.get(voice_engine, tts.FALLBACK_WPM)
+    return Script(length, wpm, voice_engine, style, language, cta, llm)

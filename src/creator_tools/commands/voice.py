@@ -16,24 +16,28 @@ from ..media import textnorm
 from ..records import Record
 
 # artifacts (pathlib) and wave load where a record is spoken, so --help stays quick.
+FIT_BOUNDS = (0.85, 1.15)  # speaking-rate changes that still sound natural
+FIT_TOLERANCE = 0.04  # within 4% of script.target_s the voice is left as spoken
 
 class VoiceStage(pipe.Stage):
     name = "voice"
     key = "voice"
     needs = {"script": "cs-script"}
 
-    def __init__(self, engine: str, voice: str | None, model: str | None, rate: float, gap: float, force: bool):
+    def __init__(self, engine: str, voice: str | None, model: str | None, rate: float, gap: float, force: bool,
+                 fit: bool = True):
         self.engine_name = engine
         self.voice_name = voice
         self.model = model
         self.rate = rate
         self.gap = gap
         self.force = force
+        self.fit = fit
         self.engines: dict[str, tts.TTS] = {}  # loaded engines, shared by all records and jobs
         self.lock = threading.Lock()
 
     def settings(self) -> dict[str, Any]:
-        return {"engine": self.engine_name, "voice": self.voice_name, "rate": self.rate, "gap": self.gap,
+        return {"engine": self.engine_name, "voice": self.voice_name, "rate": self.rate, "gap": self.gap, "fit": self.fit,
                 "model": self.model if self.engine_name == "openai" else None}
 
     def artifacts(self, record: Record) -> list[str]:
@@ -42,6 +46,9 @@ class VoiceStage(pipe.Stage):
     def check(self, record: Record) -> None:
         super().check(record)
         script = record["script"]
+        if isinstance(script, dict) and script.get("segments") == []:
+            raise BadInput("'script.segments' is empty, so there is nothing to speak segment by segment; "
+                           "re-run cs-script --force for this record")
         if not isinstance(script, dict) or not any(t.strip() for t in textnorm.script_segments(script)):
             raise BadInput("'script' has no segments with text; re-run cs-script --force for this record")
 
@@ -50,8 +57,15 @@ class VoiceStage(pipe.Stage):
         key = language if self.engine_name == "espeak" and not self.voice_name else ""
         with self.lock:  # load once per process, even when -j starts several records at the same moment
             if key not in self.engines:
-                self.engines[key] = tts.get_tts(self.engine_name, self.voice_name, rate=self.rate,
-                                                model=self.model, language=language)
+                try:
+                    self.engines[key] = tts.get_tts(self.engine_name, self.voice_name, rate=self.rate,
+                                                    model=self.model, language=language)
+                except tts.UnknownVoice:
+                    if not key:
+                        raise
+                    # The voice came from this record's script.language: the record is wrong, not the setup.
+                    raise BadInput(f"script.language {language!r} has no espeak-ng voice; use a language "
+                                   "code espeak-ng knows (en, de, pt-br; `espeak-ng --voices`) or pass --voice") from None
             return self.engines[key]
 
     def process(self, record: Record) -> Record:
@@ -64,21 +78,47 @@ class VoiceStage(pipe.Stage):
         if not self.force and path.is_file() and timings.is_file():
             voice = json.loads(timings.read_text(encoding="utf-8"))  # same inputs, same file: no synthesis
         else:
-            voice = self.synthesize(textnorm.script_segments(script), language, path)
+            texts = textnorm.script_segments(script)
+            voice = self.synthesize(texts, language, path)
+            speed = self.fitted_speed(voice, script)
+            if speed != 1.0:  # once more at the rate that lands on the script's length
+                voice = {**self.synthesize(texts, language, path, speed), "fitted_from_s": voice["duration_s"]}
             artifacts.atomic_write_text(timings, json.dumps(voice))
         ordered = {"engine": voice["engine"], "voice": voice["voice"], "path": artifacts.publish(path),
-                   "duration_s": voice["duration_s"], "segments": voice["segments"]}
+                   "duration_s": voice["duration_s"], "segments": voice["segments"],
+                   "rate": voice.get("rate", self.rate)}
+        if "fitted_from_s" in voice:
+            ordered["fitted_from_s"] = voice["fitted_from_s"]
         return {**record, "voice": ordered}
 
-    def synthesize(self, texts: list[str], language: str, path) -> dict[str, Any]:
+    def fitted_speed(self, voice: dict, script: dict) -> float:
+        """The speed factor that brings the voice to script.target_s, within FIT_BOUNDS; 1.0 when it is close
+        enough, --no-fit, no target, or an engine that cannot change speed per call."""
+        target = script.get("target_s")
+        if not self.fit or not isinstance(target, (int, float)) or isinstance(target, bool) or target <= 0:
+            return 1.0
+        engine = self.engine(str(script.get("language") or "en"))
+        if abs(voice["duration_s"] / target - 1) <= FIT_TOLERANCE or type(engine).synthesize_at is tts.TTS.synthesize_at:
+            return 1.0
+        gaps = self.gap * (len(voice["segments"]) - 1)
+        speech = voice["duration_s"] - gaps  # speed changes the speech, not the silences between segments
+        wanted = speech / max(target - gaps, 1e-3)
+        return round(min(FIT_BOUNDS[1], max(FIT_BOUNDS[0], wanted)), 3)
+
+    def synthesize(self, texts: list[str], language: str, path, speed: float = 1.0) -> dict[str, Any]:
         """Speak each segment in turn straight into the WAV (a long script never sits in memory whole),
-        with `gap` seconds of silence between segments."""
+        with `gap` seconds of silence between segments, SPEED times the engine's set rate."""
         import wave
 
         from .. import artifacts
 
         engine = self.engine(language)
-        pieces = (engine.synthesize(textnorm.normalize(text, language)) if text.strip() else b"" for text in texts)
+
+        def speak(text: str) -> bytes:
+            spoken = textnorm.normalize(text, language)
+            return engine.synthesize(spoken) if speed == 1.0 else engine.synthesize_at(spoken, speed)
+
+        pieces = (speak(text) if text.strip() else b"" for text in texts)
         first = next(pieces)  # the engine knows its sample rate for sure once it has spoken
         rate = engine.sample_rate
         segments = []
@@ -97,7 +137,7 @@ class VoiceStage(pipe.Stage):
                 frames += len(pcm) // 2
                 segments.append({"start": round(start, 3), "end": round(frames / rate, 3)})
         return {"engine": engine.name, "voice": engine.voice, "duration_s": round(frames / rate, 3),
-                "segments": segments}
+                "segments": segments, "rate": round(self.rate * speed, 3)}
 
     def plan(self, record: Record) -> str:
         count = len(textnorm.script_segments(record.get("script") or {}))
@@ -119,13 +159,16 @@ class VoiceStage(pipe.Stage):
               help="Speaking speed: 1.2 is 20% faster.")
 @click.option("--gap", type=click.FloatRange(0.0, 5.0), default=0.25, show_default=True,
               help="Seconds of silence between segments.")
+@click.option("--fit/--no-fit", default=True, show_default=True,
+              help="When the voice misses script.target_s by more than 4%, speak it again at the rate (0.85-1.15 "
+                   "times --rate) that lands on it (piper, espeak); voice.rate records the rate used.")
 def cli(opts: pipe.PipeOptions, engine: str, voice: str | None, model: str | None, rate: float,
-        gap: float) -> pipe.Stage:
+        gap: float, fit: bool) -> pipe.Stage:
     """Speak each record's script as one WAV voice-over with per-segment times.
 
     \b
     Reads `script` (from cs-script); adds `voice`:
-      {engine, voice, path, duration_s, segments: [{start, end}]}
+      {engine, voice, path, duration_s, segments: [{start, end}], rate[, fitted_from_s]}
     one WAV for the whole script under cs-out/voice/, segments 1:1 with script.segments.
     Numbers, money, percentages, symbols and abbreviations are read as words ("3.5%" is
     "three point five percent"); the cta is spoken at the end of the last segment.
@@ -141,5 +184,5 @@ def cli(opts: pipe.PipeOptions, engine: str, voice: str | None, model: str | Non
     """
     if engine not in tts.engine_names():
         raise UsageError(f"unknown TTS engine '{engine}'; use one of: {', '.join(tts.engine_names())}")
-    return VoiceStage(engine, voice, model, rate, gap, opts.force)
+    return VoiceStage(engine, voice, model, rate, gap, opts.force, fit)
 

@@ -25,7 +25,17 @@ if TYPE_CHECKING:
 
 ENGINE_ENV = "CS_TTS_ENGINE"
 DEFAULT_ENGINE = "piper"
+# Words per minute each engine's default voice speaks at rate 1.0, counted as cs-script counts words, over
+# narration with numbers and segment gaps (bench/length.sh measures them: Piper's en_US-joe-medium ~211 and
+# espeak-ng's en-us at -s 175 ~193 on a 133-word narration; rounded down a little for the pauses between
+# segments). cs-script budgets words with these, cs-voice fits the rest. Others: the common 150.
+WORDS_PER_MINUTE = {"piper": 205, "espeak": 188}
+FALLBACK_WPM = 150
 PIPER_VOICES_ENV = "CS_PIPER_VOICES"  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
+
+
+class UnknownVoice(ConfigError):
+    """The engine has no such voice (for espeak-ng, often a language it does not speak)."""
 
 
 class TTS(ABC):
@@ -34,10 +44,18 @@ class TTS(ABC):
     name: str = ""
     voice: str = ""  # what the record calls the voice: a Piper voice name, an espeak voice, an OpenAI voice
     sample_rate: int = 22050
+    # Spoken words per minute at rate 1.0, measured on narration (bench/length.sh); cs-script budgets words
+    # with it. None: unknown, cs-script falls back to 150.
+    words_per_minute: float | None = None
 
     @abstractmethod
     def synthesize(self, text: str) -> bytes:
         """Mono signed 16-bit little-endian PCM at `self.sample_rate` for TEXT (already normalised)."""
+
+    def synthesize_at(self, text: str, rate: float) -> bytes:
+        """TEXT spoken RATE times as fast as the engine was set up to speak; engines that cannot change
+        speed per call raise NotImplementedError (cs-voice then keeps the length it got)."""
+        raise NotImplementedError
 
     def close(self) -> None:
         """Release the model or connection."""
@@ -114,11 +132,18 @@ class PiperTTS(TTS):
         self.voice = str(model) if voice and (voice.endswith(".onnx") or os.sep in voice) else model.stem
         self.sample_rate = self.model.config.sample_rate
         # length_scale is time per phoneme: speaking RATE times faster means dividing it.
+        self.rate = rate
         self.config = SynthesisConfig(length_scale=self.model.config.length_scale / rate)
 
     def synthesize(self, text: str) -> bytes:
+        return self.synthesize_at(text, 1.0)
+
+    def synthesize_at(self, text: str, rate: float) -> bytes:
+        from piper import SynthesisConfig
+
+        config = self.config if rate == 1.0 else SynthesisConfig(length_scale=self.config.length_scale / rate)
         # onnxruntime sessions are safe to run from several threads; piper locks its own phonemizer.
-        return b"".join(chunk.audio_int16_bytes for chunk in self.model.synthesize(text, syn_config=self.config))
+        return b"".join(chunk.audio_int16_bytes for chunk in self.model.synthesize(text, syn_config=config))
 
 
 # --- espeak-ng --------------------------------------------------------------------------------------------
@@ -126,7 +151,7 @@ class PiperTTS(TTS):
 
 class EspeakTTS(TTS):
     name = "espeak"
-    WORDS_PER_MINUTE = 175  # espeak-ng's own default speed
+    WORDS_PER_MINUTE = 175  # espeak-ng's own default speed setting (-s)
 
     def __init__(self, voice: str | None = None, rate: float = 1.0, language: str | None = None, **_):
         import shutil
@@ -141,14 +166,18 @@ class EspeakTTS(TTS):
         self.synthesize("a")  # fail now, once, on an unknown voice rather than on every record
 
     def synthesize(self, text: str) -> bytes:
+        return self.synthesize_at(text, 1.0)
+
+    def synthesize_at(self, text: str, rate: float) -> bytes:
         import subprocess
 
-        argv = [self.binary, "-v", self.voice, "-s", str(self.speed), "--stdout"]
+        speed = max(80, round(self.speed * rate))
+        argv = [self.binary, "-v", self.voice, "-s", str(speed), "--stdout"]
         done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True)
         if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
             message = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
             if "voice" in message.lower():
-                raise ConfigError(f"espeak-ng cannot use voice '{self.voice}' ({message}); "
+                raise UnknownVoice(f"espeak-ng cannot use voice '{self.voice}' ({message}); "
                                   "list voices with `espeak-ng --voices`")
             raise EngineError(f"espeak-ng failed ({message})")
         rate, pcm = _wav_pcm(data=done.stdout, engine=self.name)
