@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import __version__, log, pipe
+from .engines import OncePerProcess
 from .errors import ConfigError, CSError, EngineError
 from .records import Item, new_id
 
@@ -182,8 +182,7 @@ def _close(client: Client) -> None:
 
 # --- the worker side ------------------------------------------------------------------------------------
 
-_stages: dict[tuple, pipe.Stage] = {}
-_stages_lock = threading.Lock()
+_stages = OncePerProcess()
 
 
 def work(name: str, params: dict[str, Any], opts: pipe.PipeOptions, item: Item) -> tuple[pipe.Outcome, list]:
@@ -201,12 +200,12 @@ def work(name: str, params: dict[str, Any], opts: pipe.PipeOptions, item: Item) 
 def stage_for(name: str, params: dict[str, Any], opts: pipe.PipeOptions) -> pipe.Stage:
     """The stage for these options, built once per worker process by the command's own factory."""
     key = (name, repr(sorted(params.items())), opts.force, opts.dry_run)
-    with _stages_lock:
-        stage = _stages.get(key)
-        if stage is None:
-            importlib.import_module(f"creator_tools.commands.{name}")  # registers pipe.FACTORIES[name]
-            stage = _stages[key] = pipe.FACTORIES[name](opts=opts, **params)
-        return stage
+
+    def build() -> pipe.Stage:
+        importlib.import_module(f"creator_tools.commands.{name}")  # registers pipe.FACTORIES[name]
+        return pipe.FACTORIES[name](opts=opts, **params)
+
+    return _stages.get(key, build)
 
 
 class _Named(pipe.Stage):

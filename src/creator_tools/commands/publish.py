@@ -82,7 +82,7 @@ class Publish(pipe.Stage):
         if not path:
             raise BadInput("video.path is empty; run cs-render again")
         info = ffmpeg.probe(path)
-        if not any(s.get("codec_type") == "video" for s in info.get("streams", [])):
+        if ffmpeg.stream(info, "video") is None:
             raise BadInput(f"{path}: has no video stream; run cs-render again")
         # ffprobe reads a still image (a PNG renamed .mp4) as one video stream: YouTube would reject it
         # after the upload spent its quota, so only a container with a running time counts as a video.

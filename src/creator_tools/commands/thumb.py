@@ -90,7 +90,7 @@ def _shape(video: dict, path: str) -> tuple[float, bool]:
         from ..media import ffmpeg
 
         info = ffmpeg.probe(path)
-        stream = next((s for s in info.get("streams", []) if s.get("codec_type") == "video"), None)
+        stream = ffmpeg.stream(info, "video")
         if stream is None:
             from ..errors import BadInput
 

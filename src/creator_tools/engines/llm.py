@@ -129,17 +129,13 @@ def engine_names() -> list[str]:
     return registry.names("creator_tools.llm", ENGINES)
 
 
-_cache: dict[LLMSettings, LLM] = {}
-_cache_lock = threading.Lock()
+_engines = registry.OncePerProcess()
 
 
 def get_llm(settings: LLMSettings | None = None) -> LLM:
     """The engine for SETTINGS, built once per process (loading a model is the slow part)."""
     settings = (settings or LLMSettings()).resolved()
-    with _cache_lock:
-        if settings not in _cache:
-            _cache[settings] = _load(settings.engine)(settings)
-        return _cache[settings]
+    return _engines.get(settings, lambda: _load(settings.engine)(settings))
 
 
 def _load(name: str) -> Callable[[LLMSettings], LLM]:

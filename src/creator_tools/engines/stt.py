@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import engines as registry
 from ..errors import BadInput, ConfigError, EngineError
 
 MODEL_ENV = "CS_STT_MODEL"
@@ -207,31 +208,30 @@ def tighten(words: list[dict], envelope: list[float], threshold: float = 0.06) -
     return result
 
 
-_models: dict[tuple[str, str, str], Whisper] = {}
-_models_lock = threading.Lock()
+_models = registry.OncePerProcess()
 
 
 def get_stt(model: str | None = None, device: str = "auto", compute_type: str | None = None) -> Whisper:
     """The process-wide Whisper for these settings, loaded on first use."""
     name = resolve_model(model)
     device, default_compute = resolve_device(device)
-    key = (name, device, compute_type or default_compute)
-    with _models_lock:
-        if key not in _models:
-            try:
-                from faster_whisper import WhisperModel
-            except ImportError:
-                raise ConfigError("faster-whisper is not installed; pip install faster-whisper "
-                                  "(or `pip install -e .[local]`)") from None
-            try:
-                loaded = WhisperModel(name, device=device, compute_type=key[2])
-            except Exception as exc:
-                hint = ("a model name needs a download from the Hugging Face hub; pass a local model folder with "
-                        f"--model or {MODEL_ENV}" if not Path(name).exists() else "check the model folder")
-                if device == "cuda":
-                    hint = "no usable CUDA device or libraries; use --device cpu"
-                reason = " ".join(str(exc).split())[:200]
-                raise ConfigError(f"cannot load whisper model {name} on {device} ({type(exc).__name__}: "
-                                  f"{reason}); {hint}") from None
-            _models[key] = Whisper(name, device, key[2], loaded)
-        return _models[key]
+    compute = compute_type or default_compute
+    return _models.get((name, device, compute), lambda: Whisper(name, device, compute, _load(name, device, compute)))
+
+
+def _load(name: str, device: str, compute: str) -> Any:
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError:
+        raise ConfigError("faster-whisper is not installed; pip install faster-whisper "
+                          "(or `pip install -e .[local]`)") from None
+    try:
+        return WhisperModel(name, device=device, compute_type=compute)
+    except Exception as exc:
+        hint = ("a model name needs a download from the Hugging Face hub; pass a local model folder with "
+                f"--model or {MODEL_ENV}" if not Path(name).exists() else "check the model folder")
+        if device == "cuda":
+            hint = "no usable CUDA device or libraries; use --device cpu"
+        reason = " ".join(str(exc).split())[:200]
+        raise ConfigError(f"cannot load whisper model {name} on {device} ({type(exc).__name__}: "
+                          f"{reason}); {hint}") from None

@@ -346,7 +346,7 @@ def verify(path: Path, kind: str) -> tuple[str, float | None]:
             info = ffmpeg.probe(path)
         except BadInput as exc:
             return exc.message, None
-        if not any(stream.get("codec_type") == "video" for stream in info.get("streams", [])):
+        if ffmpeg.stream(info, "video") is None:
             return "no video stream", None
         return "", round(float(info.get("format", {}).get("duration") or 0), 3) or None
     from PIL import Image
