@@ -249,7 +249,8 @@ def test_meta_fits_youtube(written):
         assert dt.timedelta(days=1, hours=23) < ahead <= dt.timedelta(days=2)
         assert out["script"] == next(r for r in records if r["id"] == out["id"])["script"]  # passed through
     long, short, hostile = run.records
-    assert long["meta"]["synthetic_media"] is True and short["meta"]["synthetic_media"] is False
+    # no visuals, so no generated image: nothing to disclose whatever spoke the narration
+    assert long["meta"]["synthetic_media"] is False and short["meta"]["synthetic_media"] is False
     assert "#" in long["meta"]["description"]
 
 
@@ -305,7 +306,7 @@ GENERATED = [{**STOCK[3], "kind": "still", "provider": "images", "path": "g.png"
 @pytest.mark.slow
 def test_credits_and_synthetic_media_come_from_visuals(tmp_path):
     """Issue 8 item 5 with the bundled model: stock shots credited once each, synthetic_media exactly when a
-    shot is a generated image (no voice engine here, so nothing else makes it true)."""
+    shot is a generated image."""
     stock = {**record("stock", None), "visuals": STOCK}
     generated = {**record("generated", None), "visuals": GENERATED}
     plain = {**record("plain", None), "video": {"duration_s": 40, "cards": 4}}  # cs-render internals: ignored

@@ -238,13 +238,12 @@ class Meta(pipe.Stage):
         return "en"
 
     def _synthetic(self, record: Record) -> bool:
-        """Generated voice or generated images must be disclosed (YouTube's altered or synthetic content
-        setting): the voice when a TTS engine spoke it, the pictures when any shot in `visuals` says it is
-        synthetic (stock, library footage and text cards are not)."""
+        """YouTube's altered or synthetic content setting: true exactly when a shot in `visuals` is a generated
+        realistic image (stock, library footage and emoji cards are not; a narrator's TTS voice that imitates
+        nobody is not what the setting asks about). `--synthetic-media/--no-synthetic-media` overrides it."""
         if self.synthetic is not None:
             return self.synthetic
-        voice = record.get("voice") if isinstance(record.get("voice"), dict) else {}
-        return bool(voice.get("engine")) or any(shot.get("synthetic") is True for shot in _shots(record))
+        return any(shot.get("synthetic") is True for shot in _shots(record))
 
     def _publish_at(self) -> str | None:
         if not self.publish_at:
@@ -334,8 +333,8 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
                    "Needs --privacy private.")
 @click.option("--made-for-kids", is_flag=True, help="Declare the video made for kids (default: not made for kids).")
 @click.option("--synthetic-media/--no-synthetic-media", "synthetic", default=None,
-              help="Declare altered or synthetic content. Default: yes when the voice was generated or any shot in "
-                   "`visuals` is a generated image.")
+              help="Declare altered or synthetic content. Default: yes exactly when a shot in `visuals` is a "
+                   "generated image (cs-visuals --provider images).")
 @click.option("--playlist", metavar="NAME|ID", help="Playlist for cs-publish to add the video to.")
 @click.option("--language", metavar="CODE", help="Language code (en, pt-BR). Default: the script's.")
 @click.option("--check", is_flag=True, help="Only check existing meta: each record passes through unchanged; one "
