@@ -92,8 +92,11 @@ def test_keep_going_turns_bad_lines_into_errors(tmp_path, dead_api):
     lines = '{"id": "ok", "topic": "tea", "title": "Tea"}\nnot json\n{"id": "r2", "topic": ""}\n'
     result = run_cs("idea", lines, "-k", "--engine", "openai", cwd=tmp_path, env=dead_api)
     assert result.code == 3
-    assert [r["id"] for r in result.records] == ["ok", "r2"]
-    assert result.records[1]["_error"]["command"] == "cs-idea"
+    ids = [r["id"] for r in result.records]
+    assert ids[0] == "ok" and ids[2] == "r2" and len(ids) == 3
+    bad_line = result.records[1]["_error"]  # the unparseable line keeps its place as an error record
+    assert bad_line["command"] == "cs-idea" and bad_line["line"] == 2 and bad_line["type"] == "BadInput"
+    assert result.records[2]["_error"]["command"] == "cs-idea"
     assert "<stdin>:2: not a JSON object" in result.stderr
 
 

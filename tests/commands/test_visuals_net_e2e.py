@@ -176,3 +176,42 @@ def test_generated_images_are_synthetic_and_fill_the_portrait_frame(api, narrate
     path = generated[0]["path"]
     with Image.open(tmp_path / path) as image:  # paths are relative to the working directory (or absolute)
         assert image.size == (1080, 1920)
+
+
+def _frame_colour(video: Path, at: float, folder: Path) -> tuple[int, int, int]:
+    """The colour of the upper middle of the frame at AT seconds (captions sit lower down)."""
+    from PIL import Image
+
+    frame = folder / f"at-{at:.2f}.png"
+    done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", f"{at:.3f}", "-i", str(video), "-frames:v", "1",
+                           str(frame)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with Image.open(frame) as image:
+        return image.convert("RGB").getpixel((image.width // 2, image.height // 4))
+
+
+@pytest.mark.slow
+def test_the_rendered_video_shows_what_each_sentence_names(api, narrated, tmp_path):
+    """The issue's done line: cs-visuals against the loopback APIs piped into cs-render gives a video whose
+    shots change with the sentences, each showing the keyword its own sentence names."""
+    import os
+
+    env = {**os.environ, **api.env(CS_VISUALS_TRIES="2"), "CS_OUT_DIR": str(tmp_path / "files"),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    (tmp_path / "in.jsonl").write_text(json.dumps(narrated) + "\n")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", "cs-visuals --provider pexels,pixabay,cards < in.jsonl"
+                           " | cs-render --preset short > out.jsonl"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "out.jsonl").read_text())
+    video = Path(record["video"]["path"])
+    assert abs(record["video"]["duration_s"] - narrated["voice"]["duration_s"]) < 0.3
+    seen = []
+    for shot in record["visuals"]:
+        named = keywords_in(shot["text"])
+        if shot["kind"] == "card" or not named:
+            continue
+        middle = (shot["start"] + shot["end"]) / 2
+        seen.append(named[0])
+        assert nearest_keyword(_frame_colour(video, middle, tmp_path)) == named[0], shot
+    assert len(set(seen)) >= 3  # the picture changes with the sentences
