@@ -8,8 +8,9 @@ import json
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .. import log
 from ..errors import BadInput, ConfigError, EngineError
@@ -92,11 +93,13 @@ def stopping() -> bool:
     return _stopping.is_set()
 
 
-def capture(argv: Sequence[str]) -> tuple[int, str]:
-    """Run ARGV (a full command line) to the end; (exit status, stderr). Killed by `stop_all`."""
-    process = spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+@contextmanager
+def _child(argv: Sequence[str], **popen: Any) -> Iterator[subprocess.Popen]:
+    """An ffmpeg child that `stop_all` can kill: killed here too if the caller fails, and a KeyboardInterrupt
+    once it ends when the command is stopping (its output is then not to be used)."""
+    process = spawn(argv, **popen)
     try:
-        _, stderr = process.communicate()
+        yield process
     except BaseException:
         process.kill()
         process.wait()
@@ -105,6 +108,12 @@ def capture(argv: Sequence[str]) -> tuple[int, str]:
         release(process)
     if _stopping.is_set():
         raise KeyboardInterrupt()
+
+
+def capture(argv: Sequence[str]) -> tuple[int, str]:
+    """Run ARGV (a full command line) to the end; (exit status, stderr). Killed by `stop_all`."""
+    with _child(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
+        _, stderr = process.communicate()
     return process.returncode, stderr
 
 
@@ -115,22 +124,13 @@ def run(args: Sequence[str], *, total_seconds: float | None = None, description:
     error line when it fails, KeyboardInterrupt when `stop_all` killed it."""
     argv = [binary(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
     with log.progress(description, total=round(total_seconds, 1) if total_seconds else None) as update:
-        process = spawn(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with _child(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
             for line in process.stdout:
                 key, _, value = line.strip().partition("=")
                 if key == "out_time_us" and value.isdigit():
                     update(completed=round(int(value) / 1e6, 1))
             stderr = process.stderr.read()
             code = process.wait()
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        finally:
-            release(process)
-    if _stopping.is_set():
-        raise KeyboardInterrupt()
     if code != 0:
         raise EngineError(f"ffmpeg failed ({_last_line(stderr)}); re-run with CS_DEBUG=1 to see the command")
     if log.debug_enabled():
