@@ -497,3 +497,25 @@ def test_emoji_on_a_title_card_are_drawn_in_colour(tmp_path):
     pixels = frame.tobytes()
     red = sum(1 for i in range(0, len(pixels), 3) if pixels[i] > 170 and pixels[i + 1] < 90 and pixels[i + 2] < 90)
     assert red > 150, red  # the gradient background has no such pixel; a box or a grey glyph neither
+
+
+def test_emoji_in_burned_captions_are_glyphs_not_empty_boxes(tmp_path):
+    """Issue 10 item 15, the caption half: libass cannot draw the colour bitmap emoji font, so fontconfig must
+    find an outline emoji font (Debian's fonts-symbola, from requirements-apt.txt). A drawn rocket differs from
+    the empty box libass draws for a code point no font has."""
+    from PIL import Image, ImageChops
+
+    from creator_tools.media.subtitles import write_ass
+
+    def burned(text: str) -> Image.Image:
+        ass, png = tmp_path / f"{ord(text[0]):x}.ass", tmp_path / f"{ord(text[0]):x}.png"
+        write_ass([{"word": text, "start": 0.0, "end": 1.0}], ass, 320, 240)
+        done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=320x240:d=0.5",
+                               "-vf", f"subtitles={ass}", "-frames:v", "1", str(png)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return Image.open(png).convert("L")
+
+    rocket, coffee, missing = burned("🚀"), burned("☕"), burned("\U0010fffd")
+    assert ImageChops.difference(rocket, missing).getbbox() is not None  # not the empty box
+    assert ImageChops.difference(coffee, missing).getbbox() is not None
+    assert rocket.getbbox() is not None  # something was drawn at all
