@@ -319,3 +319,50 @@ def test_a_killed_scheduler_stops_the_run_and_the_rerun_finishes_only_the_rest(f
     assert code == 0, err
     assert [r["id"] for r in out] == ["s0", "s1", "s2"] and out[0]["video"] == first["video"]
     assert done.stat().st_mtime_ns == stamp  # the finished video was not rendered again
+
+
+@pytest.mark.slow
+def test_the_readme_pipeline_on_two_workers_with_artifacts_in_s3(tmp_path):
+    """Issue 9's done line: the README's pipeline, unchanged but for --cluster, on a local scheduler with two
+    workers and CS_OUT_DIR=s3://...; records carry s3:// URIs whose objects hold what a local run makes, and
+    a re-run computes nothing and puts nothing into the bucket (killed workers: the tests above)."""
+    from s3_server import S3Server
+
+    pipeline = ("$CS/cs-voice --engine espeak {c} | $CS/cs-caption {c} | $CS/cs-visuals {c} | $CS/cs-render {c}")
+    with S3Server(tmp_path / "moto.log") as s3:
+        s3.make_bucket("media")
+        env = {**s3.env, "CS_OUT_DIR": "s3://media/cluster"}
+        made = Cluster(tmp_path, env=env)
+        try:
+            made.start_scheduler()
+            made.start_worker("w1", env={"CS_CACHE_DIR": str(tmp_path / "cache-w1")})
+            made.start_worker("w2", env={"CS_CACHE_DIR": str(tmp_path / "cache-w2")})
+            made.wait_for(2)
+            records = _records("s")
+            local_env = {"CS_OUT_DIR": str(tmp_path / "local-out"), "CS_CACHE_DIR": str(tmp_path / "cache-l")}
+            code, local, err = made.run(pipeline.format(c=""), records=records, env=local_env)
+            assert code == 0, err
+            client_env = {"CS_CACHE_DIR": str(tmp_path / "cache-client")}
+            code, remote, err = made.run(pipeline.format(c="--cluster $CLUSTER"), records=records, env=client_env)
+            assert code == 0, err
+            assert [r["id"] for r in remote] == [r["id"] for r in local] == ["s0", "s1", "s2"]
+            for mine, theirs in zip(remote, local):
+                assert set(mine) == set(theirs)
+                assert mine["voice"]["path"].startswith("s3://media/cluster/")
+                assert mine["video"]["path"].startswith("s3://media/cluster/")
+                assert all(shot["path"].startswith("s3://") for shot in mine["visuals"])
+                # espeak is deterministic: the object holds exactly the bytes of the local run's voice
+                bucket_key = mine["voice"]["path"].removeprefix("s3://media/")
+                stored = s3.client().get_object(Bucket="media", Key=bucket_key)["Body"].read()
+                assert stored == Path(theirs["voice"]["path"]).read_bytes()
+                # whisper on one worker thread may case a word differently from the local run's threads
+                assert [w["word"].lower() for w in mine["captions"]["words"]] == \
+                    [w["word"].lower() for w in theirs["captions"]["words"]]
+                assert len(mine["visuals"]) == len(theirs["visuals"])
+                assert mine["video"]["width"] == theirs["video"]["width"]
+            puts = len(s3.requests("PUT"))
+            code, again, err = made.run(pipeline.format(c="--cluster $CLUSTER"), records=remote, env=client_env)
+            assert code == 0, err
+            assert again == remote and len(s3.requests("PUT")) == puts  # nothing computed, nothing uploaded
+        finally:
+            made.close()
