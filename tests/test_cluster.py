@@ -149,12 +149,14 @@ def test_error_records_come_back_from_the_workers(cluster):
     code, out, err = cluster.run("$CS/cs-voice --cluster $CLUSTER -k", records=_jsonl(records[:1]) + "[1]\n"
                                  + _jsonl(records[1:]))
     assert code == 3, err
-    assert [r["id"] for r in out] == ["empty", "e0", "noscript"]  # the bad line has no record; order kept
-    assert out[0]["_error"] == {"command": "cs-voice", "type": "BadInput", "retryable": False,
-                                "message": "'script' has no segments with text; re-run cs-script --force for this record"}
-    assert out[2]["_error"]["type"] == "MissingInput" and "voice" in out[1]
+    ids = [r["id"] for r in out]  # order kept; the bad line keeps its place as an error record
+    assert ids[0] == "empty" and ids[2:] == ["e0", "noscript"] and len(ids) == 4
+    assert out[0]["_error"]["command"] == "cs-voice" and out[0]["_error"]["type"] == "BadInput"
+    assert "script.segments" in out[0]["_error"]["message"] and out[0]["_error"]["retryable"] is False
+    assert out[1]["_error"]["line"] == 2 and out[1]["_error"]["type"] == "BadInput"
+    assert out[3]["_error"]["type"] == "MissingInput" and "voice" in out[2]
     lines = err.splitlines()
-    assert "cs-voice: error: <stdin>:1: record empty: 'script' has no segments" in lines[0]
+    assert "cs-voice: error: <stdin>:1: record empty: script.segments" in lines[0]
     assert lines[1].startswith("cs-voice: error: <stdin>:2: not a JSON object")
     assert lines[2] == "cs-voice: error: <stdin>:4: record noscript: record has no 'script' key; run cs-script first"
     assert "Traceback" not in err

@@ -423,8 +423,10 @@ def _tiny_record(folder: Path, record_id: str) -> dict:
             **keys, "visuals": visuals}
 
 
-@pytest.mark.parametrize("stated", [1e9, -5, float("nan"), "abc", None, 0.2])
+@pytest.mark.parametrize("stated", [1e9, None, 0.2])
 def test_voice_duration_is_measured_not_trusted(tmp_path, stated):
+    """Issue 10 item 9: a plausible but wrong duration (1e9 once rendered until killed) renders the length the
+    voice file really has."""
     record = _tiny_record(tmp_path, "lies")
     measured = record["voice"]["duration_s"]
     record["voice"]["duration_s"] = stated
@@ -432,6 +434,17 @@ def test_voice_duration_is_measured_not_trusted(tmp_path, stated):
     assert done.returncode == 0, done.stderr
     video = json.loads(done.stdout)["video"]
     assert abs(video["duration_s"] - measured) <= 0.15, (video["duration_s"], measured)
+
+
+@pytest.mark.parametrize("stated", [-5, float("nan"), "abc"])
+def test_a_voice_duration_that_is_no_length_is_one_line_naming_the_key(tmp_path, stated):
+    """-5 once gave an opaque ffmpeg error: a value that cannot be a length is a record error naming the key."""
+    record = _tiny_record(tmp_path, "lies")
+    record["voice"]["duration_s"] = stated
+    done = _render(record, tmp_path, "--preset", "square")
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("cs-render: error: <stdin>:1:") and "voice.duration_s" in line, line
 
 
 def test_a_voice_file_without_audio_is_an_error_not_a_silent_video(tmp_path):

@@ -253,7 +253,7 @@ def test_wrong_types_are_one_line_naming_the_key(tmp_path, record):
     bad["captions"]["words"] = "The ocean"
     run = run_cs("visuals", [bad], cwd=tmp_path)
     assert run.code == 1 and not run.records
-    assert run.stderr.count("\n") == 1 and "'captions.words'" in run.stderr and "cs-caption" in run.stderr
+    assert run.stderr.count("\n") == 1 and "captions.words" in run.stderr and "cs-caption" in run.stderr
     assert "Traceback" not in run.stderr
     late = json.loads(json.dumps(record))
     late["voice"]["duration_s"] = "long"

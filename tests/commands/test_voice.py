@@ -257,7 +257,7 @@ def test_empty_segments_and_unknown_language_are_record_errors(tmp_path):
     assert run.code == 3, run.stderr
     assert [r["id"] for r in run.records] == ["empty", "nosuch", "good"]
     assert "voice" not in run.records[0] and "script.segments" in run.records[0]["_error"]["message"]
-    assert "<stdin>:1: record empty: 'script.segments' is empty" in run.stderr
+    assert "<stdin>:1: record empty: script.segments is an empty list" in run.stderr
     assert "<stdin>:2: record nosuch: script.language 'zz-nosuch' has no espeak-ng voice" in run.stderr
     assert len(run.records[2]["voice"]["segments"]) == 2 and "_error" not in run.records[2]
 

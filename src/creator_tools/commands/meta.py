@@ -10,7 +10,7 @@ import click
 from .. import log, pipe, text
 from ..youtube import metadata as limits
 from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
-from ..errors import BadInput, EngineError, ExitStatus, UsageError
+from ..errors import BadInput, EngineError, ExitStatus, MissingInput, UsageError
 from ..records import Record
 
 NAME = "meta"
@@ -78,6 +78,13 @@ class Meta(pipe.Stage):
                 "visuals": _shots(record),
                 "captions": (record.get("captions") or {}).get("language") if isinstance(record.get("captions"), dict) else None,
                 "settings": self.settings()}
+
+    def validate(self, record: Record, require: bool = True) -> None:
+        if self.check_only:  # --check names every violation of `meta` itself (verify), not the shape's first
+            if require and "meta" not in record:
+                raise MissingInput("meta", "cs-meta")
+            return
+        super().validate(record, require)
 
     def check(self, record: Record) -> None:
         super().check(record)
