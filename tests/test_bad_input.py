@@ -342,3 +342,16 @@ def test_sigterm_on_an_output_file_run_says_one_consistent_thing(tmp_path):
                                    "discarded; re-run the same command (finished files are reused)"]
     assert (tmp_path / "out.jsonl").read_text() == "precious\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("command", [["voice", "--rate", "nan"], ["voice", "--gap", "nan"], ["visuals", "--max-shot", "nan"],
+                                     ["visuals", "--min-shot", "nan"], ["render", "--crossfade", "nan"],
+                                     ["thumb", "--scene", "nan"], ["publish", "--schedule-every", "nan"],
+                                     ["publish", "--schedule-every", "1e308"], ["idea", "--temperature", "inf", "tea"]])
+def test_non_finite_numbers_in_flags_are_usage_errors(tmp_path, command):
+    """nan passes every range comparison, so click.FloatRange let it in and it crashed deep inside."""
+    done = subprocess.run([str(BIN / f"cs-{command[0]}"), *command[1:]], input="{}\n", capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"cs-{command[0]}: error: Invalid value for '{command[1]}'"), line

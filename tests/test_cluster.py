@@ -368,3 +368,16 @@ def test_the_readme_pipeline_on_two_workers_with_artifacts_in_s3(tmp_path):
             assert again == remote and len(s3.requests("PUT")) == puts  # nothing computed, nothing uploaded
         finally:
             made.close()
+
+
+def test_an_address_that_is_no_scheduler_is_one_line_at_once(tmp_path):
+    junk = tmp_path / "passwd"
+    junk.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    for address, says in ((str(junk), "is not a Dask scheduler file"), ("tcp://", "not a Dask scheduler address"),
+                          ("http://127.0.0.1:9", "not a Dask scheduler address")):
+        started = time.monotonic()
+        done = subprocess.run([str(BIN / "cs-voice"), "--cluster", address], input=_jsonl(_records()[:1]),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and done.stdout == "" and time.monotonic() - started < 10
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith("cs-voice: error:") and says in line, done.stderr

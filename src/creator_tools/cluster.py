@@ -125,13 +125,32 @@ def connect(address: str) -> Client:
     if by_file and not os.path.isfile(address):
         raise ConfigError(f"Dask scheduler file {address} does not exist; start `dask scheduler --scheduler-file "
                           f"{address}` or fix --cluster / CS_CLUSTER")
+    target = _address_in(address) if by_file else address
+    scheme, _, rest = target.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls", "ws", "wss", "ucx") or not host or not port.isdigit():
+        raise ConfigError(f"--cluster {address}: not a Dask scheduler address; give tcp://HOST:PORT or the file "
+                          "`dask scheduler --scheduler-file FILE` wrote (or fix CS_CLUSTER)")
     try:
-        if by_file:
-            return Client(scheduler_file=address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        return Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        return Client(target, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}: {exc}); start it with "
                           "`dask scheduler` or fix --cluster / CS_CLUSTER") from None
+
+
+def _address_in(path: str) -> str:
+    """The scheduler's address from a scheduler file, or a ConfigError that says the file is not one."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            address = json.load(handle).get("address")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        address = None
+    if not isinstance(address, str):
+        raise ConfigError(f"{path} is not a Dask scheduler file (no \"address\" in it); give the file "
+                          "`dask scheduler --scheduler-file FILE` wrote, or tcp://HOST:PORT to --cluster / CS_CLUSTER")
+    return address
 
 
 def check_workers(client: Client, resources: dict[str, float]) -> int:

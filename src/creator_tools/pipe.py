@@ -53,6 +53,17 @@ class Group(_Friendly, click.Group):
     pass
 
 
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf: nan passes every comparison, so FloatRange lets it in
+    (`--rate nan` once crashed deep in the TTS engine)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
 class PipeOptions:
     """The common options every record command takes (see _COMMON)."""
 

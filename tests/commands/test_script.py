@@ -44,7 +44,8 @@ def test_long_script_is_written_section_by_section(tmp_path):
     assert result.code == 0, result.stderr
     script = result.records[0]["script"]
     assert len(script["segments"]) >= 3
-    assert 375 * 0.85 <= total_words(script) <= 375 * 1.15
+    budget = 150 * script["wpm"] / 60  # words for the bundled Piper voice's measured rate
+    assert script["wpm"] == 205 and 0.85 * budget <= total_words(script) <= 1.15 * budget
 
 
 def test_rerun_does_no_work_and_force_redoes_it(tmp_path, dead_api):

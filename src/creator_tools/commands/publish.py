@@ -196,7 +196,7 @@ class Publish(pipe.Stage):
               "postgresql://user@host/db shared by publishers on many machines [env CS_DB; default "
               "$XDG_STATE_HOME/creator-tools/youtube.sqlite].")
 @click.option("--check", is_flag=True, help="Preflight only: token, file, meta, thumbnail, quota; upload nothing.")
-@click.option("--schedule-every", type=click.FloatRange(min=1), metavar="HOURS",
+@click.option("--schedule-every", type=pipe.FiniteRange(min=1, max=24 * 366), metavar="HOURS",
               help="Give records without meta.publish_at the next free slot, HOURS after the last scheduled one.")
 @pipe.common_options
 @click.pass_context

@@ -328,7 +328,7 @@ def describe(path: Path, cards: int = 0) -> dict:
 @click.option("--encoder", type=click.Choice(["auto", "libx264", "h264_nvenc"]), default="auto", show_default=True,
               help="auto: h264_nvenc when a GPU answers, else libx264.")
 @click.option("--threads", type=click.IntRange(0, 64), default=0, show_default=True, help="Encoder threads (0: auto).")
-@click.option("--crossfade", type=click.FloatRange(0, 5), default=0.5, show_default=True, help="Seconds of crossfade between segments.")
+@click.option("--crossfade", type=pipe.FiniteRange(0, 5), default=0.5, show_default=True, help="Seconds of crossfade between segments.")
 def cli(opts, preset, library, music, encoder, threads, crossfade):
     """Render a record's script, voice and captions into an MP4: one ffmpeg process per video.
 

@@ -105,7 +105,7 @@ def _shape(video: dict, path: str) -> tuple[float, bool]:
 @pipe.stage_command(NAME)
 @click.option("-n", "--variants", type=click.IntRange(1, 10), default=3, show_default=True,
               help="How many thumbnails to make (from different frames); the best goes in 'thumb'.")
-@click.option("--scene", type=click.FloatRange(0.05, 1.0), default=0.3, show_default=True,
+@click.option("--scene", type=pipe.FiniteRange(0.05, 1.0), default=0.3, show_default=True,
               help="Scene-change threshold for candidate frames (lower finds more cuts).")
 @click.option("--font", type=click.Path(dir_okay=False), metavar="FILE",
               help="Font for the title. Default: DejaVu Sans Bold, or a Noto font covering the title's script.")

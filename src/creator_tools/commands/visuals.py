@@ -266,9 +266,9 @@ def _provider_list(_ctx, _param, value: str | None) -> str | None:
               help=f"Model for the images provider (env {IMAGE_MODEL_ENV}).")
 @click.option("--preset", type=click.Choice(["auto", *PRESETS]), default="auto", show_default=True,
               help="Frame size and orientation (as cs-render); auto: short for `format: short`, landscape for `long`.")
-@click.option("--min-shot", type=click.FloatRange(0.2, 60), default=1.5, show_default=True,
+@click.option("--min-shot", type=pipe.FiniteRange(0.2, 60), default=1.5, show_default=True,
               help="Shortest shot in seconds (shorter sentences join a neighbour).")
-@click.option("--max-shot", type=click.FloatRange(0.4, 600), default=6.0, show_default=True,
+@click.option("--max-shot", type=pipe.FiniteRange(0.4, 600), default=6.0, show_default=True,
               help="Longest shot in seconds (longer sentences are split at word boundaries, after a comma if near).")
 @click.option("--history", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="JSONL of past records with `visuals` (e.g. published.jsonl): their assets are avoided while others exist.")

@@ -155,9 +155,9 @@ class VoiceStage(pipe.Stage):
               help="Piper voice name or .onnx path (default: the bundled en_US-joe-medium); espeak-ng voice "
                    "(default: the script's language); OpenAI voice (default: alloy).")
 @click.option("--model", envvar="CS_TTS_MODEL", metavar="NAME", help="Model for --engine openai (default: tts-1).")
-@click.option("--rate", type=click.FloatRange(0.25, 4.0), default=1.0, show_default=True,
+@click.option("--rate", type=pipe.FiniteRange(0.25, 4.0), default=1.0, show_default=True,
               help="Speaking speed: 1.2 is 20% faster.")
-@click.option("--gap", type=click.FloatRange(0.0, 5.0), default=0.25, show_default=True,
+@click.option("--gap", type=pipe.FiniteRange(0.0, 5.0), default=0.25, show_default=True,
               help="Seconds of silence between segments.")
 @click.option("--fit/--no-fit", default=True, show_default=True,
               help="When the voice misses script.target_s by more than 4%, speak it again at the rate (0.85-1.15 "

@@ -17,6 +17,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import click
 
 from .. import engines as registry
+from .. import pipe  # FiniteRange: click glue shared with the commands
 from ..errors import EngineError
 
 ENGINES = {
@@ -155,7 +156,7 @@ def llm_options(fn: Callable) -> Callable:
         click.option("--model", metavar="NAME|PATH", help="Model: a GGUF path for local, a model name for openai. "
                      "Env: CS_LLM_MODEL."),
         click.option("--seed", type=int, help="Seed for repeatable output (local engine). Env: CS_LLM_SEED."),
-        click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature (default 0.8)."),
+        click.option("--temperature", type=pipe.FiniteRange(0, 2), help="Sampling temperature (default 0.8)."),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)
