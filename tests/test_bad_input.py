@@ -355,3 +355,33 @@ def test_non_finite_numbers_in_flags_are_usage_errors(tmp_path, command):
     assert done.returncode == 2 and done.stdout == "", done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"cs-{command[0]}: error: Invalid value for '{command[1]}'"), line
+
+
+def _cs(command: list[str], text: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / f"cs-{command[0]}"), *command[1:]], input=text, capture_output=True, text=True,
+                          cwd=cwd, timeout=120, env={**os.environ, "CS_OUT_DIR": str(cwd / "out")})
+
+
+def test_a_lone_surrogate_escape_is_that_lines_error_and_the_rest_flows(tmp_path):
+    lines = '{"id": "q", "note": "\\ud800"}\n{"id": "r", "meta": {}, "ok": "\\ud83d\\ude00"}\n'
+    done = _cs(["meta", "--check", "-k"], lines, tmp_path)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 3 and len(records) == 2 and "Traceback" not in done.stderr
+    assert records[0]["_error"]["line"] == 1 and "surrogate" in records[0]["_error"]["message"]
+    assert records[1]["id"] == "r" and records[1]["ok"] == "\U0001F600"
+
+
+def test_a_hand_edited_inputs_key_that_is_no_object_is_replaced(tmp_path):
+    record = {**script_record(["Hi there."], "", record_id="j"), "_inputs": "junk"}
+    done = _cs(["voice", "--engine", "espeak", "-k"], json.dumps(record) + "\n", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)["_inputs"]) == {"voice"}
+
+
+def test_metrics_never_replace_the_records_or_the_input(tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "meta": {}}\n')
+    for args in (["-i", str(source), "--metrics", str(source)], ["-i", str(source), "-o", "o.jsonl", "--metrics", "./o.jsonl"]):
+        done = _cs(["meta", "--check", "-k", *args], "", tmp_path)
+        assert done.returncode == 2 and "--metrics" in done.stderr and "also given to" in done.stderr, done.stderr
+    assert source.read_text() == '{"id": "a", "meta": {}}\n' and not (tmp_path / "o.jsonl").exists()

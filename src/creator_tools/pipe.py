@@ -178,6 +178,7 @@ def run(stage: Stage, opts: PipeOptions) -> int:
     metrics = Metrics(f"cs-{stage.name}")
     if opts.metrics:  # a path that cannot take the file fails now, not after every record was done
         _target("--metrics", opts.metrics, f"cs-{stage.name}.prom")
+        _not_also(opts.metrics, opts)
     output = _Output(opts.output)
     status = ExitStatus.ERROR  # until the drive returns: an escaping error must not publish partial output
     try:
@@ -334,8 +335,8 @@ def _stamp(stage: Stage, before: Record, result: Record | list[Record]) -> list[
         stamp = fingerprint(stage.inputs(before))
         for record in records:
             if stage.key in record:
-                record.setdefault("_inputs", {})
-                record["_inputs"] = {**record["_inputs"], stage.name: stamp}
+                done = record.get("_inputs")  # a hand-edited `_inputs` that is no object is replaced
+                record["_inputs"] = {**(done if isinstance(done, dict) else {}), stage.name: stamp}
     return records
 
 
@@ -413,6 +414,17 @@ def _target(flag: str, path: str, example: str) -> str:
         reason = f"{blocker} is a file, not a folder" if blocker else f"cannot make {folder} ({exc.strerror})"
         raise UsageError(f"{flag} {path}: {reason}; choose a path in a folder you can write to") from None
     return real
+
+
+def _not_also(metrics: str, opts: PipeOptions) -> None:
+    """--metrics must not name the records' output or an input file: its few lines would replace them."""
+    if _special(metrics):
+        return  # a FIFO or device is written straight to, and replaces nothing
+    real = os.path.realpath(metrics)
+    for flag, other in [("-o", opts.output), *(("-i", path) for path in opts.inputs)]:
+        if other and other != "-" and os.path.realpath(other) == real:
+            raise UsageError(f"--metrics {metrics} is also given to {flag}; the metrics would replace those records. "
+                             "Choose another file for --metrics")
 
 
 def _special(path: str) -> bool:

@@ -4,6 +4,7 @@ record while the previous stage is still writing; writing is one compact line pe
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import IO, Any, Iterable, Iterator
 
@@ -75,11 +76,27 @@ def parse_line(text: str, where: str) -> Record:
                        "line or remove it") from None
     except _NotJSON:
         return _non_finite(text, where)
-    except ValueError as exc:  # an integer of thousands of digits
-        raise BadInput(f"{where}: not a JSON object ({exc}); fix or remove the line") from None
+    except ValueError:  # an integer of thousands of digits
+        raise BadInput(f"{where}: a number has thousands of digits, more than any record needs; fix or remove "
+                       "the line") from None
     if not isinstance(value, dict):
         raise BadInput(f"{where}: not a JSON object; each line must be one {{...}} record")
+    if "\\u" in text and _SURROGATE.search(text):
+        _refuse_lone_surrogates(value, where)
     return value
+
+
+# `"\ud800"` is valid JSON but decodes to half a UTF-16 pair, which no UTF-8 output can carry: refused on the
+# way in, so one bad line is that line's error and not a crash when its record is written.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _refuse_lone_surrogates(value: Record, where: str) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{where}: a string holds a lone UTF-16 surrogate escape (\\ud800-\\udfff) that no UTF-8 "
+                       "text can carry; fix or remove the line") from None
 
 
 def _non_finite(text: str, where: str) -> Record:

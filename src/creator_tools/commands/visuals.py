@@ -41,15 +41,10 @@ def checked_inputs(record: Record) -> tuple[dict, list[dict], float]:
             raise BadInput(f"'captions.words[{number}]' is not a {{word, start, end}} object; re-run cs-caption")
         _number(word.get("start"), f"captions.words[{number}].start")
         _number(word.get("end"), f"captions.words[{number}].end")
-    duration = voice.get("duration_s")
-    if duration is None and voice.get("path"):
-        from ..artifacts import local_path
-        from ..media import ffmpeg
+    from ..media.track import voice_length
 
-        duration = ffmpeg.duration(local_path(voice["path"]))
-    duration = _number(duration, "voice.duration_s")
-    if duration <= 0:
-        raise BadInput("'voice.duration_s' is not positive; re-run cs-voice")
+    # The voice file's measured length, as cs-render uses: `duration_s: 1e308` once planned shots forever.
+    _, duration = voice_length(voice)
     return script, words, duration
 
 
