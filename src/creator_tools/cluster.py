@@ -89,7 +89,7 @@ def collect(client: Client, stage: pipe.Stage, opts: pipe.PipeOptions, item: Ite
         if client.status != "running" or type(exc).__name__ in ("CancelledError", "FutureCancelledError"):
             raise _lost(opts, exc) from None
         outcome, said = pipe.Outcome(), []
-        pipe._fail(stage, opts, item, CSError(f"unexpected {type(exc).__name__} on the cluster: {exc}"), outcome)
+        pipe._fail(stage.name, opts, item, CSError(f"unexpected {type(exc).__name__} on the cluster: {exc}"), outcome)
     for level, message in said:
         log.say(level, message)
     return outcome
@@ -107,7 +107,7 @@ def _killed(stage: pipe.Stage, opts: pipe.PipeOptions, item: Item, exc: Exceptio
         record.setdefault("id", new_id({k: v for k, v in record.items() if not k.startswith("_")}))
     error = KilledWorker("the record's task killed its cluster worker every time it ran (out of memory, a "
                          "crash in an engine, or workers stopped by hand); re-run it later or on a bigger worker")
-    pipe._fail(stage, opts, item, error, outcome)
+    pipe._fail(stage.name, opts, item, error, outcome)
     return outcome
 
 
@@ -211,7 +211,7 @@ def work(name: str, params: dict[str, Any], opts: pipe.PipeOptions, item: Item) 
             stage = stage_for(name, params, opts)
         except CSError as exc:
             outcome = pipe.Outcome()
-            pipe._fail(_Named(name), opts, item, exc, outcome)
+            pipe._fail(name, opts, item, exc, outcome)
             return outcome, said
         return pipe._handle(stage, opts, item), said
 
@@ -225,16 +225,6 @@ def stage_for(name: str, params: dict[str, Any], opts: pipe.PipeOptions) -> pipe
         return pipe.FACTORIES[name](opts=opts, **params)
 
     return _stages.get(key, build)
-
-
-class _Named(pipe.Stage):
-    """Stands in for a stage whose factory failed, so the error record names the command."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def process(self, record):  # never called
-        raise NotImplementedError
 
 
 def facts(dask_worker: Any = None) -> dict[str, str]:

@@ -282,7 +282,7 @@ def _handle(stage: Stage, opts: PipeOptions, item: Item) -> Outcome:
             return outcome
         outcome.records.extend(_stamp(stage, record, stage.process(record)))
     except CSError as exc:
-        _fail(stage, opts, item, exc, outcome)
+        _fail(stage.name, opts, item, exc, outcome)
     except (KeyboardInterrupt, _Stop):
         raise
     except Exception as exc:  # a bug or an engine's own exception: one line, traceback on request
@@ -290,7 +290,7 @@ def _handle(stage: Stage, opts: PipeOptions, item: Item) -> Outcome:
             import traceback
 
             traceback.print_exc()
-        _fail(stage, opts, item, _explain(exc), outcome)
+        _fail(stage.name, opts, item, _explain(exc), outcome)
     finally:
         outcome.seconds = time.monotonic() - started
     return outcome
@@ -340,7 +340,8 @@ def _stamp(stage: Stage, before: Record, result: Record | list[Record]) -> list[
     return records
 
 
-def _fail(stage: Stage, opts: PipeOptions, item: Item, exc: CSError, outcome: Outcome) -> None:
+def _fail(command: str, opts: PipeOptions, item: Item, exc: CSError, outcome: Outcome) -> None:
+    """Report EXC for ITEM as cs-COMMAND: one stderr line, then a fatal stop or an `_error` record."""
     record = item.record
     rid = record.get("id") if record else None
     prefix = "" if item.error else f"{item.where}: " + (f"record {rid}: " if rid is not None else "")
@@ -359,7 +360,7 @@ def _fail(stage: Stage, opts: PipeOptions, item: Item, exc: CSError, outcome: Ou
         outcome.deferred = 1
     else:
         outcome.failed = 1
-    error = {"command": f"cs-{stage.name}", "type": exc.type, "message": exc.message, "retryable": exc.retryable}
+    error = {"command": f"cs-{command}", "type": exc.type, "message": exc.message, "retryable": exc.retryable}
     if item.error:  # a line that is no record (or only part of one): say where it was
         error.update(input=item.source, line=item.line)
     if record is None or rid is None or rid == "":

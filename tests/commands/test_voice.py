@@ -277,7 +277,9 @@ def test_voice_fits_its_rate_to_the_target_length(tmp_path, engine):
     voice = fitted.records[0]["voice"]
     rate, frames = wav_info(voice["path"])
     assert abs(frames / rate - target) / target <= 0.10, (frames / rate, target)
-    assert 0.85 <= voice["rate"] < 0.97 and voice["fitted_from_s"] == pytest.approx(natural, abs=0.05)
+    # Piper's VITS model draws fresh noise inside its graph each run, so one text's natural length varies by a few
+    # percent between runs (13.06 s against 13.31 s seen); espeak-ng is exact.
+    assert 0.85 <= voice["rate"] < 0.97 and voice["fitted_from_s"] == pytest.approx(natural, rel=0.04)
     off = run_cs("voice", [{**record, "script": {**record["script"], "target_s": natural}}], "--engine", engine,
                  cwd=tmp_path)
     assert off.records[0]["voice"]["rate"] == 1.0 and "fitted_from_s" not in off.records[0]["voice"]

@@ -19,33 +19,17 @@ LIBRARY_ENV = "CS_LIBRARY"  # engines.visuals_library.LIBRARY_ENV
 IMAGE_MODEL_ENV = "CS_IMAGE_MODEL"
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadInput(f"'{where}' is {type(value).__name__}, not a number; re-run the stage that adds it")
-    return float(value)
-
-
 def checked_inputs(record: Record) -> tuple[dict, list[dict], float]:
-    """(script, caption words, voice duration), each checked for shape: a wrong type is one line naming it."""
-    script, voice, captions = record["script"], record["voice"], record["captions"]
-    for key, value, stage in (("script", script, "cs-script"), ("voice", voice, "cs-voice"), ("captions", captions, "cs-caption")):
-        if not isinstance(value, dict):
-            raise BadInput(f"'{key}' is {type(value).__name__}, not an object; re-run {stage}")
-    if not isinstance(script.get("segments"), list):
-        raise BadInput("'script.segments' is not a list; re-run cs-script")
-    words = captions.get("words")
-    if not isinstance(words, list):
-        raise BadInput(f"'captions.words' is {type(words).__name__}, not a list; re-run cs-caption")
-    for number, word in enumerate(words):
-        if not isinstance(word, dict) or not isinstance(word.get("word"), str):
-            raise BadInput(f"'captions.words[{number}]' is not a {{word, start, end}} object; re-run cs-caption")
-        _number(word.get("start"), f"captions.words[{number}].start")
-        _number(word.get("end"), f"captions.words[{number}].end")
+    """(script, caption words, the voice's measured length). Their shapes were checked by Stage.validate
+    against schemas.py; the voice is measured, as cs-render measures it (`duration_s: 1e308` once planned
+    shots forever)."""
     from ..media.track import voice_length
 
-    # The voice file's measured length, as cs-render uses: `duration_s: 1e308` once planned shots forever.
-    _, duration = voice_length(voice)
-    return script, words, duration
+    words = record["captions"].get("words")
+    if words is None:
+        raise BadInput("captions.words is missing; re-run cs-caption --force for this record")
+    _, duration = voice_length(record["voice"])
+    return record["script"], words, duration
 
 
 def history_assets(path: str | None, videos: int, record_id: str | None = None) -> list[tuple[str, set[str]]]:

@@ -98,7 +98,7 @@ class VoiceStage(pipe.Stage):
         if not self.fit or not isinstance(target, (int, float)) or isinstance(target, bool) or target <= 0:
             return 1.0
         engine = self.engine(str(script.get("language") or "en"))
-        if abs(voice["duration_s"] / target - 1) <= FIT_TOLERANCE or type(engine).synthesize_at is tts.TTS.synthesize_at:
+        if abs(voice["duration_s"] / target - 1) <= FIT_TOLERANCE or not engine.adjusts_rate:
             return 1.0
         gaps = self.gap * (len(voice["segments"]) - 1)
         speech = voice["duration_s"] - gaps  # speed changes the speech, not the silences between segments
@@ -116,7 +116,7 @@ class VoiceStage(pipe.Stage):
 
         def speak(text: str) -> bytes:
             spoken = textnorm.normalize(text, language)
-            return engine.synthesize(spoken) if speed == 1.0 else engine.synthesize_at(spoken, speed)
+            return engine.synthesize_at(spoken, speed)
 
         pieces = (speak(text) if text.strip() else b"" for text in texts)
         first = next(pieces)  # the engine knows its sample rate for sure once it has spoken

@@ -52,10 +52,13 @@ class TTS(ABC):
     def synthesize(self, text: str) -> bytes:
         """Mono signed 16-bit little-endian PCM at `self.sample_rate` for TEXT (already normalised)."""
 
+    # True when `synthesize_at` honours any rate; cs-voice fits a script's length only with such engines.
+    adjusts_rate: bool = False
+
     def synthesize_at(self, text: str, rate: float) -> bytes:
-        """TEXT spoken RATE times as fast as the engine was set up to speak; engines that cannot change
-        speed per call raise NotImplementedError (cs-voice then keeps the length it got)."""
-        raise NotImplementedError
+        """TEXT spoken RATE times as fast as the engine was set up to speak. Engines without `adjusts_rate`
+        are only ever asked for 1.0, which is `synthesize`."""
+        return self.synthesize(text)
 
     def close(self) -> None:
         """Release the model or connection."""
@@ -119,6 +122,7 @@ def find_piper_voice(voice: str | None) -> Path:
 
 class PiperTTS(TTS):
     name = "piper"
+    adjusts_rate = True
 
     def __init__(self, voice: str | None = None, rate: float = 1.0, **_):
         model = find_piper_voice(voice)
@@ -151,6 +155,7 @@ class PiperTTS(TTS):
 
 class EspeakTTS(TTS):
     name = "espeak"
+    adjusts_rate = True
     WORDS_PER_MINUTE = 175  # espeak-ng's own default speed setting (-s)
 
     def __init__(self, voice: str | None = None, rate: float = 1.0, language: str | None = None, **_):

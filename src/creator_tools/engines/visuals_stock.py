@@ -10,6 +10,7 @@ HTTP layer (visuals_http) caches answers for 24 h, keeps downloads, rotates comm
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -60,8 +61,9 @@ class StockProvider(Provider):
         base = (os.environ.get(self.url_env) or "").strip() or self.default_url
         self.service = Service(self.name, self.label, base, keys, self.auth, rejected=self.rejected)
 
+    @abstractmethod
     def auth(self, key: str) -> tuple[dict, dict]:
-        raise NotImplementedError
+        """(headers, query parameters) that carry KEY the way this API asks for it."""
 
     def rejected(self, response: Response) -> bool:
         return response.status in (401, 403)
@@ -84,9 +86,9 @@ class StockProvider(Provider):
                 return sorted(fresh, key=lambda c: _rank(c, shot))
         return []
 
+    @abstractmethod
     def search(self, shot: Shot, search: int, page: int) -> tuple[list[Candidate], bool]:
         """(candidates, more pages exist) of search 0 (videos) or 1 (photos) for SHOT's query."""
-        raise NotImplementedError
 
     def _first_download(self, shot: Shot, candidates: list[Candidate]) -> Asset | None:
         failure: EngineError | None = None
