@@ -385,3 +385,18 @@ def test_metrics_never_replace_the_records_or_the_input(tmp_path):
         done = _cs(["meta", "--check", "-k", *args], "", tmp_path)
         assert done.returncode == 2 and "--metrics" in done.stderr and "also given to" in done.stderr, done.stderr
     assert source.read_text() == '{"id": "a", "meta": {}}\n' and not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_byte_order_mark_on_the_first_line_is_read_past(tmp_path):
+    """Windows editors save UTF-8 with a BOM: the file's first record is still a record."""
+    source = tmp_path / "edited.jsonl"
+    source.write_bytes(b"\xef\xbb\xbf" + (json.dumps(finished(1)) + "\n" + json.dumps(finished(2)) + "\n").encode())
+    done = _cs(["script", "-i", str(source)], "", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in strict(done.stdout)] == ["r1", "r2"]
+
+
+def test_an_unreadable_history_names_its_own_flag(tmp_path):
+    done = _cs(["idea", "espresso", "-n", "1", "--history", str(tmp_path)], "", tmp_path)
+    assert done.returncode == 2
+    assert one_error_line(done, "cs-idea").endswith(f"cannot read {tmp_path}: Is a directory; check the path given to --history")

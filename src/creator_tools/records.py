@@ -27,14 +27,14 @@ class Item:
         return f"{self.source}:{self.line}"
 
 
-def _open(path: str) -> IO[bytes]:
+def _open(path: str, flag: str) -> IO[bytes]:
     # Binary, decoded per line: undecodable bytes become one bad line with its number, not a dead stream.
     if path == "-":
         return open(sys.stdin.fileno(), "rb", closefd=False)
     try:
         return open(path, "rb")
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}; check the path given to -i") from exc
+        raise UsageError(f"cannot read {path}: {exc.strerror}; check the path given to {flag}") from exc
 
 
 class NonFinite(BadInput):
@@ -125,11 +125,12 @@ def _non_finite(text: str, where: str) -> Record:
                     "no numbers for; write a number or null", value)
 
 
-def read_items(sources: Iterable[str]) -> Iterator[Item]:
-    """Yield an Item per non-blank line of each source ("-" is stdin), in order."""
+def read_items(sources: Iterable[str], flag: str = "-i") -> Iterator[Item]:
+    """Yield an Item per non-blank line of each source ("-" is stdin), in order; FLAG is the option that
+    named the sources, for the message when one cannot be opened."""
     for source in sources:
         name = "<stdin>" if source == "-" else source
-        handle = _open(source)
+        handle = _open(source, flag)
         try:
             number = 0
             while True:
@@ -137,6 +138,8 @@ def read_items(sources: Iterable[str]) -> Iterator[Item]:
                 raw = handle.readline()
                 if not raw:
                     break
+                if number == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # the byte-order mark Windows editors write first
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError:

@@ -114,7 +114,7 @@ def test_check_is_a_mode_of_the_stage_naming_every_violation(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("cs-meta: error: <stdin>:2: record bad: meta breaks")
     expected = ["meta.title: 123 characters", "meta.title: contains <", "meta.description: 5001 bytes",
                 "meta.tags: 949 characters", "meta.chapters: the first starts at 0:03", "meta.chapters: 2 of them",
-                "lasts 5 s", "meta.category_id: '99'", "meta.made_for_kids", "meta.synthetic_media",
+                "lasts 5 s", 'meta.category_id: "99"', "meta.made_for_kids", "meta.synthetic_media",
                 "is in the past", "YouTube schedules only private videos"]
     for text in expected:
         assert text in lines[0], (text, run.stderr)

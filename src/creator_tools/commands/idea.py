@@ -155,7 +155,7 @@ def _history_titles(path: str | None) -> list[str]:
     if not path:
         return []
     titles = []
-    for item in read_items([path]):
+    for item in read_items([path], flag="--history"):
         if item.record and isinstance(item.record.get("title"), str):
             titles.append(item.record["title"])
         meta = (item.record or {}).get("meta")

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from .. import text
 from ..errors import BadInput
+from ..schemas import describe
 
 TITLE_MAX_CHARS = 100
 DESCRIPTION_MAX_BYTES = 5000
@@ -226,20 +227,20 @@ def violations(meta: Any, *, now: dt.datetime | None = None, duration_s: float |
     found += _chapters(meta.get("chapters"), meta.get("description"), duration_s)
     category = meta.get("category_id")
     if str(category) not in CATEGORIES:
-        found.append(f"category_id: {category!r} is not a category a video can have; use one of "
+        found.append(f"category_id: {describe(category)} is not a category a video can have; use one of "
                      + ", ".join(CATEGORIES))
     privacy = meta.get("privacy")
     if privacy not in PRIVACY:
-        found.append(f"privacy: {privacy!r} is not one of {', '.join(PRIVACY)}")
+        found.append(f"privacy: {describe(privacy)} is not one of {', '.join(PRIVACY)}")
     language = meta.get("language")
     if language is not None and not (isinstance(language, str) and LANGUAGE.match(language)):
-        found.append(f"language: {language!r} is not a language code such as en or pt-BR")
+        found.append(f"language: {describe(language)} is not a language code such as en or pt-BR")
     for flag in ("made_for_kids", "synthetic_media"):
         if not isinstance(meta.get(flag), bool):
-            found.append(f"{flag}: must be true or false (YouTube needs an explicit answer), got {meta.get(flag)!r}")
+            found.append(f"{flag}: must be true or false (YouTube needs an explicit answer), got {describe(meta.get(flag))}")
     playlist = meta.get("playlist")
     if playlist is not None and not (isinstance(playlist, str) and playlist.strip()):
-        found.append(f"playlist: {playlist!r} is not a playlist name or id; use a string or null")
+        found.append(f"playlist: {describe(playlist)} is not a playlist name or id; use a string or null")
     found += _publish_at(meta.get("publish_at"), privacy, now)
     return found
 
@@ -286,7 +287,7 @@ def _tags(tags: Any) -> list[str]:
         if not tag.strip():
             found.append("tags: an empty tag; remove it")
         elif re.search(r"[<>,]", tag):
-            found.append(f"tags: {tag!r} contains < > or a comma; remove them")
+            found.append(f"tags: {describe(tag)} contains < > or a comma; remove them")
     return found
 
 
@@ -305,15 +306,15 @@ def _chapters(chapters: Any, description: Any, duration_s: float | None) -> list
     ends = [c["start"] for c in chapters[1:]] + ([duration_s] if duration_s else [])
     for chapter, end in zip(chapters, ends):
         if end - chapter["start"] < CHAPTER_MIN_SECONDS:
-            found.append(f"chapters: {timestamp(chapter['start'])} {chapter['title']!r} lasts {end - chapter['start']:.0f} s; "
+            found.append(f"chapters: {timestamp(chapter['start'])} {describe(chapter['title'])} lasts {end - chapter['start']:.0f} s; "
                          f"each needs at least {CHAPTER_MIN_SECONDS} s")
     for chapter in chapters:
         if not chapter["title"].strip() or "<" in chapter["title"] or ">" in chapter["title"]:
-            found.append(f"chapters: title {chapter['title']!r} at {timestamp(chapter['start'])} is empty or has < >")
+            found.append(f"chapters: title {describe(chapter['title'])} at {timestamp(chapter['start'])} is empty or has < >")
     if isinstance(description, str) and description.strip():
         missing = [line for line in chapter_lines(chapters) if line not in description.splitlines()]
         if missing:
-            found.append(f"chapters: the description lacks the line {missing[0]!r}; YouTube reads chapters "
+            found.append(f"chapters: the description lacks the line {describe(missing[0])}; YouTube reads chapters "
                          "from the description")
     return found
 
@@ -324,13 +325,13 @@ def _publish_at(value: Any, privacy: Any, now: dt.datetime | None) -> list[str]:
     try:
         when = parse_time(str(value))
     except ValueError:
-        return [f"publish_at: {value!r} is not an RFC 3339 time such as 2030-05-01T17:00:00Z"]
+        return [f"publish_at: {describe(value)} is not an RFC 3339 time such as 2030-05-01T17:00:00Z"]
     found = []
     current = now or dt.datetime.now(dt.timezone.utc)
     if when <= current:
         found.append(f"publish_at: {value} is in the past; give a future time or remove it")
     if privacy != "private":
-        found.append(f"publish_at: set with privacy {privacy!r}; YouTube schedules only private videos")
+        found.append(f"publish_at: set with privacy {describe(privacy)}; YouTube schedules only private videos")
     return found
 
 
