@@ -215,6 +215,7 @@ def check(visuals, duration: float) -> list[dict]:
     fitted to the measured voice: shots past its end dropped, the last one held to its end."""
     from ..artifacts import local_path
     from ..errors import BadInput, CSError
+    from ..schemas import describe
 
     if not isinstance(visuals, list) or not visuals:
         raise BadInput("visuals: not a non-empty list of shots; run cs-visuals again")
@@ -223,10 +224,10 @@ def check(visuals, duration: float) -> list[dict]:
         if not isinstance(shot, dict):
             raise BadInput(f"visuals[{i}]: not an object; run cs-visuals again")
         if shot.get("kind") not in KINDS:
-            raise BadInput(f"visuals[{i}].kind: {shot.get('kind')!r} is not one of {', '.join(KINDS)}; run cs-visuals again")
+            raise BadInput(f"visuals[{i}].kind: {describe(shot.get('kind'))} is not one of {', '.join(KINDS)}; run cs-visuals again")
         start = _seconds(shot.get("start")) if shot.get("start") not in (0, 0.0) else 0.0
         if start is None:
-            raise BadInput(f"visuals[{i}].start: {shot.get('start')!r} is not a time in seconds; run cs-visuals again")
+            raise BadInput(f"visuals[{i}].start: {describe(shot.get('start'))} is not a time in seconds; run cs-visuals again")
         if shots and start < shots[-1]["start"] + 0.1:
             raise BadInput(f"visuals[{i}].start: {start:g} is not at least 0.1 s after the shot before it; "
                            "run cs-visuals again")
