@@ -12,16 +12,14 @@ import struct
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
 import pytest
 
-from media_fixtures import word_error_rate
+from media_fixtures import espeak_narration, word_error_rate
 
 BIN = Path(sys.executable).parent
 RENDER = str(BIN / "cs-render")
-SAMPLE_RATE = 22050
 
 SEGMENTS = [
     {"text": "The sky looks blue on a clear day.", "visual": "blue sky over the hills", "on_screen": "Blue sky"},
@@ -40,40 +38,9 @@ def _ffmpeg(*args):
     assert done.returncode == 0, done.stderr
 
 
-def _espeak(text: str, path: Path) -> None:
-    done = _run(["espeak-ng", "-s", "165", "-w", str(path), text])
-    assert done.returncode == 0, done.stderr
-
-
 def _narration(folder: Path, segments: list[dict]) -> dict:
     """One WAV for all segments (each followed by a short silence) and the voice/captions keys for it."""
-    frames, spans, words, at = [], [], [], 0.0
-    for number, segment in enumerate(segments):
-        part = folder / f"seg{number}.wav"
-        _espeak(segment["text"], part)
-        with wave.open(str(part)) as handle:
-            assert handle.getframerate() == SAMPLE_RATE
-            data = handle.readframes(handle.getnframes())
-        data += b"\0\0" * int(GAP_S * SAMPLE_RATE)
-        length = len(data) / 2 / SAMPLE_RATE
-        spoken = length - GAP_S
-        spans.append({"start": round(at, 3), "end": round(at + spoken, 3)})
-        tokens = segment["text"].split()
-        for index, token in enumerate(tokens):  # spread evenly: good enough for burned captions
-            start = at + spoken * index / len(tokens)
-            words.append({"word": token, "start": round(start, 3), "end": round(start + spoken / len(tokens), 3)})
-        frames.append(data)
-        at += length
-    voice = folder / "narration.wav"
-    with wave.open(str(voice), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(SAMPLE_RATE)
-        handle.writeframes(b"".join(frames))
-    return {
-        "voice": {"engine": "espeak", "voice": "en", "path": str(voice), "duration_s": round(at, 3), "segments": spans},
-        "captions": {"language": "en", "words": words, "srt": None, "vtt": None, "ass": None},
-    }
+    return espeak_narration(folder, [segment["text"] for segment in segments], GAP_S)
 
 
 @pytest.fixture(scope="module")

@@ -6,55 +6,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from media_fixtures import run_cs  # noqa: E402
+from media_fixtures import espeak_narration, run_cs  # noqa: E402
 from visuals_server import ALWAYS, Catalog, Faults, VisualsServer, keywords_in, nearest_keyword  # noqa: E402
 
 SENTENCES = ["Fresh coffee starts every morning.", "The ocean rolls in at dawn.",
              "A quiet forest path waits.", "The desert glows at noon.", "Then a volcano wakes up."]
 
 
-def _espeak(text: str, path: Path) -> None:
-    done = subprocess.run(["espeak-ng", "-s", "165", "-w", str(path), text], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.fixture(scope="module")
 def narrated(tmp_path_factory) -> dict:
     """One record with script, voice and captions for SENTENCES (one segment each), words spread evenly."""
-    folder = tmp_path_factory.mktemp("narration")
-    frames, spans, words, at, rate = [], [], [], 0.0, 22050
-    for number, text in enumerate(SENTENCES):
-        part = folder / f"s{number}.wav"
-        _espeak(text, part)
-        with wave.open(str(part)) as handle:
-            rate = handle.getframerate()
-            data = handle.readframes(handle.getnframes())
-        length = len(data) / 2 / rate
-        tokens = text.split()
-        for index, token in enumerate(tokens):
-            start = at + length * index / len(tokens)
-            words.append({"word": token, "start": round(start, 3), "end": round(start + length / len(tokens), 3)})
-        spans.append({"start": round(at, 3), "end": round(at + length, 3)})
-        frames.append(data)
-        at += length
-    voice = folder / "voice.wav"
-    with wave.open(str(voice), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(rate)
-        handle.writeframes(b"".join(frames))
+    keys = espeak_narration(tmp_path_factory.mktemp("narration"), SENTENCES, name="voice.wav")
     return {"id": "net1", "topic": "a calm day", "format": "short",
             "script": {"title": "A calm day", "language": "en", "cta": "",
-                       "segments": [{"text": t, "visual": "nature", "on_screen": ""} for t in SENTENCES]},
-            "voice": {"engine": "espeak", "voice": "en", "path": str(voice), "duration_s": round(at, 3),
-                      "segments": spans},
-            "captions": {"language": "en", "words": words, "srt": None, "vtt": None, "ass": None}}
+                       "segments": [{"text": t, "visual": "nature", "on_screen": ""} for t in SENTENCES]}, **keys}
 
 
 @pytest.fixture(scope="module")
