@@ -234,6 +234,30 @@ def test_cards_are_frame_sized_pngs_with_a_picture_per_sentence(tmp_path):
         assert image.size == (1080, 1080)
 
 
+def _white_rows(path: Path) -> list[int]:
+    """Rows of the image holding the phrase's white text (the gradients are never near white)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        grey = image.convert("RGB").point(lambda v: 255 if v > 245 else 0).convert("L").point(lambda v: 255 if v == 255 else 0)
+        return [y for y in range(grey.height) if grey.crop((0, y, grey.width, y + 1)).getbbox()]
+
+
+@pytest.mark.parametrize("size", [(1080, 1920), (1920, 1080), (1080, 1080)])
+def test_a_cards_phrase_stays_above_the_burned_captions(tmp_path, size):
+    """cs-render burns two caption lines at the bottom: a card's words end above them, however long."""
+    from creator_tools.media import picture_cards, subtitles
+
+    width, height = size
+    layout = subtitles.ass_layout(width, height)
+    caption_top = height - layout["margin_v"] - 2 * layout["size"] * 1.25
+    for phrase in ("Coffee", "Urban bees-to-sleep together", "World truly special everyone together now always"):
+        card = tmp_path / f"{width}x{height}-{len(phrase)}.png"
+        picture_cards.draw_card(card, width, height, "🐝", phrase, 1)
+        rows = _white_rows(card)
+        assert rows and max(rows) < caption_top, (phrase, size, max(rows), caption_top)
+
+
 def test_rerun_is_a_no_op(tmp_path, record):
     first = run_cs("visuals", [record], cwd=tmp_path)
     assert first.code == 0, first.stderr

@@ -20,7 +20,7 @@ class CardsProvider(Provider):
         char, focus = picture_cards.choose_emoji(words, used, content_words(f"{shot.context} {shot.topic}"))
         phrase = picture_cards.key_phrase(shot.text or shot.query, focus)
         width, height = self.settings.width, self.settings.height
-        inputs = {"emoji": char, "phrase": phrase, "size": [width, height], "seed": shot.index, "style": 1}
+        inputs = {"emoji": char, "phrase": phrase, "size": [width, height], "seed": shot.index, "style": 2}
         path = artifacts.artifact_path("visuals", shot.record_id or "card", inputs, ".png")
         if not path.is_file():
             with artifacts.atomic_output(path) as temp:

@@ -209,14 +209,42 @@ def _wrap(draw, phrase: str, font, max_width: float) -> list[str]:
     return lines
 
 
+def _caption_top(width: int, height: int) -> float:
+    """Where cs-render's two lines of burned captions begin: a card keeps its words above them."""
+    from .subtitles import ass_layout
+
+    layout = ass_layout(width, height)
+    return height - layout["margin_v"] - 2 * layout["size"] * 1.25
+
+
+def _fit_phrase(draw, phrase: str, width: int, room: float, size: int) -> tuple[object, int, list[str]]:
+    """(font, size, lines): SIZE or the largest smaller size whose lines fit the width and ROOM pixels of
+    height; at the smallest size, the lines that fit (a key phrase is a few words, so that is rare)."""
+    while True:
+        with _render_lock:
+            font = _text_font(phrase, size)
+            lines = _wrap(draw, phrase, font, width * 0.86)
+            widest = max(draw.textlength(line, font=font) for line in lines)
+        if (len(lines) <= 3 and widest <= width * 0.86 and len(lines) * size * 1.25 <= room) or size <= 24:
+            return font, size, lines[:max(1, int(room // (size * 1.25)))]
+        size = round(size * 0.9)
+
+
 def draw_card(path: Path, width: int, height: int, char: str, phrase: str, seed: int) -> None:
-    """Write the card as a PNG of WIDTHxHEIGHT: gradient, emoji with a soft shadow, key phrase below."""
+    """Write the card as a PNG of WIDTHxHEIGHT: gradient, emoji with a soft shadow, key phrase below, the
+    two kept above where burned captions go (a phrase under a caption is unreadable)."""
     from PIL import Image, ImageDraw, ImageFilter
 
     image = _background(width, height, seed).convert("RGBA")
-    side = round(min(width, height) * 0.48)
+    top, bottom = height * 0.06, _caption_top(width, height) - height * 0.03
+    gap = height * 0.04 if phrase else 0
+    side = round(min(min(width, height) * 0.48, (bottom - top) * 0.55))
+    draw = ImageDraw.Draw(image)
+    font, size, lines = _fit_phrase(draw, phrase, width, bottom - top - side - gap, round(min(width, height) * 0.1)) if phrase else (None, 0, [])
+    block = side + gap + len(lines) * size * 1.25
+    y = top + (bottom - top - block) / 2  # emoji and phrase centred together in the space they may use
     glyph = emoji_image(char, side)
-    at = ((width - glyph.width) // 2, round(height * 0.38 - glyph.height / 2))
+    at = ((width - glyph.width) // 2, round(y + (side - glyph.height) / 2))
     # a soft drop shadow, blurred at the glyph's own size (not the frame's)
     margin = side // 10
     shadow = Image.new("RGBA", (glyph.width + 2 * margin, glyph.height + 2 * margin), (0, 0, 0, 0))
@@ -224,23 +252,12 @@ def draw_card(path: Path, width: int, height: int, char: str, phrase: str, seed:
     shadow = shadow.filter(ImageFilter.GaussianBlur(side // 30))
     image.alpha_composite(shadow, (at[0] - margin + side // 40, at[1] - margin + side // 25))
     image.alpha_composite(glyph, at)
-    if phrase:
-        draw = ImageDraw.Draw(image)
-        size = round(min(width, height) * 0.1)
-        while True:
-            with _render_lock:
-                font = _text_font(phrase, size)
-                lines = _wrap(draw, phrase, font, width * 0.86)
-                widest = max(draw.textlength(line, font=font) for line in lines)
-            if (len(lines) <= 3 and widest <= width * 0.86) or size <= 24:
-                break
-            size = round(size * 0.9)
-        y = height * 0.38 + side / 2 + height * 0.08
-        with _render_lock:
-            for line in lines:
-                draw.text((width / 2, y), line, font=font, anchor="mt", fill="white",
-                          stroke_width=max(3, size // 12), stroke_fill=(20, 20, 30))
-                y += size * 1.25
+    y += side + gap
+    with _render_lock:
+        for line in lines:
+            draw.text((width / 2, y), line, font=font, anchor="mt", fill="white",
+                      stroke_width=max(3, size // 12), stroke_fill=(20, 20, 30))
+            y += size * 1.25
     with Image.new("RGB", image.size) as flat:
         flat.paste(image, mask=image.getchannel("A"))
         flat.save(path, format="PNG", compress_level=1)
