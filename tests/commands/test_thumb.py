@@ -185,3 +185,21 @@ def test_vertical_video_is_centred_not_cropped(tmp_path):
     edges = lambda part: float(np.abs(np.diff(part, axis=1)).mean())  # noqa: E731
     middle, side = grey[100:300, 440:840], grey[100:300, :300]  # sharp bars vs the blurred copy
     assert edges(middle) > 3 * edges(side)
+
+
+def test_burned_captions_stay_out_of_the_thumbnail(tmp_path):
+    """cs-render burns captions near the bottom of the frame; a thumbnail shows what is above them, so its
+    title never sits on half a caption line. Without captions the whole frame is used."""
+    import numpy as np
+
+    path = tmp_path / "captioned.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=0x2040a0:s=360x640:r=25:d=2",
+                    "-vf", "drawbox=x=40:y=490:w=280:h=50:color=white:t=fill", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                    "-preset", "ultrafast", str(path)], check=True)
+    captions = {"words": [{"word": "Hello", "start": 0.0, "end": 1.0}], "srt": None, "vtt": None, "ass": None}
+    base = {"title": "Short", "video": {"path": str(path), "width": 360, "height": 640, "duration_s": 2.0}}
+    run = run_cs("thumb", [{"id": "c", **base, "captions": captions}, {"id": "n", **base}], "-n", "1", "--no-text",
+                 cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    white = [int((np.asarray(open_jpeg(tmp_path / r["thumb"]["path"]).convert("L")) > 230).sum()) for r in run.records]
+    assert white[0] == 0 and white[1] > 1000, white

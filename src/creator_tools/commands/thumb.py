@@ -60,9 +60,10 @@ class Thumb(pipe.Stage):
         path = artifacts.local_path(path)
         if not os.path.isfile(path):
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
-        duration, portrait = _shape(video, path)
+        duration, width, height = _shape(video, path)
         pool = max(3 * self.variants, 10)
-        frames = thumbnail.extract_frames(path, duration, pool, self.scene, portrait)
+        frames = thumbnail.extract_frames(path, duration, pool, self.scene, height > width,
+                                           _above_captions(record, width, height))
         chosen = thumbnail.best_frames(frames, self.variants)
         title = title_of(record) if self.text else ""
         font_path = None
@@ -83,8 +84,20 @@ class Thumb(pipe.Stage):
         return {**record, "thumbs": thumbs, "thumb": max(thumbs, key=lambda thumb: thumb["score"])}
 
 
-def _shape(video: dict, path: str) -> tuple[float, bool]:
-    """(duration in seconds, taller than wide) from the record, or from ffprobe when the record lacks them."""
+def _above_captions(record: Record, width: int, height: int) -> float:
+    """The share of the frame above cs-render's burned captions (1.0 when it burned none): a thumbnail
+    with half a caption line under its title reads as clutter."""
+    captions = record.get("captions")
+    if not (isinstance(captions, dict) and (captions.get("words") or captions.get("ass"))) or min(width, height) <= 0:
+        return 1.0
+    from ..media.subtitles import ass_layout
+
+    layout = ass_layout(width, height)
+    return max(0.5, (height - layout["margin_v"] - 2.6 * layout["size"]) / height)
+
+
+def _shape(video: dict, path: str) -> tuple[float, int, int]:
+    """(duration in seconds, width, height) from the record, or from ffprobe when the record lacks them."""
     duration, width, height = video.get("duration_s"), video.get("width"), video.get("height")
     if not all(isinstance(v, (int, float)) and v > 0 for v in (duration, width, height)):
         from ..media import ffmpeg
@@ -99,7 +112,7 @@ def _shape(video: dict, path: str) -> tuple[float, bool]:
         width, height = stream.get("width") or 0, stream.get("height") or 0
         if abs(int(stream.get("tags", {}).get("rotate", 0) or 0)) in (90, 270):
             width, height = height, width
-    return float(duration), height > width
+    return float(duration), int(width), int(height)
 
 
 @pipe.stage_command(NAME)
@@ -118,7 +131,8 @@ def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, t
     outline. JPEGs stay under YouTube's 2 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
 
     \b
-    Reads:  video.path (and meta.title, script.title or title)
+    Reads:  video.path (and meta.title, script.title or title; captions: frames are taken from above
+            the captions cs-render burned in)
     Adds:   thumbs  [{path, width, height, size_bytes, score}, ...], best first
             thumb   the best of them
 

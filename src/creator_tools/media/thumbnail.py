@@ -37,10 +37,12 @@ class Frame:
 # --- candidate frames -----------------------------------------------------------------------------------
 
 
-def extract_frames(video: str | Path, duration: float, pool: int, scene: float, portrait: bool = False) -> list[Any]:
+def extract_frames(video: str | Path, duration: float, pool: int, scene: float, portrait: bool = False,
+                   keep: float = 1.0) -> list[Any]:
     """About `pool` frames spread evenly over the video plus the first frame after each scene change
     (score above `scene`), cropped to fill 1280x720 (PORTRAIT: centred on a blurred background), from one
-    ffmpeg run. Returns PIL images in time order."""
+    ffmpeg run. Only the top KEEP of each frame is used (the part above burned captions). Returns PIL
+    images in time order."""
     from PIL import Image
 
     duration = duration if duration and duration > 0 else ffmpeg.duration(video)
@@ -55,12 +57,13 @@ def extract_frames(video: str | Path, duration: float, pool: int, scene: float, 
         f"+gt(scene\\,{scene:.3f})*gte(t-prev_selected_t\\,{step / 2:.3f})"
     )
     cover = f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=increase,crop={WIDTH}:{HEIGHT}"
+    above = f"crop=iw:trunc(ih*{keep:.4f}/2)*2:0:0," if keep < 1 else ""
     if portrait:  # a vertical video, whole, over a blurred, zoomed copy of itself: a crop would cut most of it
         frame = f"split[whole][back];[back]{cover},boxblur=24[blurred];[whole]scale=-2:{HEIGHT}[front];" \
                 f"[blurred][front]overlay=(W-w)/2:0,setsar=1"
     else:
         frame = f"{cover},setsar=1"
-    graph = f"select='{select}',{frame}"
+    graph = f"select='{select}',{above}{frame}"
     # Long videos: scene scores on keyframes only, or decoding every frame takes minutes.
     fast = ["-skip_frame", "nokey"] if duration > 300 else []
     with tempfile.TemporaryDirectory(prefix="cs-thumb-") as work:
@@ -69,7 +72,7 @@ def extract_frames(video: str | Path, duration: float, pool: int, scene: float, 
                    total_seconds=duration, description="frames")
         names = sorted(glob.glob(os.path.join(work, "*.png")))
         if not names:  # a video shorter than half a step: take its first frame
-            ffmpeg.run(["-i", str(video), "-an", "-vf", frame, "-frames:v", "1", pattern],
+            ffmpeg.run(["-i", str(video), "-an", "-vf", above + frame, "-frames:v", "1", pattern],
                        description="frames")
             names = sorted(glob.glob(os.path.join(work, "*.png")))
         frames = []
