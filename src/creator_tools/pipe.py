@@ -177,7 +177,7 @@ def run(stage: Stage, opts: PipeOptions) -> int:
     log.setup(f"cs-{stage.name}", opts.quiet)
     metrics = Metrics(f"cs-{stage.name}")
     if opts.metrics:  # a path that cannot take the file fails now, not after every record was done
-        _target("--metrics", opts.metrics, f"cs-{stage.name}.prom")
+        output_path("--metrics", opts.metrics, f"cs-{stage.name}.prom")
         _not_also(opts.metrics, opts)
     output = _Output(opts.output)
     status = ExitStatus.ERROR  # until the drive returns: an escaping error must not publish partial output
@@ -401,7 +401,7 @@ def _parents(path: str) -> Iterator[str]:
         path = os.path.dirname(path)
 
 
-def _target(flag: str, path: str, example: str) -> str:
+def output_path(flag: str, path: str, example: str) -> str:
     """The file PATH names for FLAG (symlinks followed, so a link keeps pointing at the new file), with its
     folder made. UsageError, before any work, when PATH is a folder or its folder cannot be made."""
     real = os.path.realpath(path)
@@ -419,7 +419,7 @@ def _target(flag: str, path: str, example: str) -> str:
 
 def _not_also(metrics: str, opts: PipeOptions) -> None:
     """--metrics must not name the records' output or an input file: its few lines would replace them."""
-    if _special(metrics):
+    if special_file(metrics):
         return  # a FIFO or device is written straight to, and replaces nothing
     real = os.path.realpath(metrics)
     for flag, other in [("-o", opts.output), *(("-i", path) for path in opts.inputs)]:
@@ -428,7 +428,7 @@ def _not_also(metrics: str, opts: PipeOptions) -> None:
                              "Choose another file for --metrics")
 
 
-def _special(path: str) -> bool:
+def special_file(path: str) -> bool:
     """A device or FIFO (/dev/null, /dev/full, mkfifo): written straight to, never replaced by a rename."""
     return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
 
@@ -442,8 +442,8 @@ class _Output:
         if not path or path == "-":
             self.handle: IO[str] = sys.stdout
             return
-        real = _target("-o", path, "out.jsonl")
-        if not _special(real):
+        real = output_path("-o", path, "out.jsonl")
+        if not special_file(real):
             self.temp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.{os.getpid()}.tmp")
         try:
             self.handle = open(self.temp or real, "w", encoding="utf-8")
@@ -485,7 +485,7 @@ def _write_metrics(path: str, metrics: "Metrics") -> bool:
 
     try:
         real = os.path.realpath(path)
-        if _special(real):
+        if special_file(real):
             with open(real, "w", encoding="utf-8") as handle:
                 handle.write(metrics.render())
             return True

@@ -395,3 +395,31 @@ def test_junk_store_file_is_one_line_not_a_traceback(tmp_path):
         assert lines == [f"cs-stats: error: cannot open the stats database {junk}: file is not a database; "
                          "pass --db or set CS_STATS_DB"], (args, done.stderr)
     assert junk.read_bytes().startswith(b"this is not a database")  # left as it was
+
+
+def test_hostile_windows_and_outputs_are_one_line_and_keep_the_store(channel, tmp_path):
+    """Windows past the calendar, a --plot or -o that is a folder, under a file or the store itself: one
+    line each, exit 2, and the database unchanged. A --since before YouTube means everything stored."""
+    db = tmp_path / "stats.sqlite"
+    cs("pull", "--db", str(db), "--since", SINCE, "--until", UNTIL, env=channel.env)
+    before = db.read_bytes()
+    (tmp_path / "afile").write_text("x")
+    cases = {("--window", "999999d"): "--window 999999d is longer than 36525 days",
+             ("--window", "99999999999d"): "bad window '99999999999d'",
+             ("--since", "9999-12-31", "--window", "7d"): "--since 9999-12-31 is after 2999",
+             ("--plot", str(tmp_path)): f"--plot {tmp_path} is a folder",
+             ("--plot", str(tmp_path / "afile" / "x.png")): f"{tmp_path / 'afile'} is a file, not a folder",
+             ("--plot", str(db)): "is the stats store itself",
+             ("-o", str(db)): "is the stats store itself"}
+    for args, says in cases.items():
+        done = cs("report", "--db", str(db), *args, env=channel.env, check=False)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode == 2 and len(lines) == 1 and says in lines[0], (args, done.stderr)
+    same = cs("recommend", "--db", str(db), "-o", str(tmp_path / "." / "stats.sqlite"), env=channel.env, check=False)
+    assert same.returncode == 2 and "is the stats store itself" in same.stderr
+    nan = cs("recommend", "--db", str(db), "--min-effect", "nan", env=channel.env, check=False)
+    assert nan.returncode == 2 and "--min-effect" in nan.stderr and "Traceback" not in nan.stderr
+    assert db.read_bytes() == before
+    everything = records(cs("report", "--db", str(db), "--since", "0001-01-01", env=channel.env).stdout)
+    assert everything and everything[0]["stats"]["window"]["start"] == "2005-01-01"
+    assert everything[0]["stats"]["window"]["end"] == UNTIL

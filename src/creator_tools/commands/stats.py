@@ -17,13 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
 import click
 
 from .. import log, pipe
-from ..errors import BadInput
+from ..errors import BadInput, UsageError
 from ..records import Record
 
 NAME = "cs-stats"
@@ -33,6 +34,23 @@ def _db_option(fn):
     return click.option("--db", envvar="CS_STATS_DB", metavar="URL",
                         help="Stats store: a SQLite file or postgresql://user@host:port/db "
                              "[env CS_STATS_DB; default $XDG_STATE_HOME/creator-tools/stats.sqlite].")(fn)
+
+
+def _store_path(db: str | None) -> str | None:
+    """The SQLite file the store lives in (None for PostgreSQL)."""
+    from ..stats.store import default_url
+
+    url = db or default_url()
+    return None if url.startswith(("postgresql://", "postgres://")) else url.removeprefix("sqlite:///")
+
+
+def _not_the_store(db: str | None, **outputs: str | None) -> None:
+    """-o or --plot naming the store's own file would replace the database with records or a picture."""
+    store = _store_path(db)
+    for flag, path in outputs.items():
+        if path and path != "-" and store and os.path.realpath(path) == os.path.realpath(store):
+            raise UsageError(f"{flag} {path} is the stats store itself; writing there would replace the database. "
+                             f"Choose another file for {flag}")
 
 
 def _open_store(db: str | None, create: bool = False):
@@ -177,6 +195,8 @@ def report(opts: pipe.PipeOptions, db, since, window_text, fmt, plot, limit, cha
     def call() -> int:
         days = reports.parse_days(window_text) if window_text else None
         start = reports.parse_date(since) if since else None
+        _not_the_store(db, **{"-o": opts.output, "--plot": plot})
+        picture = pipe.output_path("--plot", plot, "stats.png") if plot else None
         store = _open_store(db)
         try:
             window = reports.choose_window(store, start, days)
@@ -188,7 +208,7 @@ def report(opts: pipe.PipeOptions, db, since, window_text, fmt, plot, limit, cha
             if plot:
                 from ..stats.plot import png
 
-                png(plot, channel, records, window.as_dict())
+                png(picture, channel, records, window.as_dict())
                 log.info(f"wrote {plot}")
             if fmt == "table":
                 return _print_table(store, records, window, channel, limit or 25)
@@ -226,7 +246,7 @@ def _print_table(store, records, window, channel, limit) -> int:
               show_default=True, help="What 'better' means: views/day, watch minutes/day or % viewed.")
 @click.option("--min-n", type=click.IntRange(1), default=2, show_default=True,
               help="Smallest group (videos) that may be recommended.")
-@click.option("--min-effect", type=click.FloatRange(0, 1), default=0.147, show_default=True,
+@click.option("--min-effect", type=pipe.FiniteRange(0, 1), default=0.147, show_default=True,
               help="Smallest Cliff's delta (group vs the rest) worth recommending; 0.147 is 'small'.")
 @click.option("-n", "--limit", type=click.IntRange(1), default=5, show_default=True, help="At most N topics.")
 def recommend(opts: pipe.PipeOptions, db, metric, min_n, min_effect, limit) -> None:
@@ -246,6 +266,7 @@ def recommend(opts: pipe.PipeOptions, db, metric, min_n, min_effect, limit) -> N
     from ..stats.recommend import recommend as build
 
     def call() -> int:
+        _not_the_store(db, **{"-o": opts.output})
         store = _open_store(db)
         try:
             records = build(store, metric=metric, min_n=min_n, limit=limit, min_effect=min_effect)

@@ -30,19 +30,31 @@ def _day(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+MAX_DAYS = 36_525  # a century: more than any channel's history, and date arithmetic stays in range
+FIRST_YEAR, LAST_YEAR = 2005, 2999  # YouTube began in 2005; beyond LAST_YEAR no window or delta fits
+
+
 def parse_days(text: str) -> int:
     """'7d', '4w', '28' -> days."""
-    match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", text or "")
-    if not match or int(match.group(1)) < 1:
+    match = re.fullmatch(r"\s*(\d{1,9})\s*([dw]?)\s*", text or "")
+    days = int(match.group(1)) * (7 if match.group(2) == "w" else 1) if match else 0
+    if not match or days < 1:
         raise UsageError(f"bad window '{text}'; use a number of days like 7d, 28d or 4w")
-    return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+    if days > MAX_DAYS:
+        raise UsageError(f"--window {text.strip()} is longer than {MAX_DAYS} days; for everything stored, "
+                         "give --since alone with the first day you want")
+    return days
 
 
 def parse_date(text: str, flag: str = "--since") -> str:
+    """YYYY-MM-DD between FIRST_YEAR and LAST_YEAR; a date before YouTube existed means its first day."""
     try:
-        return dt.date.fromisoformat(text).isoformat()
+        day = dt.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise UsageError(f"bad date '{text}' for {flag}; use YYYY-MM-DD") from None
+    if day.year > LAST_YEAR:
+        raise UsageError(f"{flag} {text} is after {LAST_YEAR}; use a date in YouTube's lifetime")
+    return max(day, dt.date(FIRST_YEAR, 1, 1)).isoformat()
 
 
 DEFAULT_DAYS = 7
