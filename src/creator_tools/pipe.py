@@ -135,8 +135,8 @@ class Stage(ABC):
                 schemas.check(key, record[key])
             elif require:
                 raise MissingInput(key, stage)
-        for key, fields in self.reads.items():
-            if key in record and key not in self.needs:
+        for key, fields in self.reads.items():  # optional: null stands for "none" (no thumbnail, say)
+            if record.get(key) is not None and key not in self.needs:
                 schemas.check(key, record[key], fields)
 
     @abstractmethod

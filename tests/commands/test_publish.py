@@ -626,3 +626,28 @@ def test_two_publishers_share_one_postgresql_ledger(server, env, media, tmp_path
     for record in first + second:  # nothing was uploaded twice: one video per file, all files accounted for
         matches = [v for v in server.state.videos if server.state.video_sha256(v) == record["video"]["sha256"]]
         assert len(matches) <= 1
+
+
+def test_wrong_shapes_name_the_key_and_the_good_record_still_publishes(server, env, media, tmp_path):
+    """A thumbnail or caption key of the wrong type, or a file that is gone: one line naming the key and the
+    stage to re-run, in --dry-run and for real; with -k the good record after it is uploaded."""
+    good = make_record(media)
+    cases = {"thumb-str": ({"thumb": "x"}, "thumb should be a thumbnail object"),
+             "thumb-path": ({"thumb": {"path": -1}}, "thumb.path should be a file path (a non-empty string), got -1; re-run cs-thumb"),
+             "captions-str": ({"captions": "x"}, 'captions should be an object {language, words, srt, vtt, ass}, got "x"'),
+             "srt-num": ({"captions": {"srt": 5}}, "captions.srt should be a string, got 5; re-run cs-caption"),
+             "srt-gone": ({"captions": {"srt": str(tmp_path / "gone.srt")}}, "captions.srt: "),
+             "video-gone": ({"video": {"path": str(tmp_path / "gone.mp4")}}, "video.path: "),
+             }
+    bad = [{**good, "id": name, **change} for name, (change, _) in cases.items()]
+    for args in (["--dry-run"], []):
+        done = publish(server, env, [*bad, good], "-k", *args)
+        assert done.returncode == 3 and "Traceback" not in done.stderr and "unexpected" not in done.stderr, done.stderr
+        for name, (_, says) in cases.items():
+            line = next(line for line in done.stderr.splitlines() if f"record {name}:" in line)
+            assert says in line, (name, line)
+        out = outputs(done)
+        assert [r["id"] for r in out] == [*cases, "rec-1"] and all("_error" in r for r in out[:-1])
+    assert "youtube" in out[-1] and len(server.state.videos) == 1
+    without = publish(server, env, [{**good, "id": "plain", "thumb": None, "captions": None}], "--dry-run")
+    assert without.returncode == 0 and "thumbnails/set" not in without.stderr, without.stderr

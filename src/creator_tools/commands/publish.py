@@ -40,6 +40,7 @@ class Publish(pipe.Stage):
     name = "publish"
     key = "youtube"
     needs = {"video": "cs-render", "meta": "cs-meta"}
+    reads = {"thumb": ("path",), "captions": ("srt",)}  # uploaded too when present
 
     def __init__(self, token: str | None, endpoint: str | None, budget: int, chunk_size: int, check: bool,
                  schedule_every: float | None, uploads_per_day: int = DEFAULT_UPLOADS, db: str | None = None):
@@ -81,6 +82,8 @@ class Publish(pipe.Stage):
         path = str((record["video"] or {}).get("path") or "")
         if not path:
             raise BadInput("video.path is empty; run cs-render again")
+        if not os.path.isfile(path):
+            raise BadInput(f"video.path: {path}: no such file; run cs-render again or fix video.path")
         info = ffmpeg.probe(path)
         if ffmpeg.stream(info, "video") is None:
             raise BadInput(f"{path}: has no video stream; run cs-render again")
@@ -91,6 +94,9 @@ class Publish(pipe.Stage):
         if container in IMAGE_FORMATS or container.endswith("_pipe") or seconds <= 0:
             raise BadInput(f"{path}: is a still image ({container}), not a video, whatever its name says; "
                            "run cs-render again")
+        srt = (record.get("captions") or {}).get("srt")
+        if srt and not os.path.isfile(srt):
+            raise BadInput(f"captions.srt: {srt}: no such caption file; run cs-caption again")
         return path
 
     def process(self, record: dict) -> dict:
@@ -120,8 +126,6 @@ class Publish(pipe.Stage):
         wanted = pub.wanted(record)
         if wanted["thumbnail"]:
             check_thumbnail(wanted["thumbnail"])
-        if wanted["captions"] and not os.path.isfile(wanted["captions"]):
-            raise BadInput(f"{wanted['captions']}: no such caption file; run cs-caption again")
         if not (row and row.get("video_id")):
             metadata.validate(record["meta"])
         from ..youtube.quota import describe
@@ -149,6 +153,7 @@ class Publish(pipe.Stage):
         from ..youtube.publisher import MIMETYPES, Publisher, check_thumbnail
 
         record = artifacts.with_local_files(record, "video.path", "thumb.path", "captions.srt")
+        self._local_checks(record)  # a missing or non-video file is named here, not by the client library
         service = client.build_service("youtube", "v3", self.endpoint)
         meta = dict(record["meta"])
         metadata.validate(meta, scheduled=False)
