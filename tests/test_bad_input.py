@@ -400,3 +400,12 @@ def test_an_unreadable_history_names_its_own_flag(tmp_path):
     done = _cs(["idea", "espresso", "-n", "1", "--history", str(tmp_path)], "", tmp_path)
     assert done.returncode == 2
     assert one_error_line(done, "cs-idea").endswith(f"cannot read {tmp_path}: Is a directory; check the path given to --history")
+
+
+@pytest.mark.parametrize("music, says", [("notes.txt", "has no audio to play under the voice"),
+                                         ("gone.mp3", "no such file or object")])
+def test_music_that_is_no_audio_is_one_usage_line_before_any_record(tmp_path, music, says):
+    (tmp_path / "notes.txt").write_text("not a song\n")
+    done = _cs(["render", "-k", "--music", str(tmp_path / music)], lines([finished(1), finished(2)]), tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert one_error_line(done, "cs-render").startswith(f"cs-render: error: --music {tmp_path / music}: {says}")

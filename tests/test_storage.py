@@ -321,3 +321,27 @@ def test_publish_reads_its_files_from_the_store(s3, tmp_path):
         assert server.state.thumbnails[video_id]["path"].read_bytes() == thumb.read_bytes()
         assert server.state.captions[out["youtube"]["caption_id"]]["path"].read_bytes() == srt.read_bytes()
     assert out["video"]["path"] == uris["video"] and out["thumb"]["path"] == uris["thumb"]
+
+
+def test_a_records_missing_bucket_is_its_own_error_and_the_rest_flow(s3, runs, tmp_path):
+    """A URI in a record pointing at a bucket that does not exist is that record's error: with -k the good
+    record after it is still captioned. The same fault in CS_OUT_DIR stays one configuration error."""
+    (record,) = runs["s3"]
+    lost = {**record, "id": "lost", "voice": {**record["voice"], "path": "s3://no-such-bucket/voice.wav"}}
+    unnamed = {**record, "id": "unnamed", "voice": {**record["voice"], "path": "s3:///voice.wav"}}
+    env = s3_env(s3, "record-buckets", tmp_path / "cache")
+    done = sh("cs-caption --force -k", tmp_path, [lost, unnamed, record], env)
+    assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
+    out = parse(done.stdout)
+    assert [r["id"] for r in out] == ["lost", "unnamed", record["id"]]
+    assert "s3://no-such-bucket/voice.wav: bucket 'no-such-bucket' does not exist" in out[0]["_error"]["message"]
+    assert "names no bucket" in out[1]["_error"]["message"] and "captions" in out[2]
+
+
+def test_a_cache_folder_that_is_a_file_is_one_line(s3, runs, tmp_path):
+    (record,) = runs["s3"]
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("not a folder")
+    done = sh("cs-caption --force", tmp_path, [record], s3_env(s3, "cache-file", blocker))
+    assert done.returncode == 1 and done.stderr.splitlines() == [
+        f"cs-caption: error: the cache folder {blocker} is a file; point CS_CACHE_DIR at a folder (or unset it)"], done.stderr

@@ -39,8 +39,14 @@ def out_dir() -> Path:
 def cache_dir() -> Path:
     """$CS_CACHE_DIR, else $XDG_CACHE_HOME/creator-tools (~/.cache when unset): safe to delete at any time."""
     if os.environ.get(CACHE_DIR_ENV):
-        return Path(os.environ[CACHE_DIR_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "creator-tools"
+        folder = Path(os.environ[CACHE_DIR_ENV])
+    else:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "creator-tools"
+    if folder.exists() and not folder.is_dir():
+        from .errors import ConfigError
+
+        raise ConfigError(f"the cache folder {folder} is a file; point {CACHE_DIR_ENV} at a folder (or unset it)")
+    return folder
 
 
 def artifact_path(kind: str, record_id: str, inputs: Any, suffix: str) -> Path:
@@ -131,9 +137,24 @@ def exists(path_or_uri: Any) -> bool:
     if not isinstance(path_or_uri, (str, os.PathLike)) or not str(path_or_uri):
         return False
     if storage.is_uri(str(path_or_uri)):
-        scheme, bucket, key = storage.split(str(path_or_uri))
-        return storage.get_store(scheme, bucket).head(key) is not None
+        store, key = _store_of(str(path_or_uri))
+        return store.head(key) is not None
     return os.path.isfile(path_or_uri)
+
+
+def _store_of(uri: str) -> tuple[Any, str]:
+    """(store, key) of a URI a record holds. A bucket missing from the store, or a URI with none, is that
+    record's error (with -k the others go on), unlike the same fault in CS_OUT_DIR."""
+    from . import storage
+    from .errors import BadInput
+
+    try:
+        scheme, bucket, key = storage.split(uri)
+        return storage.get_store(scheme, bucket), key
+    except storage.NoBucket as exc:
+        missing = f"bucket '{exc.bucket}' does not exist in the store" if exc.bucket else "names no bucket"
+        raise BadInput(f"{uri}: {missing}; fix the path in the record (or AWS_ENDPOINT_URL, if it points at "
+                       "the wrong store)") from None
 
 
 def local_path(path_or_uri: Any) -> str:
@@ -144,8 +165,7 @@ def local_path(path_or_uri: Any) -> str:
     text = "" if path_or_uri is None else str(path_or_uri)
     if not storage.is_uri(text):
         return text
-    scheme, bucket, key = storage.split(text)
-    store = storage.get_store(scheme, bucket)
+    store, key = _store_of(text)
     found = store.head(key)
     if found is None:
         from .errors import BadInput
@@ -177,8 +197,8 @@ def open_stream(path_or_uri: Any) -> IO[bytes]:
     text = str(path_or_uri)
     if not storage.is_uri(text):
         return open(text, "rb")
-    scheme, bucket, key = storage.split(text)
-    return storage.get_store(scheme, bucket).open(key)
+    store, key = _store_of(text)
+    return store.open(key)
 
 
 def _cache_path(digest: str, name: str) -> Path:

@@ -194,13 +194,26 @@ _BAD_KEY = {"InvalidAccessKeyId", "UnrecognizedClientException", "InvalidClientT
 _BAD_SECRET = {"SignatureDoesNotMatch"}
 
 
+class NoBucket(ConfigError):
+    """The bucket is not in the store (or the location names none). For CS_OUT_DIR a configuration error; artifacts.py makes it the
+    record's own error when the URI came from a record."""
+
+    def __init__(self, bucket: str, message: str = ""):
+        super().__init__(message or f"bucket '{bucket}' does not exist; create it or fix the bucket in CS_OUT_DIR "
+                         "(or AWS_ENDPOINT_URL, if it points at the wrong store)")
+        self.bucket = bucket  # "" when the location names none
+
+    @property
+    def type(self) -> str:
+        return "ConfigError"  # what error records and their readers know
+
+
 def _translate(exc: Any, bucket: str, key: str, method: str) -> Exception:
     error = exc.response.get("Error", {})
     code = str(error.get("Code") or "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code == "NoSuchBucket":
-        return ConfigError(f"bucket '{bucket}' does not exist; create it or fix the bucket in CS_OUT_DIR "
-                           "(or AWS_ENDPOINT_URL, if it points at the wrong store)")
+        return NoBucket(bucket)
     if method == "put_object" and (code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)):
         return _Conflict()
     if code in ("NotImplemented", "InvalidArgument") and method == "put_object" and status in (400, 501):
@@ -232,7 +245,7 @@ def split(location: str) -> tuple[str, str, str]:
         return "local", location, ""
     bucket, _, prefix = rest.partition("/")
     if not bucket:
-        raise ConfigError(f"'{location}' names no bucket; set CS_OUT_DIR to {scheme}://BUCKET/PREFIX")
+        raise NoBucket("", f"'{location}' names no bucket; set CS_OUT_DIR to {scheme}://BUCKET/PREFIX")
     return scheme, bucket, prefix.strip("/")
 
 
@@ -261,5 +274,4 @@ def _check_bucket(store: Store, bucket: str) -> None:
     try:
         call("list_objects_v2", "", Bucket=bucket, MaxKeys=1)  # as head_bucket, but errors come with a code
     except _Missing:
-        raise ConfigError(f"bucket '{bucket}' does not exist; create it or fix the bucket in CS_OUT_DIR "
-                          "(or AWS_ENDPOINT_URL, if it points at the wrong store)") from None
+        raise NoBucket(bucket) from None

@@ -397,3 +397,18 @@ def test_every_network_provider_rate_limited_defers_then_finishes(tmp_path, reco
     assert "_error" not in again.records[0]
     assert shots[0]["provider"] == "library" and {s["provider"] for s in shots[1:]} == {"cards"}
     check_coverage(record, shots)
+
+
+@pytest.mark.parametrize("variables, named", [
+    ({"CS_PEXELS_URL": "notaurl", "PEXELS_API_KEY": "k"}, "CS_PEXELS_URL='notaurl' is not an http:// or https:// URL"),
+    ({"CS_PIXABAY_URL": "ftp://x", "PIXABAY_API_KEY": "k"}, "CS_PIXABAY_URL='ftp://x' is not an http:// or https:// URL"),
+    ({"CS_IMAGES_BASE_URL": "localhost:8080", "CS_IMAGES_API_KEY": "k", "CS_VISUALS": "images,cards"},
+     "CS_IMAGES_BASE_URL='localhost:8080' is not an http:// or https:// URL")])
+def test_a_base_url_that_is_no_url_is_one_config_line(tmp_path, record, variables, named):
+    """A mistyped base URL is said once, naming its variable, before any record: not an "unknown url type"
+    error per record."""
+    second = {**record, "id": "vis2"}
+    run = run_cs("visuals", [record, second], "-k", cwd=tmp_path, env=variables)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.code == 1 and len(lines) == 1 and named in lines[0], run.stderr
+    assert not list((tmp_path / "cs-out").rglob("*.png"))

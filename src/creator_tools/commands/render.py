@@ -350,9 +350,23 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
       cs-script "why the sky is blue" | cs-voice | cs-caption | cs-visuals | cs-render --music bed.mp3 > video.jsonl
       cs-script "why the sky is blue" | cs-voice | cs-caption | cs-render --library stock/ > video.jsonl
     """
-    from .. import artifacts
-
-    if music and not artifacts.exists(music):
-        raise UsageError(f"--music {music}: no such file or object; check the path")
+    if music:
+        _check_music(music)
     return Render(preset, library, music, encoder, threads, crossfade)
+
+
+def _check_music(music: str) -> None:
+    """--music is one file for every record: a wrong one is said once, before any work."""
+    from .. import artifacts
+    from ..media import ffmpeg
+
+    if not artifacts.exists(music):
+        raise UsageError(f"--music {music}: no such file or object; check the path")
+    try:
+        info = ffmpeg.probe(artifacts.local_path(music))
+    except BadInput:
+        info = {}
+    if ffmpeg.stream(info, "audio") is None:
+        raise UsageError(f"--music {music}: has no audio to play under the voice; give an audio file "
+                         "(MP3, WAV, M4A, OGG or FLAC)")
 

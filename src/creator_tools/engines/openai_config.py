@@ -23,6 +23,18 @@ def env(name: str) -> str | None:
     return value or None
 
 
+def http_url(variable: str, value: str) -> str:
+    """VALUE, the base URL $VARIABLE gave, when it is http(s)://host...; else one ConfigError naming the
+    variable (once, at start-up: not an "unknown url type" for every record)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{variable}={value!r} is not an http:// or https:// URL; set it to the API's base "
+                          "URL (e.g. http://127.0.0.1:8080/v1) or unset it")
+    return value
+
+
 @dataclass(frozen=True)
 class OpenAIConfig:
     base_url: str | None  # None: api.openai.com
@@ -61,7 +73,7 @@ def openai_config(service: str, *, prefix: str | None = None, retries: int = 4, 
     key_var = next((name for name in key_vars if env(name)), None)
     upper = service.upper()
     return OpenAIConfig(
-        base_url=env(base_var) if base_var else None, api_key=env(key_var) if key_var else None,
+        base_url=http_url(base_var, env(base_var)) if base_var else None, api_key=env(key_var) if key_var else None,
         base_variable=base_var or " or ".join(base_vars), key_variable=key_var or " or ".join(key_vars),
         retries=_number(f"CS_{upper}_RETRIES", "CS_OPENAI_RETRIES", retries, int),
         timeout=_number(f"CS_{upper}_TIMEOUT", "CS_OPENAI_TIMEOUT", timeout, float))

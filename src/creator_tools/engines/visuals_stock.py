@@ -58,7 +58,9 @@ class StockProvider(Provider):
         if not keys.keys:
             raise ConfigError(f"the {self.name} provider needs {self.key_env} (a free key: {self.signup}); "
                               f"set it, or leave {self.name} out of --provider")
-        base = (os.environ.get(self.url_env) or "").strip() or self.default_url
+        from .openai_config import env, http_url
+
+        base = http_url(self.url_env, env(self.url_env)) if env(self.url_env) else self.default_url
         self.service = Service(self.name, self.label, base, keys, self.auth, rejected=self.rejected)
 
     @abstractmethod
