@@ -290,14 +290,16 @@ def test_racing_publishers_store_one_object_and_all_succeed(s3, tmp_path):
 
 def test_publish_reads_its_files_from_the_store(s3, tmp_path):
     """cs-publish on a record whose video, thumbnail and captions are s3:// URIs: the bytes YouTube stores
-    are the objects' bytes, and the record keeps its URIs."""
+    are the objects' bytes, the video is read from the store chunk by chunk (no local copy), and the record
+    keeps its URIs. --dry-run and --check read it the same way."""
     from PIL import Image
 
     from youtube_server import YouTubeServer
 
     video, thumb, srt = tmp_path / "v.mp4", tmp_path / "t.jpg", tmp_path / "c.srt"
-    subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "1",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(video)], check=True)
+    # lossless, so about 1 MB: the upload takes several 256 KiB chunks, each one ranged read of the object
+    subprocess.run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25", "-t", "2",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(video)], check=True)
     Image.new("RGB", (1280, 720), (20, 90, 200)).save(thumb, quality=90)
     srt.write_text("1\n00:00:00,000 --> 00:00:00,900\nFrom the bucket.\n\n", encoding="utf-8")
     uris = {}
@@ -313,6 +315,10 @@ def test_publish_reads_its_files_from_the_store(s3, tmp_path):
         token = server.state.token_file(tmp_path / "token.json", server.url)
         env = environment(**s3.env, CS_CACHE_DIR=str(tmp_path / "cache"), XDG_STATE_HOME=str(tmp_path / "state"),
                           XDG_CONFIG_HOME=str(tmp_path / "config"), NO_PROXY="127.0.0.1,localhost")
+        for args in ("--dry-run", "--check"):
+            looked = sh(f"cs-publish --api-endpoint {server.url} --token {token} {args}", tmp_path, [record], env)
+            assert looked.returncode == 0 and "Traceback" not in looked.stderr, looked.stderr
+        assert f"{video.stat().st_size} bytes" in looked.stderr and not server.state.videos
         done = sh(f"cs-publish --api-endpoint {server.url} --token {token} --chunk-size 256K", tmp_path, [record], env)
         assert done.returncode == 0, done.stderr
         (out,) = parse(done.stdout)
@@ -321,6 +327,7 @@ def test_publish_reads_its_files_from_the_store(s3, tmp_path):
         assert server.state.thumbnails[video_id]["path"].read_bytes() == thumb.read_bytes()
         assert server.state.captions[out["youtube"]["caption_id"]]["path"].read_bytes() == srt.read_bytes()
     assert out["video"]["path"] == uris["video"] and out["thumb"]["path"] == uris["thumb"]
+    assert not list((tmp_path / "cache").rglob("v.mp4"))  # the video was streamed by ranges, never copied here
 
 
 def test_a_records_missing_bucket_is_its_own_error_and_the_rest_flow(s3, runs, tmp_path):

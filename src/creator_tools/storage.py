@@ -43,6 +43,14 @@ class Store(ABC):
     def open(self, key: str) -> IO[bytes]:
         """A binary stream over the object, read as it arrives (never a full local copy)."""
 
+    @abstractmethod
+    def read(self, key: str, start: int, length: int) -> bytes:
+        """LENGTH bytes of the object from START (fewer at its end): one ranged request."""
+
+    @abstractmethod
+    def locator(self, key: str) -> str:
+        """A name ffmpeg can read the object by, seeking as it likes (a path, or a short-lived signed URL)."""
+
 
 class LocalStore(Store):
     """A folder: keys are relative paths. put-if-absent is a hard link, which fails when the name exists."""
@@ -94,6 +102,14 @@ class LocalStore(Store):
 
     def open(self, key: str) -> IO[bytes]:
         return open(self.path(key), "rb")
+
+    def read(self, key: str, start: int, length: int) -> bytes:
+        with open(self.path(key), "rb") as handle:
+            handle.seek(start)
+            return handle.read(length)
+
+    def locator(self, key: str) -> str:
+        return self.path(key)
 
 
 class S3Store(Store):
@@ -156,6 +172,21 @@ class S3Store(Store):
             return self._call("get_object", key, Bucket=self.bucket, Key=key)["Body"]
         except _Missing:
             raise BadInput(f"{self.uri(key)}: no such object; re-run the stage that made it") from None
+
+    def read(self, key: str, start: int, length: int) -> bytes:
+        try:
+            found = self._call("get_object", key, Bucket=self.bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
+        except _Missing:
+            raise BadInput(f"{self.uri(key)}: no such object; re-run the stage that made it") from None
+        body = found["Body"]
+        try:
+            return body.read()
+        finally:
+            body.close()
+
+    def locator(self, key: str) -> str:
+        return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
+                                                  ExpiresIn=3600)
 
     def _call(self, method: str, key: str, **params) -> dict:
         """One boto3 call, its errors translated into the toolkit's (one line naming what to fix)."""

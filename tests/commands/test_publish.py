@@ -377,7 +377,7 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     assert done.returncode == 3
     errors = {r["id"]: r["_error"]["message"] for r in outputs(done)}
     assert "2 MB" in errors["big-thumb"]
-    assert "not a readable media file" in errors["not-video"] or "no video stream" in errors["not-video"]
+    assert "not a readable video" in errors["not-video"] or "no video stream" in errors["not-video"]
     assert "100" in errors["long-title"]
     assert "in the past" in errors["past"]
     assert "run cs-meta first" in errors["no-meta"]

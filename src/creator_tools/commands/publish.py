@@ -75,6 +75,7 @@ class Publish(pipe.Stage):
 
     def _local_checks(self, record: dict) -> str:
         """Checks that need no network: meta shape, the video file is real media with a video stream."""
+        from .. import artifacts
         from ..media import ffmpeg
         from ..youtube import metadata
 
@@ -82,9 +83,12 @@ class Publish(pipe.Stage):
         path = str((record["video"] or {}).get("path") or "")
         if not path:
             raise BadInput("video.path is empty; run cs-render again")
-        if not os.path.isfile(path):
+        if not artifacts.exists(path):
             raise BadInput(f"video.path: {path}: no such file; run cs-render again or fix video.path")
-        info = ffmpeg.probe(path)
+        try:  # an object is probed through a signed URL, by range requests: no download
+            info = ffmpeg.probe(artifacts.media_locator(path))
+        except BadInput:
+            raise BadInput(f"video.path: {path}: not a readable video; run cs-render again") from None
         if ffmpeg.stream(info, "video") is None:
             raise BadInput(f"{path}: has no video stream; run cs-render again")
         # ffprobe reads a still image (a PNG renamed .mp4) as one video stream: YouTube would reject it
@@ -102,8 +106,9 @@ class Publish(pipe.Stage):
     def process(self, record: dict) -> dict:
         from .. import artifacts
 
-        # s3:// files are fetched once into the local cache (the upload reads a file); the record keeps its URIs
-        local = artifacts.with_local_files(record, "video.path", "thumb.path", "captions.srt")
+        # the small s3:// files are fetched once into the local cache; the video is read from the store in
+        # chunks as it uploads. The record keeps its URIs.
+        local = artifacts.with_local_files(record, "thumb.path", "captions.srt")
         self._local_checks(local)
         if self.check_only:
             self.preflight(local)
@@ -114,7 +119,8 @@ class Publish(pipe.Stage):
         """--check: everything publishing needs, without uploading; the record passes through unchanged."""
         from ..youtube import auth as yt_auth
         from ..youtube import client, metadata
-        from ..youtube.publisher import check_thumbnail, sha256_file
+        from .. import artifacts
+        from ..youtube.publisher import check_thumbnail
 
         pub = self.publisher()
         client.refresh(pub.token)
@@ -122,7 +128,8 @@ class Publish(pipe.Stage):
         if not scopes & {yt_auth.SCOPE_UPLOAD, yt_auth.SCOPE_YOUTUBE, yt_auth.SCOPE_FORCE_SSL}:
             raise ConfigError(f"the token {pub.token.path} lacks the YouTube upload scope; {yt_auth.REAUTH}")
         path = str(record["video"]["path"])
-        row = pub.uploads().get(sha256_file(path))
+        size, sha = artifacts.size_and_sha256(path)
+        row = pub.uploads().get(sha)
         wanted = pub.wanted(record)
         if wanted["thumbnail"]:
             check_thumbnail(wanted["thumbnail"])
@@ -138,7 +145,7 @@ class Publish(pipe.Stage):
             raise QuotaDeferred(problem)
         state = f"already uploaded as {row['video_id']}" if row and row.get("video_id") else "ready to publish"
         left = f"{pub.quota.left('units')} quota units and {pub.quota.left('uploads')} uploads"
-        log.info(f"record {record.get('id')}: {state}: {path} ({os.path.getsize(path)} bytes), needs about "
+        log.info(f"record {record.get('id')}: {state}: {path} ({size} bytes), needs about "
                  f"{describe(cost)}; {left} left today")
         return record
 
@@ -151,19 +158,20 @@ class Publish(pipe.Stage):
         from .. import artifacts
         from ..youtube import client, metadata
         from ..youtube.publisher import MIMETYPES, Publisher, check_thumbnail
+        from ..youtube.upload import media_of
 
-        record = artifacts.with_local_files(record, "video.path", "thumb.path", "captions.srt")
+        record = artifacts.with_local_files(record, "thumb.path", "captions.srt")
         self._local_checks(record)  # a missing or non-video file is named here, not by the client library
         service = client.build_service("youtube", "v3", self.endpoint)
         meta = dict(record["meta"])
         metadata.validate(meta, scheduled=False)
         body = metadata.video_body(meta)
         path = str(record["video"]["path"])
-        media = MediaFileUpload(path, mimetype=MIMETYPES.get(Path(path).suffix.lower(), "application/octet-stream"),
-                                chunksize=self.chunk_size, resumable=True)
-        insert = service.videos().insert(part="snippet,status", body=body, media_body=media, notifySubscribers=True)
-        lines = [f"POST {insert.uri} {json.dumps(body, ensure_ascii=False)}",
-                 f"PUT <session uri> {media.size()} bytes in chunks of {self.chunk_size}"]
+        kind = MIMETYPES.get(Path(path).suffix.lower(), "application/octet-stream")
+        with media_of(path, kind, self.chunk_size) as media:
+            insert = service.videos().insert(part="snippet,status", body=body, media_body=media, notifySubscribers=True)
+            lines = [f"POST {insert.uri} {json.dumps(body, ensure_ascii=False)}",
+                     f"PUT <session uri> {media.size()} bytes in chunks of {self.chunk_size}"]
         wanted = Publisher.wanted(record)
         if wanted["thumbnail"]:
             kind = check_thumbnail(wanted["thumbnail"])

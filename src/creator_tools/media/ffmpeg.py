@@ -24,8 +24,9 @@ def binary(name: str = "ffmpeg") -> str:
 
 
 def probe(path: str | Path) -> dict:
-    """ffprobe's JSON (format and streams) for a media file; BadInput when it is missing or not media."""
-    if not Path(path).is_file():
+    """ffprobe's JSON (format and streams) for a media file (or a URL it reads, such as a signed store URL);
+    BadInput when it is missing or not media."""
+    if "://" not in str(path) and not Path(path).is_file():
         raise BadInput(f"{path}: no such file; check the path in the record")
     argv = [binary("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     done = subprocess.run(argv, capture_output=True, text=True)

@@ -9,17 +9,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .. import log
-from ..artifacts import file_sha256
+from .. import artifacts, log
 from ..errors import BadInput
 from . import client, ledger, metadata, quota, upload
 
 MIMETYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
              ".webm": "video/webm", ".avi": "video/x-msvideo"}
-
-
-def sha256_file(path: str) -> str:
-    return file_sha256(path)
 
 
 def watch_url(video_id: str) -> str:
@@ -110,16 +105,16 @@ class Publisher:
         meta = dict(record["meta"])
         path = str(record["video"]["path"])
         rid = record.get("id", "?")
-        sha = sha256_file(path)
+        size, sha = artifacts.size_and_sha256(path)  # a store object: its stored hash, no download
         if record["video"].get("sha256") and record["video"]["sha256"] != sha:
             log.warn(f"record {rid}: {path} changed since cs-render (sha256 differs); publishing the file as it is now")
         uploads = self.uploads()
         # One publisher per file at a time, on any machine sharing the ledger: a second one waits here, then
         # finds the finished row below and returns it without sending a byte.
         with uploads.claim(sha):
-            return self._publish_claimed(record, meta, path, rid, sha, uploads)
+            return self._publish_claimed(record, meta, path, rid, sha, size, uploads)
 
-    def _publish_claimed(self, record: dict, meta: dict, path: str, rid: str, sha: str,
+    def _publish_claimed(self, record: dict, meta: dict, path: str, rid: str, sha: str, size: int,
                          uploads: ledger.Uploads) -> dict:
         row = uploads.get(sha)
         wanted = self.wanted(record)
@@ -143,7 +138,6 @@ class Publisher:
                     meta["publish_at"] = self.next_slot(uploads)
                 metadata.validate(meta)
                 body = metadata.video_body(meta)
-                size = os.path.getsize(path)
                 uploads.mark_claimed(sha, size, path)
                 video = upload.upload(
                     self.service, path=path, mimetype=MIMETYPES.get(Path(path).suffix.lower(), "application/octet-stream"),

@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from .. import log
 from ..errors import EngineError
@@ -92,11 +93,29 @@ def upload(service: Any, *, path: str, mimetype: str, size: int, part: str, body
            session_uri: str | None, save_session: Callable[[str], None], forget_session: Callable[[], None],
            charge: Callable[[], None], name: str, sleep: Callable[[float], None] = time.sleep,
            token_path: Any = None) -> dict:
-    """Upload PATH as a new video (or finish SESSION_URI); return the video resource from the server."""
-    from googleapiclient.http import MediaFileUpload
+    """Upload PATH (a file or a store URI, read chunk by chunk) as a new video (or finish SESSION_URI);
+    return the video resource from the server."""
+    with media_of(path, mimetype, chunk_size) as media:
+        request = service.videos().insert(part=part, body=body, media_body=media, notifySubscribers=True)
+        return _send(request, size=size, session_uri=session_uri, save_session=save_session,
+                     forget_session=forget_session, charge=charge, name=name, sleep=sleep, token_path=token_path)
 
-    media = MediaFileUpload(path, mimetype=mimetype, chunksize=chunk_size, resumable=True)
-    request = service.videos().insert(part=part, body=body, media_body=media, notifySubscribers=True)
+
+@contextmanager
+def media_of(path: str, mimetype: str, chunk_size: int) -> Iterator[Any]:
+    """A resumable upload body over PATH: a file, or an object read by ranges (no local copy)."""
+    from googleapiclient.http import MediaIoBaseUpload
+
+    from .. import artifacts
+
+    with artifacts.open_seekable(path, block=chunk_size) as handle:
+        yield MediaIoBaseUpload(handle, mimetype=mimetype, chunksize=chunk_size, resumable=True)
+
+
+def _send(request: Any, *, size: int, session_uri: str | None, save_session: Callable[[str], None],
+          forget_session: Callable[[], None], charge: Callable[[], None], name: str,
+          sleep: Callable[[float], None], token_path: Any) -> dict:
+    """Open (or resume) the session and send REQUEST's body chunk by chunk, resuming after transient faults."""
     failures = 0
     best = -1  # the furthest committed offset seen: failures only count while it stands still
     with log.progress(name, total=size) as update:
