@@ -203,3 +203,29 @@ def test_burned_captions_stay_out_of_the_thumbnail(tmp_path):
     assert run.code == 0, run.stderr
     white = [int((np.asarray(open_jpeg(tmp_path / r["thumb"]["path"]).convert("L")) > 230).sum()) for r in run.records]
     assert white[0] == 0 and white[1] > 1000, white
+
+
+def test_a_video_of_cards_gets_wordless_card_thumbnails(tmp_path, video):
+    """Every frame of a card video carries its card's phrase, which would sit behind the title: such a video
+    gets the cards' pictures redrawn without words (the title's own emoji first); any footage brings back
+    the video's frames."""
+    import numpy as np
+
+    from creator_tools.media import picture_cards
+
+    cards = [{"start": 0.0, "end": 2.5, "kind": "card", "path": "a.png", "emoji": "🐝"},
+             {"start": 2.5, "end": 5.0, "kind": "card", "path": "b.png", "emoji": "🌆"}]
+    mixed = [{**cards[0], "kind": "clip"}, cards[1]]
+    run = run_cs("thumb", [record(video, "x", "cards", visuals=cards), record(video, "x", "mixed", visuals=mixed)],
+                 "-n", "2", "--no-text", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    first = np.asarray(open_jpeg(tmp_path / run.records[0]["thumbs"][0]["path"]), dtype=np.float32)
+    drawn = np.asarray(picture_cards.poster(1280, 720, "🐝", 0, 720 * 0.94), dtype=np.float32)
+    assert float(np.abs(first - drawn).mean()) < 3  # the bee card, not a frame of the test video
+    assert [t["score"] for t in run.records[0]["thumbs"]] == [1.0, 0.95]
+    mixed_first = np.asarray(open_jpeg(tmp_path / run.records[1]["thumbs"][0]["path"]), dtype=np.float32)
+    assert float(np.abs(mixed_first - drawn).mean()) > 20  # footage: frames of the video as before
+    check_thumbs(run.records[0], tmp_path, 2)
+    titled = run_cs("thumb", [record(video, "Bee colonies on city roofs", "titled", visuals=[cards[1]])], "-n", "1",
+                    cwd=tmp_path)
+    assert titled.code == 0 and titled.records[0]["thumbs"][0]["score"] == 1.0, titled.stderr

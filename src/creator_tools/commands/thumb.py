@@ -40,7 +40,10 @@ class Thumb(pipe.Stage):
         video = record.get("video") or {}
         # The video file's hash (or path and size, for hand-made records) and the title name the work.
         source = video.get("sha256") or [video.get("path"), video.get("size_bytes")]
-        return {"video": source, "title": title_of(record) if self.text else "", "settings": self.settings()}
+        found = {"video": source, "title": title_of(record) if self.text else "", "settings": self.settings()}
+        if card_emoji(record):  # only then, so thumbnails of other videos keep their fingerprints
+            found["cards"] = card_emoji(record)
+        return found
 
     def artifacts(self, record: Record) -> list[str | None]:
         return [thumb["path"] for thumb in record["thumbs"]] or [None]  # no thumbnails: not done
@@ -60,18 +63,9 @@ class Thumb(pipe.Stage):
         path = artifacts.local_path(path)
         if not os.path.isfile(path):
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
-        duration, width, height = _shape(video, path)
-        pool = max(3 * self.variants, 10)
-        frames = thumbnail.extract_frames(path, duration, pool, self.scene, height > width,
-                                           _above_captions(record, width, height))
-        chosen = thumbnail.best_frames(frames, self.variants)
         title = title_of(record) if self.text else ""
-        font_path = None
-        if title:
-            font_path, complete = thumbnail.pick_font(title, self.font)
-            if not complete:
-                log.warn(f"record {record['id']}: no installed font has every character of the title; "
-                         "install fonts-noto-core or fonts-noto-cjk, or give --font")
+        font_path = self._font(record, title)
+        chosen = self._backgrounds(record, path, title, font_path)
         inputs = self.inputs(record)
         thumbs = []
         for number, frame in enumerate(chosen, 1):
@@ -82,6 +76,61 @@ class Thumb(pipe.Stage):
             thumbs.append({"path": artifacts.publish(target), "width": thumbnail.WIDTH, "height": thumbnail.HEIGHT,
                            "size_bytes": len(data), "score": frame.score})
         return {**record, "thumbs": thumbs, "thumb": max(thumbs, key=lambda thumb: thumb["score"])}
+
+
+    def _font(self, record: Record, title: str) -> str | None:
+        from ..media import thumbnail
+
+        if not title:
+            return None
+        font_path, complete = thumbnail.pick_font(title, self.font)
+        if not complete:
+            log.warn(f"record {record['id']}: no installed font has every character of the title; "
+                     "install fonts-noto-core or fonts-noto-cjk, or give --font")
+        return font_path
+
+    def _backgrounds(self, record: Record, path: str, title: str, font_path: str | None) -> list[Any]:
+        """The thumbnails' pictures, best first: wordless cards for a video of cards, else its best frames."""
+        from ..media import thumbnail
+
+        room = thumbnail.title_block(title, font_path)[2] - 24 if title else thumbnail.HEIGHT * 0.94
+        posters = _posters(card_emoji(record), title, self.variants, room)
+        if posters:
+            return posters
+        duration, width, height = _shape(record["video"], path)
+        frames = thumbnail.extract_frames(path, duration, max(3 * self.variants, 10), self.scene, height > width,
+                                           _above_captions(record, width, height))
+        return thumbnail.best_frames(frames, self.variants)
+
+
+def card_emoji(record: Record) -> list[str]:
+    """The pictures of a video made of cards alone, in order, each once; [] when any shot is footage, a
+    still or a hand-made shot without an emoji."""
+    shots = record.get("visuals")
+    if not isinstance(shots, list) or not shots:
+        return []
+    if not all(isinstance(s, dict) and s.get("kind") == "card" and isinstance(s.get("emoji"), str) for s in shots):
+        return []
+    return list(dict.fromkeys(shot["emoji"] for shot in shots))
+
+
+def _posters(emoji: list[str], title: str, count: int, bottom: float) -> list[Any]:
+    """For a video of cards: COUNT wordless cards, the title's own picture first, then the video's, each
+    above BOTTOM (where the title starts). A frame of the video would put its card's phrase behind the
+    thumbnail's title. Scores keep that order."""
+    if not emoji:
+        return []
+    from ..media import picture_cards, thumbnail
+    from ..text import content_words
+
+    char, word = picture_cards.choose_emoji(content_words(title))
+    order = list(dict.fromkeys(([char] if word else []) + emoji))
+    posters = []
+    for number in range(count):
+        image = picture_cards.poster(thumbnail.WIDTH, thumbnail.HEIGHT, order[number % len(order)], number,
+                                     bottom)
+        posters.append(thumbnail.Frame(image, round(1.0 - 0.05 * number, 4), None))
+    return posters
 
 
 def _above_captions(record: Record, width: int, height: int) -> float:
@@ -129,6 +178,8 @@ def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, t
     Candidate frames come from scene changes and even spacing (one ffmpeg pass), scored for sharpness,
     contrast and brightness; the title (meta.title, else script.title, else title) is drawn large with an
     outline. JPEGs stay under YouTube's 2 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
+    A video made only of cs-visuals cards gets its cards' pictures redrawn without their words instead
+    (the title's own emoji first), so no card phrase sits behind the title.
 
     \b
     Reads:  video.path (and meta.title, script.title or title; captions: frames are taken from above

@@ -233,14 +233,28 @@ def _fit_phrase(draw, phrase: str, width: int, room: float, size: int) -> tuple[
 def draw_card(path: Path, width: int, height: int, char: str, phrase: str, seed: int) -> None:
     """Write the card as a PNG of WIDTHxHEIGHT: gradient, emoji with a soft shadow, key phrase below, the
     two kept above where burned captions go (a phrase under a caption is unreadable)."""
+    top, bottom = height * 0.06, _caption_top(width, height) - height * 0.03
+    _compose(width, height, char, phrase, seed, top, bottom, 0.55).save(path, format="PNG", compress_level=1)
+
+
+def poster(width: int, height: int, char: str, seed: int, bottom: float):
+    """A card without words whose emoji fills the space above BOTTOM: a thumbnail's background when the
+    video is all cards (their phrases would sit behind the thumbnail's title)."""
+    return _compose(width, height, char, "", seed, height * 0.06, bottom, 0.9)
+
+
+def _compose(width: int, height: int, char: str, phrase: str, seed: int, top: float, bottom: float,
+             share: float):
+    """The card as an RGB image: the emoji (SHARE of the room's height, at most 0.48 of the frame's short
+    side) and the phrase, centred together in [TOP, BOTTOM]."""
     from PIL import Image, ImageDraw, ImageFilter
 
     image = _background(width, height, seed).convert("RGBA")
-    top, bottom = height * 0.06, _caption_top(width, height) - height * 0.03
     gap = height * 0.04 if phrase else 0
-    side = round(min(min(width, height) * 0.48, (bottom - top) * 0.55))
+    side = round(min(min(width, height) * 0.48, (bottom - top) * share))
     draw = ImageDraw.Draw(image)
-    font, size, lines = _fit_phrase(draw, phrase, width, bottom - top - side - gap, round(min(width, height) * 0.1)) if phrase else (None, 0, [])
+    start = round(min(width, height) * 0.1)
+    font, size, lines = _fit_phrase(draw, phrase, width, bottom - top - side - gap, start) if phrase else (None, 0, [])
     block = side + gap + len(lines) * size * 1.25
     y = top + (bottom - top - block) / 2  # emoji and phrase centred together in the space they may use
     glyph = emoji_image(char, side)
@@ -258,6 +272,6 @@ def draw_card(path: Path, width: int, height: int, char: str, phrase: str, seed:
             draw.text((width / 2, y), line, font=font, anchor="mt", fill="white",
                       stroke_width=max(3, size // 12), stroke_fill=(20, 20, 30))
             y += size * 1.25
-    with Image.new("RGB", image.size) as flat:
-        flat.paste(image, mask=image.getchannel("A"))
-        flat.save(path, format="PNG", compress_level=1)
+    flat = Image.new("RGB", image.size)
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat

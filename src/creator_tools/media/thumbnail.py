@@ -248,17 +248,24 @@ def layout(text: str, font_path: str, box: tuple[int, int]) -> tuple[Any, list[s
     return font, lines
 
 
+MARGIN = 56
+
+
+def title_block(title: str, font_path: str) -> tuple[Any, list[str], int]:
+    """(font, lines, top): how `overlay_title` sets TITLE, and the y its first line starts at."""
+    font, lines = layout(title, font_path, (WIDTH - 2 * MARGIN, int(HEIGHT * 0.62)))
+    return font, lines, HEIGHT - MARGIN - int(font.size * 1.12) * len(lines)
+
+
 def overlay_title(image: Any, title: str, font_path: str) -> Any:
     """A copy of IMAGE with TITLE in large white letters with a black outline over a darkened lower part,
     so it reads at 168x94 (YouTube's smallest thumbnail size)."""
     from PIL import Image, ImageDraw
 
-    margin = 56
-    font, lines = layout(title, font_path, (WIDTH - 2 * margin, int(HEIGHT * 0.62)))
+    margin = MARGIN
+    font, lines, top = title_block(title, font_path)
     size = font.size
     line_height = int(size * 1.12)
-    block = line_height * len(lines)
-    top = HEIGHT - margin - block
     result = image.convert("RGB").copy()
     shade = Image.new("L", (1, HEIGHT))  # a vertical gradient: clear at the top, 70% black under the text
     start = max(0, top - 120)
