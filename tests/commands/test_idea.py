@@ -119,6 +119,9 @@ def test_a_concept_borrowing_the_example_is_off_topic():
     assert not on_topic(leak, "coffee art ☕")
     assert on_topic({"title": "Latte Art at Home", "hook": "Milk matters.", "angle": "Three pours."}, "latte art")
     assert not on_topic({"title": "Budget Travel", "hook": "Go cheap.", "angle": "Hostels."}, "latte art")
+    # the title itself must name the topic: a hook about it does not rescue an unrelated title
+    assert not on_topic({"title": "Beverage of the Day", "hook": "Budget meal prep saves money.",
+                         "angle": "Meal prep on a budget."}, "budget meal prep")
 
 
 def test_a_wrong_engine_stops_once_even_with_keep_going(tmp_path):

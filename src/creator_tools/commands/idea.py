@@ -34,6 +34,7 @@ SCHEMA = {
     "required": ["title", "hook", "angle", "audience", "format"],
 }
 TRIES_PER_CONCEPT = 3  # asks per concept before a near-duplicate is dropped
+TITLE_WORDS = 12  # past this a "title" is a sentence the model wrote (YouTube shows about 70 characters)
 
 
 class Titles:
@@ -110,6 +111,9 @@ class Idea(pipe.Stage):
             if not on_topic(concept, topic):
                 log.info(f"topic {short!r}: dropped off-topic concept {concept['title']!r}")
                 continue
+            if len(concept["title"].split()) > TITLE_WORDS:
+                log.info(f"topic {short!r}: dropped a sentence given as a title ({concept['title']!r})")
+                continue
             clash = self.titles.claim(concept["title"])
             if clash is None:
                 return concept
@@ -144,11 +148,11 @@ def _json_type(value: Any) -> str:
 
 
 def on_topic(concept: dict, topic: str) -> bool:
-    """Mentions the topic, and borrows no word of the few-shot example that the topic lacks (a tiny model
-    given an emoji topic writes about sourdough)."""
-    words = " ".join((concept["title"], concept["hook"], concept["angle"]))
+    """The title names the topic (a viewer and YouTube's search judge a video by it: "Beverage of the Day"
+    for budget meal prep is off topic however the hook reads), and borrows no word of the few-shot example
+    that the topic lacks (a tiny model given an emoji topic writes about sourdough)."""
     borrowed = text.stems("sourdough bread bakers") - text.stems(topic)  # the few-shot example's own subject
-    return text.shares_word(words, topic) and not (text.stems(concept["title"]) & borrowed)
+    return text.shares_word(concept["title"], topic) and not (text.stems(concept["title"]) & borrowed)
 
 
 def _history_titles(path: str | None) -> list[str]:
