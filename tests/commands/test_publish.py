@@ -628,26 +628,87 @@ def test_two_publishers_share_one_postgresql_ledger(server, env, media, tmp_path
         assert len(matches) <= 1
 
 
+def wrong_types(good: dict, tmp_path: Path) -> dict[str, tuple[dict, str]]:
+    """Hostile records for every key cs-publish reads: what each changes, and the exact message after
+    'record NAME: ' (the key's path, what belongs there, the stage to re-run)."""
+    fix = "--force for this record or fix the record"
+    video, meta, captions = good["video"], good["meta"], good["captions"]
+    thumb_object = "a thumbnail object {path, width, height, size_bytes, score}"
+    return {
+        "thumb-str": ({"thumb": "x"}, f'thumb should be {thumb_object}, got "x"; re-run cs-thumb {fix}'),
+        "thumb-list": ({"thumb": ["x"]}, f"thumb should be {thumb_object}, got a list of 1 item; re-run cs-thumb {fix}"),
+        "thumb-path": ({"thumb": {"path": -1}},
+                       f"thumb.path should be a file path (a non-empty string), got -1; re-run cs-thumb {fix}"),
+        "thumb-no-path": ({"thumb": {"width": 1280}}, f"thumb.path is missing; re-run cs-thumb {fix}"),
+        "captions-str": ({"captions": "x"},
+                         f'captions should be an object {{language, words, srt, vtt, ass}}, got "x"; re-run cs-caption {fix}'),
+        "srt-num": ({"captions": {"srt": 5}}, f"captions.srt should be a string, got 5; re-run cs-caption {fix}"),
+        "caption-language": ({"captions": {**captions, "language": ["en"]}},
+                             f"captions.language should be a string, got a list of 1 item; re-run cs-caption {fix}"),
+        "video-str": ({"video": "x"}, 'video should be an object {path, duration_s, width, height, fps, size_bytes, '
+                                      f'sha256}}, got "x"; re-run cs-render {fix}'),
+        "video-path": ({"video": {**video, "path": 5}},
+                       f"video.path should be a file path (a non-empty string), got 5; re-run cs-render {fix}"),
+        "video-sha": ({"video": {**video, "sha256": 5}}, f"video.sha256 should be a string, got 5; re-run cs-render {fix}"),
+        "meta-str": ({"meta": "x"}, f'meta should be an object {{title, description, tags, ...}}, got "x"; re-run cs-meta {fix}'),
+        "meta-title": ({"meta": {**meta, "title": 5}}, f"meta.title should be a string, got 5; re-run cs-meta {fix}"),
+        "meta-tags": ({"meta": {**meta, "tags": "a,b"}}, f'meta.tags should be a list of strings, got "a,b"; re-run cs-meta {fix}'),
+        "meta-chapter": ({"meta": {**meta, "chapters": [{"start": "0", "title": "Intro"}]}},
+                         f'meta.chapters[0].start should be a number of seconds (0 or more), got "0"; re-run cs-meta {fix}'),
+        "meta-privacy": ({"meta": {**meta, "privacy": 5}},
+                         f'meta.privacy should be one of "private", "unlisted", "public", got 5; re-run cs-meta {fix}'),
+        "meta-kids": ({"meta": {**meta, "made_for_kids": "no"}},
+                      f'meta.made_for_kids should be true or false, got "no"; re-run cs-meta {fix}'),
+        "meta-playlist": ({"meta": {**meta, "playlist": {"id": 1}}},
+                          f"meta.playlist should be a string, got an object; re-run cs-meta {fix}"),
+        "voice-str": ({"voice": "x"}, 'voice should be an object {engine, voice, path, duration_s, segments}, got "x"; '
+                                      f"re-run cs-voice {fix}"),
+        "voice-length": ({"voice": {"path": "v.wav", "duration_s": "long"}},
+                         f'voice.duration_s should be a number of seconds (0 or more), got "long"; re-run cs-voice {fix}'),
+        "topic-list": ({"topic": ["tea"]},
+                       f"topic should be a topic of a few words (a string), got a list of 1 item; re-run cs-idea {fix}"),
+        "hook-object": ({"hook": {"a": 1}}, f"hook should be a string, got an object; re-run cs-idea {fix}"),
+        "format-num": ({"format": 5}, f'format should be one of "short", "long", got 5; re-run cs-idea {fix}'),
+        "srt-gone": ({"captions": {"srt": str(tmp_path / "gone.srt")}},
+                     f"captions.srt: {tmp_path / 'gone.srt'}: no such caption file; run cs-caption again"),
+        "thumb-gone": ({"thumb": {"path": str(tmp_path)}},
+                       f"thumb.path: {tmp_path}: no such thumbnail; run cs-thumb again"),
+        "video-gone": ({"video": {"path": str(tmp_path / "gone.mp4")}},
+                       f"video.path: {tmp_path / 'gone.mp4'}: no such file; run cs-render again or fix video.path"),
+    }
+
+
 def test_wrong_shapes_name_the_key_and_the_good_record_still_publishes(server, env, media, tmp_path):
-    """A thumbnail or caption key of the wrong type, or a file that is gone: one line naming the key and the
-    stage to re-run, in --dry-run and for real; with -k the good record after it is uploaded."""
+    """A key cs-publish reads, of the wrong type, or a file that is gone: exactly one line naming the record,
+    the key and the stage to re-run, in --dry-run, --check and for real; with -k each bad record passes on
+    with an _error and the good record after them is uploaded."""
     good = make_record(media)
-    cases = {"thumb-str": ({"thumb": "x"}, "thumb should be a thumbnail object"),
-             "thumb-path": ({"thumb": {"path": -1}}, "thumb.path should be a file path (a non-empty string), got -1; re-run cs-thumb"),
-             "captions-str": ({"captions": "x"}, 'captions should be an object {language, words, srt, vtt, ass}, got "x"'),
-             "srt-num": ({"captions": {"srt": 5}}, "captions.srt should be a string, got 5; re-run cs-caption"),
-             "srt-gone": ({"captions": {"srt": str(tmp_path / "gone.srt")}}, "captions.srt: "),
-             "video-gone": ({"video": {"path": str(tmp_path / "gone.mp4")}}, "video.path: "),
-             }
+    cases = wrong_types(good, tmp_path)
     bad = [{**good, "id": name, **change} for name, (change, _) in cases.items()]
-    for args in (["--dry-run"], []):
+    for args in (["--dry-run"], ["--check"], []):
         done = publish(server, env, [*bad, good], "-k", *args)
         assert done.returncode == 3 and "Traceback" not in done.stderr and "unexpected" not in done.stderr, done.stderr
-        for name, (_, says) in cases.items():
-            line = next(line for line in done.stderr.splitlines() if f"record {name}:" in line)
-            assert says in line, (name, line)
+        errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+        assert errors == [f"cs-publish: error: <stdin>:{n}: record {name}: {says}"
+                          for n, (name, (_, says)) in enumerate(cases.items(), 1)], args
         out = outputs(done)
         assert [r["id"] for r in out] == [*cases, "rec-1"] and all("_error" in r for r in out[:-1])
+        assert [r["_error"]["message"] for r in out[:-1]] == [says for _, says in cases.values()]
+        assert "_error" not in out[-1]
     assert "youtube" in out[-1] and len(server.state.videos) == 1
-    without = publish(server, env, [{**good, "id": "plain", "thumb": None, "captions": None}], "--dry-run")
+    # optional keys that are absent or null are none: no thumbnail, no captions, nothing for the ledger
+    plain = {k: v for k, v in good.items() if k != "captions"}
+    without = publish(server, env, [{**plain, "id": "plain", "thumb": None, "voice": None, "topic": None}], "--dry-run")
     assert without.returncode == 0 and "thumbnails/set" not in without.stderr, without.stderr
+    assert "captions?" not in without.stderr and "error" not in without.stderr
+
+
+def test_a_wrong_ledger_key_fails_before_the_upload(server, env, media):
+    """voice and the concept keys are only read after the upload (into the ledger for cs-stats): a wrong type
+    there once failed the record with 'unexpected AttributeError' after the video was sent."""
+    record = {**make_record(media), "voice": "x"}
+    done = publish(server, env, [record])
+    assert done.returncode == 1 and done.stderr.splitlines() == [
+        'cs-publish: error: <stdin>:1: record rec-1: voice should be an object {engine, voice, path, duration_s, '
+        'segments}, got "x"; re-run cs-voice --force for this record or fix the record']
+    assert not server.state.videos and not server.state.sessions and server.state.calls == []

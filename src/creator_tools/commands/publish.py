@@ -40,7 +40,11 @@ class Publish(pipe.Stage):
     name = "publish"
     key = "youtube"
     needs = {"video": "cs-render", "meta": "cs-meta"}
-    reads = {"thumb": ("path",), "captions": ("srt",)}  # uploaded too when present
+    # Optional keys, checked against the contract before any quota is spent: thumb and captions are uploaded
+    # too when present (captions.language names the track); the concept and the voice's length go into the
+    # ledger for cs-stats, after the upload, where a wrong type used to fail the record with the video sent.
+    reads = {"thumb": ("path",), "captions": ("srt", "language"), "voice": ("duration_s",),
+             "topic": None, "title": None, "hook": None, "format": None}
 
     def __init__(self, token: str | None, endpoint: str | None, budget: int, chunk_size: int, check: bool,
                  schedule_every: float | None, uploads_per_day: int = DEFAULT_UPLOADS, db: str | None = None):
@@ -90,14 +94,14 @@ class Publish(pipe.Stage):
         except BadInput:
             raise BadInput(f"video.path: {path}: not a readable video; run cs-render again") from None
         if ffmpeg.stream(info, "video") is None:
-            raise BadInput(f"{path}: has no video stream; run cs-render again")
+            raise BadInput(f"video.path: {path}: has no video stream; run cs-render again")
         # ffprobe reads a still image (a PNG renamed .mp4) as one video stream: YouTube would reject it
         # after the upload spent its quota, so only a container with a running time counts as a video.
         container = str((info.get("format") or {}).get("format_name") or "")
         seconds = float((info.get("format") or {}).get("duration") or 0)
         if container in IMAGE_FORMATS or container.endswith("_pipe") or seconds <= 0:
-            raise BadInput(f"{path}: is a still image ({container}), not a video, whatever its name says; "
-                           "run cs-render again")
+            raise BadInput(f"video.path: {path}: is a still image ({container}), not a video, whatever its name "
+                           "says; run cs-render again")
         srt = (record.get("captions") or {}).get("srt")
         if srt and not os.path.isfile(srt):
             raise BadInput(f"captions.srt: {srt}: no such caption file; run cs-caption again")
@@ -218,7 +222,9 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     """Upload each record's video to YouTube with its thumbnail, captions, playlist and schedule.
 
     \b
-    Reads:  video (cs-render), meta (cs-meta); thumb (cs-thumb) and captions.srt (cs-caption) when present.
+    Reads:  video (cs-render), meta (cs-meta); when present, thumb (cs-thumb), captions.srt and
+            captions.language (cs-caption), and topic, title, hook, format, voice.duration_s (kept in
+            the ledger for cs-stats). A key of the wrong type fails its record before any upload.
     Adds:   youtube {video_id, url, privacy, publish_at, thumbnail_set, caption_id, playlist_item_id}.
 
     \b

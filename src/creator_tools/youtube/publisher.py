@@ -123,7 +123,7 @@ class Publisher:
         if wanted["thumbnail"]:  # local problems fail before any quota is spent, as --check says
             check_thumbnail(wanted["thumbnail"])
         if wanted["captions"] and not Path(wanted["captions"]).is_file():
-            raise BadInput(f"{wanted['captions']}: no such caption file; run cs-caption again")
+            raise BadInput(f"captions.srt: {wanted['captions']}: no such caption file; run cs-caption again")
         if row and row.get("youtube") and not missing:
             log.info(f"record {rid}: {path} is already on this channel as {row['video_id']}; nothing sent")
             warn_if_edited(rid, meta, row)
@@ -187,7 +187,7 @@ class Publisher:
         from googleapiclient.http import MediaFileUpload
 
         if not Path(path).is_file():
-            raise BadInput(f"{path}: no such caption file; run cs-caption again")
+            raise BadInput(f"captions.srt: {path}: no such caption file; run cs-caption again")
         body = {"snippet": {"videoId": video_id, "language": language, "name": "", "isDraft": False}}
         media = MediaFileUpload(path, mimetype="application/octet-stream")
         return self.call(self.service.captions().insert(part="snippet", body=body, media_body=media), "captions.insert")["id"]
@@ -232,15 +232,17 @@ def warn_if_edited(rid: str, meta: dict, row: dict) -> None:
 
 
 def check_thumbnail(path: str) -> str:
-    """The thumbnail's MIME type; BadInput unless it is a JPEG or PNG of at most 2 MB."""
+    """The MIME type of the record's thumb.path; BadInput naming that key unless it is a JPEG or PNG of at most
+    2 MB."""
     if not Path(path).is_file():
-        raise BadInput(f"{path}: no such thumbnail; run cs-thumb again")
+        raise BadInput(f"thumb.path: {path}: no such thumbnail; run cs-thumb again")
     kind = metadata.image_kind(path)
     if kind is None:
-        raise BadInput(f"{path}: the thumbnail is not a JPEG or PNG; run cs-thumb again")
+        raise BadInput(f"thumb.path: {path}: the thumbnail is not a JPEG or PNG; run cs-thumb again")
     size = os.path.getsize(path)
     if size > metadata.THUMBNAIL_MAX:
-        raise BadInput(f"{path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most 2 MB (save it as JPEG)")
+        raise BadInput(f"thumb.path: {path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most 2 MB "
+                       "(save it as JPEG)")
     return kind
 
 
