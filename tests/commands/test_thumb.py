@@ -124,6 +124,10 @@ def test_long_title_is_wrapped_to_three_lines(tmp_path):
     assert short_lines == ["Sky"] and short_font.size >= 120
     image = thumbnail.overlay_title(Image.new("RGB", (1280, 720), "gray"), title, font_path)
     assert image.size == (1280, 720)
+    # a long word in a narrow column shrinks the font rather than break as "Ho / mebrewing"
+    words = "The Ultimate Guide to Homebrewing"
+    narrow_font, narrow = thumbnail.layout(words, font_path, (682, 446))
+    assert " ".join(narrow).split() == words.split() and narrow_font.size < 128
 
 
 def test_jpeg_quality_drops_until_it_fits():
@@ -220,7 +224,7 @@ def test_a_video_of_cards_gets_wordless_card_thumbnails(tmp_path, video):
                  "-n", "2", "--no-text", cwd=tmp_path)
     assert run.code == 0, run.stderr
     first = np.asarray(open_jpeg(tmp_path / run.records[0]["thumbs"][0]["path"]), dtype=np.float32)
-    drawn = np.asarray(picture_cards.poster(1280, 720, "🐝", 0, 720 * 0.94), dtype=np.float32)
+    drawn = np.asarray(picture_cards.poster(1280, 720, "🐝", 0, (0, 0, 1280, 720)), dtype=np.float32)
     assert float(np.abs(first - drawn).mean()) < 3  # the bee card, not a frame of the test video
     assert [t["score"] for t in run.records[0]["thumbs"]] == [1.0, 0.95]
     mixed_first = np.asarray(open_jpeg(tmp_path / run.records[1]["thumbs"][0]["path"]), dtype=np.float32)

@@ -65,11 +65,12 @@ class Thumb(pipe.Stage):
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
         title = title_of(record) if self.text else ""
         font_path = self._font(record, title)
-        chosen = self._backgrounds(record, path, title, font_path)
+        chosen = self._backgrounds(record, path, title)
         inputs = self.inputs(record)
         thumbs = []
         for number, frame in enumerate(chosen, 1):
-            image = thumbnail.overlay_title(frame.image, title, font_path) if title else frame.image
+            image = thumbnail.overlay_title(frame.image, title, font_path, frame.text_width, frame.shade) if title \
+                else frame.image
             data = thumbnail.encode_jpeg(image)
             target = artifacts.artifact_path(NAME, record["id"], inputs, f"-{number}.jpg")
             artifacts.atomic_write_bytes(target, data)
@@ -89,12 +90,11 @@ class Thumb(pipe.Stage):
                      "install fonts-noto-core or fonts-noto-cjk, or give --font")
         return font_path
 
-    def _backgrounds(self, record: Record, path: str, title: str, font_path: str | None) -> list[Any]:
+    def _backgrounds(self, record: Record, path: str, title: str) -> list[Any]:
         """The thumbnails' pictures, best first: wordless cards for a video of cards, else its best frames."""
         from ..media import thumbnail
 
-        room = thumbnail.title_block(title, font_path)[2] - 24 if title else thumbnail.HEIGHT * 0.94
-        posters = _posters(card_emoji(record), title, self.variants, room)
+        posters = _posters(card_emoji(record), record.get("topic"), title, self.variants)
         if posters:
             return posters
         duration, width, height = _shape(record["video"], path)
@@ -114,23 +114,28 @@ def card_emoji(record: Record) -> list[str]:
     return list(dict.fromkeys(shot["emoji"] for shot in shots))
 
 
-def _posters(emoji: list[str], title: str, count: int, bottom: float) -> list[Any]:
-    """For a video of cards: COUNT wordless cards, the title's own picture first, then the video's, each
-    above BOTTOM (where the title starts). A frame of the video would put its card's phrase behind the
-    thumbnail's title. Scores keep that order."""
+def _posters(emoji: list[str], topic: Any, title: str, count: int) -> list[Any]:
+    """For a video of cards: COUNT wordless cards, the topic's picture first, then the video's. A frame of
+    the video would put its card's phrase behind the thumbnail's title. The title runs down the left (the
+    right, for Arabic or Hebrew) and the picture fills the other side; scores keep that order."""
     if not emoji:
         return []
     from ..media import picture_cards, thumbnail
     from ..text import content_words
 
-    char, word = picture_cards.choose_emoji(content_words(title))
+    char, word = picture_cards.choose_emoji(content_words(topic if isinstance(topic, str) else ""), set(),
+                                            content_words(title))
     order = list(dict.fromkeys(([char] if word else []) + emoji))
-    posters = []
-    for number in range(count):
-        image = picture_cards.poster(thumbnail.WIDTH, thumbnail.HEIGHT, order[number % len(order)], number,
-                                     bottom)
-        posters.append(thumbnail.Frame(image, round(1.0 - 0.05 * number, 4), None))
-    return posters
+    width, height = thumbnail.WIDTH, thumbnail.HEIGHT
+    if not title:
+        box, text_width = (0, 0, width, height), width
+    else:
+        text_width = round(width * 0.62)
+        rtl = thumbnail.right_to_left(title)
+        box = (0, height * 0.06, width - text_width + 40, height * 0.94) if rtl else \
+            (text_width - 40, height * 0.06, width, height * 0.94)
+    return [thumbnail.Frame(picture_cards.poster(width, height, order[n % len(order)], n, box), round(1.0 - 0.05 * n, 4),
+                            None, text_width=text_width, shade=False) for n in range(count)]
 
 
 def _above_captions(record: Record, width: int, height: int) -> float:
@@ -179,7 +184,7 @@ def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, t
     contrast and brightness; the title (meta.title, else script.title, else title) is drawn large with an
     outline. JPEGs stay under YouTube's 2 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
     A video made only of cs-visuals cards gets its cards' pictures redrawn without their words instead
-    (the title's own emoji first), so no card phrase sits behind the title.
+    (the topic's picture first, the title beside it), so no card phrase sits behind the title.
 
     \b
     Reads:  video.path (and meta.title, script.title or title; captions: frames are taken from above

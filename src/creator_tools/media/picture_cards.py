@@ -234,44 +234,59 @@ def draw_card(path: Path, width: int, height: int, char: str, phrase: str, seed:
     """Write the card as a PNG of WIDTHxHEIGHT: gradient, emoji with a soft shadow, key phrase below, the
     two kept above where burned captions go (a phrase under a caption is unreadable)."""
     top, bottom = height * 0.06, _caption_top(width, height) - height * 0.03
-    _compose(width, height, char, phrase, seed, top, bottom, 0.55).save(path, format="PNG", compress_level=1)
+    _compose(width, height, char, phrase, seed, top, bottom).save(path, format="PNG", compress_level=1)
 
 
-def poster(width: int, height: int, char: str, seed: int, bottom: float):
-    """A card without words whose emoji fills the space above BOTTOM: a thumbnail's background when the
-    video is all cards (their phrases would sit behind the thumbnail's title)."""
-    return _compose(width, height, char, "", seed, height * 0.06, bottom, 0.9)
+def poster(width: int, height: int, char: str, seed: int, box: tuple[float, float, float, float]):
+    """A card without words whose emoji fills BOX (left, top, right, bottom): a thumbnail's background when
+    the video is all cards (their phrases would sit behind the thumbnail's title), the title beside it."""
+    image = _background(width, height, seed).convert("RGBA")
+    left, top, right, bottom = box
+    side = round(min(right - left, bottom - top) * 0.9)
+    glyph = emoji_image(char, side)
+    _place(image, glyph, (round(left + (right - left - glyph.width) / 2), round(top + (bottom - top - glyph.height) / 2)), side)
+    return _flat(image)
 
 
-def _compose(width: int, height: int, char: str, phrase: str, seed: int, top: float, bottom: float,
-             share: float):
-    """The card as an RGB image: the emoji (SHARE of the room's height, at most 0.48 of the frame's short
+def _compose(width: int, height: int, char: str, phrase: str, seed: int, top: float, bottom: float):
+    """The card as an RGB image: the emoji (0.55 of the room's height, at most 0.48 of the frame's short
     side) and the phrase, centred together in [TOP, BOTTOM]."""
-    from PIL import Image, ImageDraw, ImageFilter
+    from PIL import ImageDraw
 
     image = _background(width, height, seed).convert("RGBA")
     gap = height * 0.04 if phrase else 0
-    side = round(min(min(width, height) * 0.48, (bottom - top) * share))
+    side = round(min(min(width, height) * 0.48, (bottom - top) * 0.55))
     draw = ImageDraw.Draw(image)
     start = round(min(width, height) * 0.1)
     font, size, lines = _fit_phrase(draw, phrase, width, bottom - top - side - gap, start) if phrase else (None, 0, [])
     block = side + gap + len(lines) * size * 1.25
     y = top + (bottom - top - block) / 2  # emoji and phrase centred together in the space they may use
     glyph = emoji_image(char, side)
-    at = ((width - glyph.width) // 2, round(y + (side - glyph.height) / 2))
-    # a soft drop shadow, blurred at the glyph's own size (not the frame's)
-    margin = side // 10
-    shadow = Image.new("RGBA", (glyph.width + 2 * margin, glyph.height + 2 * margin), (0, 0, 0, 0))
-    shadow.paste((0, 0, 0, 110), (margin, margin), glyph.getchannel("A"))
-    shadow = shadow.filter(ImageFilter.GaussianBlur(side // 30))
-    image.alpha_composite(shadow, (at[0] - margin + side // 40, at[1] - margin + side // 25))
-    image.alpha_composite(glyph, at)
+    _place(image, glyph, ((width - glyph.width) // 2, round(y + (side - glyph.height) / 2)), side)
     y += side + gap
     with _render_lock:
         for line in lines:
             draw.text((width / 2, y), line, font=font, anchor="mt", fill="white",
                       stroke_width=max(3, size // 12), stroke_fill=(20, 20, 30))
             y += size * 1.25
+    return _flat(image)
+
+
+def _place(image, glyph, at: tuple[int, int], side: int) -> None:
+    """GLYPH onto IMAGE at AT with a soft drop shadow, blurred at the glyph's own size (not the frame's)."""
+    from PIL import Image, ImageFilter
+
+    margin = side // 10
+    shadow = Image.new("RGBA", (glyph.width + 2 * margin, glyph.height + 2 * margin), (0, 0, 0, 0))
+    shadow.paste((0, 0, 0, 110), (margin, margin), glyph.getchannel("A"))
+    shadow = shadow.filter(ImageFilter.GaussianBlur(side // 30))
+    image.alpha_composite(shadow, (at[0] - margin + side // 40, at[1] - margin + side // 25))
+    image.alpha_composite(glyph, at)
+
+
+def _flat(image):
+    from PIL import Image
+
     flat = Image.new("RGB", image.size)
     flat.paste(image, mask=image.getchannel("A"))
     return flat

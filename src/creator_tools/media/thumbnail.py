@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, ConfigError
-from . import ffmpeg
+from . import ffmpeg, fonts
 
 WIDTH, HEIGHT = 1280, 720
 MAX_BYTES = 2 * 1024 * 1024  # YouTube: "thumbnail images must be less than 2MB"
@@ -32,6 +32,8 @@ class Frame:
     image: Any  # PIL.Image.Image, 1280x720 RGB
     score: float
     tiny: Any  # numpy array: a 32x18 grey copy, to tell near-duplicate frames apart
+    text_width: int = WIDTH  # how wide the title may run from its edge (a poster keeps its picture's side)
+    shade: bool = True  # darken under the title (a busy frame needs it; a calm card does not)
 
 
 # --- candidate frames -----------------------------------------------------------------------------------
@@ -231,11 +233,14 @@ def _clusters(word: str) -> list[str]:
 
 
 def layout(text: str, font_path: str, box: tuple[int, int]) -> tuple[Any, list[str]]:
-    """The largest font size (from 128 px down to 44) at which TEXT fits BOX in at most 3 lines; at the
-    smallest size, the third line ends in an ellipsis if the text is still too long."""
+    """The largest font size (from 128 px down to 44) at which TEXT fits BOX in at most 3 lines without
+    breaking a word; at the smallest size, the third line ends in an ellipsis if the text is still too long."""
     width, height = box
+    spaced = [word for word in text.split() if not any(fonts.script_of(c) in ("cjk", "thai") for c in word)]
     for size in range(128, 43, -4):
         font = _load(font_path, size)
+        if size > 44 and any(font.getlength(word) > width for word in spaced):
+            continue  # "Ho / mebrewing": a word of a spaced script is broken only when nothing else fits
         lines = _wrap(text, font, width)
         line_height = int(size * 1.12)
         if len(lines) <= MAX_LINES and line_height * len(lines) <= height:
@@ -251,38 +256,46 @@ def layout(text: str, font_path: str, box: tuple[int, int]) -> tuple[Any, list[s
 MARGIN = 56
 
 
-def title_block(title: str, font_path: str) -> tuple[Any, list[str], int]:
-    """(font, lines, top): how `overlay_title` sets TITLE, and the y its first line starts at."""
-    font, lines = layout(title, font_path, (WIDTH - 2 * MARGIN, int(HEIGHT * 0.62)))
+def title_block(title: str, font_path: str, width: int = WIDTH) -> tuple[Any, list[str], int]:
+    """(font, lines, top): how `overlay_title` sets TITLE in WIDTH, and the y its first line starts at."""
+    font, lines = layout(title, font_path, (width - 2 * MARGIN, int(HEIGHT * 0.62)))
     return font, lines, HEIGHT - MARGIN - int(font.size * 1.12) * len(lines)
 
 
-def overlay_title(image: Any, title: str, font_path: str) -> Any:
-    """A copy of IMAGE with TITLE in large white letters with a black outline over a darkened lower part,
-    so it reads at 168x94 (YouTube's smallest thumbnail size)."""
+def overlay_title(image: Any, title: str, font_path: str, width: int = WIDTH, shade: bool = True) -> Any:
+    """A copy of IMAGE with TITLE in large white letters with a black outline, in the lower part (over a
+    darkening with SHADE) and WIDTH pixels from its side, so it reads at 168x94 (YouTube's smallest size)."""
     from PIL import Image, ImageDraw
 
     margin = MARGIN
-    font, lines, top = title_block(title, font_path)
+    font, lines, top = title_block(title, font_path, width)
     size = font.size
     line_height = int(size * 1.12)
     result = image.convert("RGB").copy()
-    shade = Image.new("L", (1, HEIGHT))  # a vertical gradient: clear at the top, 70% black under the text
-    start = max(0, top - 120)
-    for y in range(HEIGHT):
-        shade.putpixel((0, y), 0 if y < start else min(180, int(180 * (y - start) / max(1, top - start))))
-    result.paste(Image.new("RGB", (WIDTH, HEIGHT), "black"), (0, 0), shade.resize((WIDTH, HEIGHT)))
+    if shade:
+        _darken_below(result, top)
     draw = ImageDraw.Draw(result)
     stroke = max(3, size // 14)
-    right_to_left = _right_to_left(title)
+    rtl = right_to_left(title)
     for number, line in enumerate(lines):
-        x = WIDTH - margin - int(font.getlength(line)) if right_to_left else margin
+        x = WIDTH - margin - int(font.getlength(line)) if rtl else margin
         draw.text((x, top + number * line_height), line, font=font, fill=(255, 255, 255),
                   stroke_width=stroke, stroke_fill=(0, 0, 0))
     return result
 
 
-def _right_to_left(text: str) -> bool:
+def _darken_below(image: Any, top: int) -> None:
+    """A vertical gradient over IMAGE: clear above TOP - 120, 70% black from TOP (where the title starts)."""
+    from PIL import Image
+
+    shade = Image.new("L", (1, HEIGHT))
+    start = max(0, top - 120)
+    for y in range(HEIGHT):
+        shade.putpixel((0, y), 0 if y < start else min(180, int(180 * (y - start) / max(1, top - start))))
+    image.paste(Image.new("RGB", (WIDTH, HEIGHT), "black"), (0, 0), shade.resize((WIDTH, HEIGHT)))
+
+
+def right_to_left(text: str) -> bool:
     """Whether the first letter with a direction is Arabic or Hebrew: such titles align to the right."""
     import unicodedata
 
