@@ -109,6 +109,8 @@ class Stage(ABC):
         A key with no stored fingerprint was written by hand and is kept."""
         if not self.key or self.key not in record:
             return False
+        if schemas.problems(self.key, record[self.key]):  # a hand-edited key of the wrong shape: do it again
+            return False
         done_inputs = record.get("_inputs")
         stored = done_inputs.get(self.name) if isinstance(done_inputs, dict) else None
         if stored is not None and stored != fingerprint(self.inputs(record)):

@@ -183,6 +183,9 @@ def test_rerun_returns_ledger_entry_without_uploading(server, env, media):
     edited = {**record, "meta": {**record["meta"], "title": "A better title"}}
     warned = publish(server, env, [edited])
     assert warned.returncode == 0 and "meta title changed since video" in warned.stderr
+    # a hand-broken youtube key is not taken as "published": the ledger answers again, nothing is uploaded
+    broken = publish(server, env, [{**outputs(first)[0], "youtube": "x"}])
+    assert broken.returncode == 0 and outputs(broken)[0]["youtube"] == outputs(first)[0]["youtube"], broken.stderr
     assert_one_complete_video(server, media)
 
 
