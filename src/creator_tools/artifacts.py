@@ -93,12 +93,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def file_sha256(path: str | os.PathLike) -> str:
     """sha256 of a file, read in 1 MiB blocks so memory stays flat for any size."""
+    with open(path, "rb") as handle:
+        return stream_sha256(handle)
+
+
+def stream_sha256(stream: IO[bytes]) -> str:
+    """sha256 of what STREAM holds from here on, read in 1 MiB blocks."""
     import hashlib
 
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
+    while block := stream.read(1 << 20):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -143,6 +148,17 @@ def exists(path_or_uri: Any) -> bool:
     return os.path.isfile(path_or_uri)
 
 
+def _found(uri: str) -> tuple[Any, str, dict[str, Any]]:
+    """(store, key, head) of an object a record names; BadInput when it is not there."""
+    store, key = _store_of(uri)
+    found = store.head(key)
+    if found is None:
+        from .errors import BadInput
+
+        raise BadInput(f"{uri}: no such object in the store; re-run the stage that made it (with --force)")
+    return store, key, found
+
+
 def _store_of(uri: str) -> tuple[Any, str]:
     """(store, key) of a URI a record holds. A bucket missing from the store, or a URI with none, is that
     record's error (with -k the others go on), unlike the same fault in CS_OUT_DIR."""
@@ -166,12 +182,7 @@ def local_path(path_or_uri: Any) -> str:
     text = "" if path_or_uri is None else str(path_or_uri)
     if not storage.is_uri(text):
         return text
-    store, key = _store_of(text)
-    found = store.head(key)
-    if found is None:
-        from .errors import BadInput
-
-        raise BadInput(f"{text}: no such object in the store; re-run the stage that made it (with --force)")
+    store, key, found = _found(text)
     cached = _cache_path(found.get("sha256") or f"etag-{found.get('etag')}", key.rsplit("/", 1)[-1])
     if not cached.is_file():
         with atomic_output(cached) as temp:
@@ -205,29 +216,19 @@ def open_stream(path_or_uri: Any) -> IO[bytes]:
 def size_and_sha256(path_or_uri: Any) -> tuple[int, str]:
     """(bytes, sha256) of a file, or of an object without fetching it: the sha256 the toolkit stored with
     it, else one streamed pass (nothing kept on disk)."""
-    import hashlib
-
     from . import storage
 
     text = str(path_or_uri)
     if not storage.is_uri(text):
         return os.path.getsize(text), file_sha256(text)
-    store, key = _store_of(text)
-    found = store.head(key)
-    if found is None:
-        from .errors import BadInput
-
-        raise BadInput(f"{text}: no such object in the store; re-run the stage that made it (with --force)")
+    store, key, found = _found(text)
     if found.get("sha256"):
         return int(found["size"]), str(found["sha256"])
-    digest = hashlib.sha256()
     stream = store.open(key)
     try:
-        while block := stream.read(1 << 20):
-            digest.update(block)
+        return int(found["size"]), stream_sha256(stream)
     finally:
         stream.close()
-    return int(found["size"]), digest.hexdigest()
 
 
 def open_seekable(path_or_uri: Any, block: int = 8 << 20) -> IO[bytes]:
@@ -238,12 +239,7 @@ def open_seekable(path_or_uri: Any, block: int = 8 << 20) -> IO[bytes]:
     text = str(path_or_uri)
     if not storage.is_uri(text):
         return open(text, "rb")
-    store, key = _store_of(text)
-    found = store.head(key)
-    if found is None:
-        from .errors import BadInput
-
-        raise BadInput(f"{text}: no such object in the store; re-run the stage that made it (with --force)")
+    store, key, found = _found(text)
     return io.BufferedReader(_Ranges(store, key, int(found["size"])), buffer_size=block)
 
 

@@ -159,11 +159,12 @@ class S3Store(Store):
         return True
 
     def get(self, key: str, local: str) -> None:
+        import shutil
+
         with open(local, "wb") as out:
             stream = self.open(key)
             try:
-                while block := stream.read(1 << 20):
-                    out.write(block)
+                shutil.copyfileobj(stream, out, 1 << 20)
             finally:
                 stream.close()
 
