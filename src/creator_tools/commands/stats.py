@@ -55,15 +55,12 @@ def _not_the_store(db: str | None, **outputs: str | None) -> None:
 
 def _open_store(db: str | None, create: bool = False):
     """The stats store; only `pull` may create one, so a typo in --db is an error, not a new empty file."""
-    import os
-
     from ..stats.store import Store, default_url
 
-    url = db or default_url()
-    path = url.removeprefix("sqlite:///")
-    if not create and "://" not in path and not os.path.exists(path):
+    path = _store_path(db)
+    if not create and path and "://" not in path and not os.path.exists(path):
         raise BadInput(f"no stats store at {path}; check --db (or CS_STATS_DB), or run cs-stats pull first")
-    return Store(url)
+    return Store(db or default_url())
 
 
 class _FromStore(pipe.Stage):
