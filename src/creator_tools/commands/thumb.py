@@ -41,8 +41,9 @@ class Thumb(pipe.Stage):
         # The video file's hash (or path and size, for hand-made records) and the title name the work.
         source = video.get("sha256") or [video.get("path"), video.get("size_bytes")]
         found = {"video": source, "title": title_of(record) if self.text else "", "settings": self.settings()}
-        if card_emoji(record):  # only then, so thumbnails of other videos keep their fingerprints
-            found["cards"] = card_emoji(record)
+        cards = card_emoji(record)
+        if cards:  # only then, so thumbnails of other videos keep their fingerprints
+            found["cards"] = cards
         return found
 
     def artifacts(self, record: Record) -> list[str | None]:
@@ -144,10 +145,9 @@ def _above_captions(record: Record, width: int, height: int) -> float:
     captions = record.get("captions")
     if not (isinstance(captions, dict) and (captions.get("words") or captions.get("ass"))) or min(width, height) <= 0:
         return 1.0
-    from ..media.subtitles import ass_layout
+    from ..media.subtitles import caption_top
 
-    layout = ass_layout(width, height)
-    return max(0.5, (height - layout["margin_v"] - 2.6 * layout["size"]) / height)
+    return max(0.5, caption_top(width, height, line=1.3) / height)  # a little room for their outline
 
 
 def _shape(video: dict, path: str) -> tuple[float, int, int]:

@@ -209,14 +209,6 @@ def _wrap(draw, phrase: str, font, max_width: float) -> list[str]:
     return lines
 
 
-def _caption_top(width: int, height: int) -> float:
-    """Where cs-render's two lines of burned captions begin: a card keeps its words above them."""
-    from .subtitles import ass_layout
-
-    layout = ass_layout(width, height)
-    return height - layout["margin_v"] - 2 * layout["size"] * 1.25
-
-
 def _fit_phrase(draw, phrase: str, width: int, room: float, size: int) -> tuple[object, int, list[str]]:
     """(font, size, lines): SIZE or the largest smaller size whose lines fit the width and ROOM pixels of
     height; at the smallest size, the lines that fit (a key phrase is a few words, so that is rare)."""
@@ -233,7 +225,9 @@ def _fit_phrase(draw, phrase: str, width: int, room: float, size: int) -> tuple[
 def draw_card(path: Path, width: int, height: int, char: str, phrase: str, seed: int) -> None:
     """Write the card as a PNG of WIDTHxHEIGHT: gradient, emoji with a soft shadow, key phrase below, the
     two kept above where burned captions go (a phrase under a caption is unreadable)."""
-    top, bottom = height * 0.06, _caption_top(width, height) - height * 0.03
+    from .subtitles import caption_top
+
+    top, bottom = height * 0.06, caption_top(width, height) - height * 0.03
     _compose(width, height, char, phrase, seed, top, bottom).save(path, format="PNG", compress_level=1)
 
 

@@ -217,6 +217,13 @@ def ass_layout(width: int, height: int) -> dict:
     }
 
 
+def caption_top(width: int, height: int, line: float = 1.25) -> float:
+    """The y where burned captions' two lines (each LINE times the font size) begin in a WIDTHxHEIGHT frame:
+    cards keep their words above it, thumbnails their frames."""
+    layout = ass_layout(width, height)
+    return height - layout["margin_v"] - 2 * layout["size"] * line
+
+
 def _ass_clock(seconds: float) -> str:
     centis = max(0, round(seconds * 100))
     hours, rest = divmod(centis, 360_000)

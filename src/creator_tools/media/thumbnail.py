@@ -253,24 +253,16 @@ def layout(text: str, font_path: str, box: tuple[int, int]) -> tuple[Any, list[s
     return font, lines
 
 
-MARGIN = 56
-
-
-def title_block(title: str, font_path: str, width: int = WIDTH) -> tuple[Any, list[str], int]:
-    """(font, lines, top): how `overlay_title` sets TITLE in WIDTH, and the y its first line starts at."""
-    font, lines = layout(title, font_path, (width - 2 * MARGIN, int(HEIGHT * 0.62)))
-    return font, lines, HEIGHT - MARGIN - int(font.size * 1.12) * len(lines)
-
-
 def overlay_title(image: Any, title: str, font_path: str, width: int = WIDTH, shade: bool = True) -> Any:
     """A copy of IMAGE with TITLE in large white letters with a black outline, in the lower part (over a
     darkening with SHADE) and WIDTH pixels from its side, so it reads at 168x94 (YouTube's smallest size)."""
     from PIL import Image, ImageDraw
 
-    margin = MARGIN
-    font, lines, top = title_block(title, font_path, width)
+    margin = 56
+    font, lines = layout(title, font_path, (width - 2 * margin, int(HEIGHT * 0.62)))
     size = font.size
     line_height = int(size * 1.12)
+    top = HEIGHT - margin - line_height * len(lines)
     result = image.convert("RGB").copy()
     if shade:
         _darken_below(result, top)
