@@ -78,10 +78,12 @@ class Publish(pipe.Stage):
             return self._publisher
 
     def _local_checks(self, record: dict) -> str:
-        """Checks that need no network: meta shape, the video file is real media with a video stream."""
+        """Checks that need no network, before any quota is spent: meta shape, the video file is real media
+        with a video stream, the caption file is there, the thumbnail is a JPEG or PNG YouTube takes."""
         from .. import artifacts
         from ..media import ffmpeg
         from ..youtube import metadata
+        from ..youtube.publisher import check_thumbnail
 
         metadata.validate(record["meta"], scheduled=False)
         path = str((record["video"] or {}).get("path") or "")
@@ -105,6 +107,9 @@ class Publish(pipe.Stage):
         srt = (record.get("captions") or {}).get("srt")
         if srt and not os.path.isfile(srt):
             raise BadInput(f"captions.srt: {srt}: no such caption file; run cs-caption again")
+        thumb = (record.get("thumb") or {}).get("path")
+        if thumb:
+            check_thumbnail(thumb)
         return path
 
     def process(self, record: dict) -> dict:
@@ -121,10 +126,9 @@ class Publish(pipe.Stage):
 
     def preflight(self, record: dict) -> dict:
         """--check: everything publishing needs, without uploading; the record passes through unchanged."""
+        from .. import artifacts
         from ..youtube import auth as yt_auth
         from ..youtube import client, metadata
-        from .. import artifacts
-        from ..youtube.publisher import check_thumbnail
 
         pub = self.publisher()
         client.refresh(pub.token)
@@ -135,8 +139,6 @@ class Publish(pipe.Stage):
         size, sha = artifacts.size_and_sha256(path)
         row = pub.uploads().get(sha)
         wanted = pub.wanted(record)
-        if wanted["thumbnail"]:
-            check_thumbnail(wanted["thumbnail"])
         if not (row and row.get("video_id")):
             metadata.validate(record["meta"])
         from ..youtube.quota import describe

@@ -120,10 +120,6 @@ class Publisher:
         wanted = self.wanted(record)
         steps = (row or {}).get("steps", {})
         missing = [k for k, v in wanted.items() if v and k not in steps]
-        if wanted["thumbnail"]:  # local problems fail before any quota is spent, as --check says
-            check_thumbnail(wanted["thumbnail"])
-        if wanted["captions"] and not Path(wanted["captions"]).is_file():
-            raise BadInput(f"captions.srt: {wanted['captions']}: no such caption file; run cs-caption again")
         if row and row.get("youtube") and not missing:
             log.info(f"record {rid}: {path} is already on this channel as {row['video_id']}; nothing sent")
             warn_if_edited(rid, meta, row)
