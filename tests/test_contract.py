@@ -3,6 +3,7 @@ pipe options, and a man page that is up to date with the click definitions."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -52,9 +53,9 @@ def test_record_commands_take_the_common_options(script):
 
 def test_man_pages_are_up_to_date(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "bin" / "gen-man"), str(tmp_path)], check=True)
-    fresh = {p.name: p.read_text() for p in tmp_path.glob("*.1")}
-    stored = {p.name: p.read_text() for p in (ROOT / "man").glob("*.1")}
-    assert set(fresh) == {f"{name}.1" for name in SCRIPTS}
+    fresh = {p.name: p.read_text() for p in tmp_path.glob("*.[17]")}
+    stored = {p.name: p.read_text() for p in (ROOT / "man").glob("*.[17]")}
+    assert set(fresh) == {f"{name}.1" for name in SCRIPTS} | {"creator-tools.7"}
     stale = [name for name in fresh if stored.get(name) != fresh[name]]
     assert not stale, f"man/ is stale for {stale}: run `make man` and commit man/"
 
@@ -67,3 +68,32 @@ def test_names_copied_for_a_quick_help_match_their_source():
 
     assert caption.STT_MODEL_ENV == stt.MODEL_ENV
     assert publish.DEFAULT_BUDGET == quota.DEFAULT_BUDGET
+
+
+def test_readme_environment_table_is_up_to_date():
+    from creator_tools.core import config
+
+    text = (ROOT / "README.md").read_text()
+    begin, end = text.index(config.README_BEGIN) + len(config.README_BEGIN), text.index(config.README_END)
+    assert text[begin:end].strip() == config.markdown_table(), "README.md's environment table is stale: run `make man`"
+
+
+ENV_READ = re.compile(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[|envvar=\"")
+
+
+def test_every_environment_read_goes_through_the_config_table():
+    """One table of variables (core/config.py): a read anywhere else would be missing from the docs."""
+    source = ROOT / "src" / "creator_tools"
+    found = [f"{path.relative_to(source)}:{n}" for path in sorted(source.rglob("*.py")) if path.name != "config.py"
+             for n, line in enumerate(path.read_text().splitlines(), 1) if ENV_READ.search(line)]
+    assert not found, f"read these through creator_tools.core.config (add the variable to its table): {found}"
+
+
+def test_every_variable_named_in_code_is_in_the_table():
+    """CS_* names in messages and `config.get(...)` calls all exist in the table (a typo reads nothing)."""
+    from creator_tools.core import config
+
+    source = ROOT / "src" / "creator_tools"
+    named = {m for path in source.rglob("*.py") for m in re.findall(r"\bCS_[A-Z][A-Z0-9_]*[A-Z0-9]\b", path.read_text())}
+    patterns = {"CS_IMAGES", "CS_FFPROBE_TIMEOUT"}  # a prefix (openai_config), another helper's variable
+    assert not sorted(named - set(config.TABLE) - patterns)

@@ -19,6 +19,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
 from . import __version__, log, pipe
+from .core import config
 from .engines import OncePerProcess
 from .errors import ConfigError, CSError, EngineError
 from .records import Item, new_id
@@ -26,9 +27,9 @@ from .records import Item, new_id
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-FAKE_VERSION_ENV = "CS_FAKE_VERSION"  # tests only: a worker started with it claims that version
+FAKE_VERSION_ENV = config.variable("CS_FAKE_VERSION")  # tests only: a worker started with it claims that version
 CONNECT_TIMEOUT_S = 10
-WORKERS_TIMEOUT_ENV = "CS_CLUSTER_WAIT"  # seconds to wait for a first worker (default 30)
+WORKERS_TIMEOUT_ENV = config.variable("CS_CLUSTER_WAIT")  # seconds to wait for a first worker (default 30)
 
 
 class KilledWorker(EngineError):
@@ -156,7 +157,7 @@ def _address_in(path: str) -> str:
 def check_workers(client: Client, resources: dict[str, float]) -> int:
     """Wait for a worker, refuse workers that run another creator-tools or write to another CS_OUT_DIR, and
     return the cluster's total worker threads (the default -j)."""
-    wait = float(os.environ.get(WORKERS_TIMEOUT_ENV) or 30)
+    wait = config.number(WORKERS_TIMEOUT_ENV)
     try:
         client.wait_for_workers(1, timeout=wait)
     except TimeoutError:
@@ -231,9 +232,7 @@ def facts(dask_worker: Any = None) -> dict[str, str]:
     """What must agree between the client and every worker (Client.run passes `dask_worker`)."""
     import socket
 
-    from .artifacts import OUT_DIR_ENV
-
-    where = os.environ.get(OUT_DIR_ENV) or "cs-out"  # as given: pathlib would turn s3://b into s3:/b
+    where = config.out_location()  # as given: pathlib would turn s3://b into s3:/b
     name = str(dask_worker.name) if dask_worker is not None else "client"
     return {"version": version(), "name": name, "host": socket.gethostname(),
             "out_dir": where if "://" in where else os.path.abspath(where)}
@@ -242,7 +241,7 @@ def facts(dask_worker: Any = None) -> dict[str, str]:
 def version() -> str:
     """creator-tools' version plus a hash of its installed source, so an edited checkout counts as different.
     CS_FAKE_VERSION replaces it: the tests start one worker with it to see the mismatch reported."""
-    fake = os.environ.get(FAKE_VERSION_ENV)
+    fake = config.get(FAKE_VERSION_ENV)
     return fake or f"{__version__}+{_source_hash()}"
 
 

@@ -22,6 +22,7 @@ from typing import IO, Any, Callable, Iterable, Iterator
 import click
 
 from . import log, schemas
+from .core import config, files
 from .errors import BadInput, ConfigError, CSError, ExitStatus, MissingInput, QuotaDeferred, UsageError
 from .records import Item, Record, fingerprint, new_id, read_items, write
 
@@ -312,8 +313,10 @@ def _give_id(record: Record) -> None:
 def _explain(exc: Exception) -> CSError:
     """An exception no stage turned into a toolkit error: a folder under CS_OUT_DIR that cannot be made is
     the user's setting (`CS_OUT_DIR=notes.txt/out`); anything else is a bug, one line unless CS_DEBUG=1."""
-    out_dir = os.environ.get("CS_OUT_DIR") or "cs-out"
+    out_dir = config.out_location()
     filename = getattr(exc, "filename", None)
+    if files.no_space(exc):  # [Errno 28] with no path: say which folder is full and what to do
+        return files.DiskFull(os.path.dirname(os.path.abspath(filename)) if isinstance(filename, str) else out_dir)
     if isinstance(exc, OSError) and isinstance(filename, str) and "://" not in out_dir:
         inside = os.path.abspath(filename) + os.sep
         if inside.startswith(os.path.abspath(out_dir) + os.sep) or os.path.abspath(out_dir).startswith(inside):
@@ -387,7 +390,8 @@ def _emit(out: IO[str], record: Record) -> None:
                       "infinity); this is a bug, please report it with the input record") from None
     except OSError as exc:  # a full disk: one line, not a traceback
         _silence_stdout()
-        name = "stdout" if out is sys.stdout else getattr(out, "name", "the output")
+        name = "stdout" if out is sys.stdout else getattr(out, "name", None)
+        name = name if isinstance(name, str) else "the -o file"  # an AtomicFile's handle is named by its fd
         raise CSError(f"cannot write to {name}: {exc.strerror}; free space or choose another -o") from None
 
 
@@ -430,82 +434,62 @@ def _not_also(metrics: str, opts: PipeOptions) -> None:
                              "Choose another file for --metrics")
 
 
-def special_file(path: str) -> bool:
-    """A device or FIFO (/dev/null, /dev/full, mkfifo): written straight to, never replaced by a rename."""
-    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+special_file = files.special_file  # a FIFO or device: written straight to, never replaced by a rename
 
 
 class _Output:
-    """Where records go: stdout; a special file, written straight to; or a temp file beside a regular
-    file, renamed over it only when the run ends well (a failed run leaves the old file as it was)."""
+    """Where records go: stdout; a special file, written straight to; or an exclusive temp file beside a
+    regular file, renamed over it only when the run ends well (a failed run leaves the old file as it was)."""
 
     def __init__(self, path: str | None):
-        self.path, self.temp = path, None
+        self.path, self.file = path, None
         if not path or path == "-":
             self.handle: IO[str] = sys.stdout
             return
-        real = output_path("-o", path, "out.jsonl")
-        if not special_file(real):
-            self.temp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.{os.getpid()}.tmp")
+        output_path("-o", path, "out.jsonl")
         try:
-            self.handle = open(self.temp or real, "w", encoding="utf-8")
+            self.file = files.AtomicFile(path)
+        except files.DiskFull as exc:
+            raise UsageError(f"cannot write -o {path}: {exc.message}") from None
         except OSError as exc:
             raise UsageError(f"cannot write -o {path} ({exc.strerror}); choose another path") from None
-        self.real = real
+        self.handle = self.file.handle
 
     @property
     def replaces(self) -> bool:
-        return self.temp is not None
+        return self.file is not None and self.file.replaces
 
     def finish(self, ok: bool, announce: bool = True) -> bool:
         """Publish the output when OK, else discard it; False when publishing failed."""
-        if self.handle is sys.stdout:
+        if self.file is None:
+            return True
+        if not ok:
+            self.file.discard()
+            if announce and self.replaces:
+                log.error(f"{self.path} left as it was; the partial output was discarded")
             return True
         try:
-            self.handle.close()
-        except OSError:
-            ok = False  # already reported by the write that failed
-        if not self.temp:
+            self.file.commit()
             return True
-        try:
-            if ok:
-                os.replace(self.temp, self.real)
-                return True
-            os.unlink(self.temp)
+        except files.DiskFull as exc:
+            log.error(f"cannot write -o {self.path}: {exc.message}; the records were not saved")
         except OSError as exc:  # the folder went away or lost its permissions during the run
-            log.error(f"cannot write -o {self.path} ({exc.strerror}); the records were not saved")
-            return False
-        if announce:
-            log.error(f"{self.path} left as it was; the partial output was discarded")
-        return True
+            if exc.strerror:  # a failed write was already reported by _emit
+                log.error(f"cannot write -o {self.path} ({exc.strerror}); the records were not saved")
+        return False
 
 
 def _write_metrics(path: str, metrics: "Metrics") -> bool:
     """Write the metrics as -o writes records (a device or FIFO straight, a file by rename); False, with
     one error line, when that fails (/dev/full, a folder removed meanwhile)."""
-    import tempfile
-
     try:
-        real = os.path.realpath(path)
-        if special_file(real):
-            with open(real, "w", encoding="utf-8") as handle:
-                handle.write(metrics.render())
-            return True
-        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.", suffix=".tmp", dir=os.path.dirname(real))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(metrics.render())
-            mask = os.umask(0)  # mkstemp makes owner-only files; metrics get the usual umask-based mode
-            os.umask(mask)
-            os.chmod(temp, 0o666 & ~mask)
-            os.replace(temp, real)
-        except BaseException:
-            os.unlink(temp)
-            raise
+        files.atomic_write_text(path, metrics.render())
         return True
+    except files.DiskFull as exc:
+        log.error(f"cannot write --metrics {path}: {exc.message}; the records were written")
     except OSError as exc:
         log.error(f"cannot write --metrics {path} ({exc.strerror}); the records were written; choose another path")
-        return False
+    return False
 
 
 # --- metrics --------------------------------------------------------------------------------------------
@@ -571,7 +555,7 @@ _COMMON = [
     click.option("--force", is_flag=True, help="Redo work even when a record already has this stage's output."),
     click.option("-q", "--quiet", is_flag=True, help="No progress or info on stderr (errors still show)."),
     click.option("--metrics", metavar="FILE", help="Write counts and timings in Prometheus text format to FILE."),
-    click.option("--cluster", envvar="CS_CLUSTER", metavar="ADDRESS",
+    click.option("--cluster", envvar=config.variable("CS_CLUSTER"), metavar="ADDRESS",
                  help="Process records on the workers of the Dask cluster at ADDRESS (tcp://HOST:8786 or a "
                       "scheduler file; env CS_CLUSTER); see docs/cluster.md."),
 ]

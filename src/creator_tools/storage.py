@@ -80,19 +80,14 @@ class LocalStore(Store):
             os.link(local, target)
         except FileExistsError:
             return False
-        except OSError:  # another file system: copy beside it, then link the finished copy into place
+        except OSError:  # another file system: copy beside it, then publish the finished copy if still absent
             import shutil
-            import tempfile
 
-            fd, temp = tempfile.mkstemp(prefix=".put.", dir=os.path.dirname(target))
-            os.close(fd)
-            try:
-                shutil.copyfile(local, temp)
-                os.link(temp, target)
-            except FileExistsError:
-                return False
-            finally:
-                os.unlink(temp)
+            from .core import files
+
+            with files.atomic_publish(target, replace=False) as out:
+                shutil.copyfile(local, out.temp)
+            return out.won
         return True
 
     def get(self, key: str, local: str) -> None:

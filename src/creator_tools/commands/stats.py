@@ -24,6 +24,7 @@ import sys
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..errors import BadInput, UsageError
 from ..records import Record
 
@@ -31,7 +32,7 @@ NAME = "cs-stats"
 
 
 def _db_option(fn):
-    return click.option("--db", envvar="CS_STATS_DB", metavar="URL",
+    return click.option("--db", envvar=config.variable("CS_STATS_DB"), metavar="URL",
                         help="Stats store: a SQLite file or postgresql://user@host:port/db "
                              "[env CS_STATS_DB; default $XDG_STATE_HOME/creator-tools/stats.sqlite].")(fn)
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .. import pipe
+from ..core import config
 from ..engines import tts
 from ..errors import BadInput, UsageError
 from ..media import textnorm
@@ -151,10 +152,10 @@ class VoiceStage(pipe.Stage):
 @pipe.stage_command("voice")
 @click.option("--engine", envvar=tts.ENGINE_ENV, default=tts.DEFAULT_ENGINE, show_default=True, metavar="NAME",
               help=f"TTS engine: piper, espeak or openai (env {tts.ENGINE_ENV}).")
-@click.option("--voice", "voice", envvar="CS_TTS_VOICE", metavar="VOICE",
+@click.option("--voice", "voice", envvar=config.variable("CS_TTS_VOICE"), metavar="VOICE",
               help="Piper voice name or .onnx path (default: the bundled en_US-joe-medium); espeak-ng voice "
                    "(default: the script's language); OpenAI voice (default: alloy).")
-@click.option("--model", envvar="CS_TTS_MODEL", metavar="NAME", help="Model for --engine openai (default: tts-1).")
+@click.option("--model", envvar=config.variable("CS_TTS_MODEL"), metavar="NAME", help="Model for --engine openai (default: tts-1).")
 @click.option("--rate", type=pipe.FiniteRange(0.25, 4.0), default=1.0, show_default=True,
               help="Speaking speed: 1.2 is 20% faster.")
 @click.option("--gap", type=pipe.FiniteRange(0.0, 5.0), default=0.25, show_default=True,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import functools
-import os
 import threading
 from typing import Any, Callable, NamedTuple, Sequence
 
 import click
 
 from .. import engines as registry
+from ..core import config
 from .. import pipe  # FiniteRange: click glue shared with the commands
 from ..errors import EngineError
 
@@ -38,8 +38,8 @@ class LLMSettings(NamedTuple):
 
     def resolved(self) -> "LLMSettings":
         """Fill blanks from the environment: CS_LLM_ENGINE, CS_LLM_MODEL, CS_LLM_SEED."""
-        engine = self.engine or os.environ.get("CS_LLM_ENGINE") or default_engine()
-        model = self.model or os.environ.get("CS_LLM_MODEL") or None
+        engine = self.engine or config.get("CS_LLM_ENGINE") or default_engine()
+        model = self.model or config.get("CS_LLM_MODEL") or None
         seed = self.seed if self.seed is not None else _int_env("CS_LLM_SEED")
         return LLMSettings(engine, model, seed, self.temperature)
 
@@ -51,11 +51,11 @@ class LLMSettings(NamedTuple):
 
 def default_engine() -> str:
     """`openai` when an API is configured, else the bundled local model."""
-    return "openai" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "local"
+    return "openai" if config.first("OPENAI_BASE_URL", "OPENAI_API_KEY") else "local"
 
 
 def _int_env(name: str) -> int | None:
-    value = os.environ.get(name)
+    value = config.get(name)
     return int(value) if value and value.lstrip("-").isdigit() else None
 
 

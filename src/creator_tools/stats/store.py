@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any, Iterable, Sequence
 
 from ..errors import ConfigError
+from ..core import config
 
 METRICS = ("views", "watch_minutes", "avg_view_s", "avg_view_pct", "likes", "subs_gained")
 
@@ -45,8 +46,8 @@ CREATE TABLE IF NOT EXISTS pulls (
 
 def default_url() -> str:
     """`$CS_STATS_DB`, else `$XDG_STATE_HOME/creator-tools/stats.sqlite` (~/.local/state when unset)."""
-    if os.environ.get("CS_STATS_DB"):
-        return os.environ["CS_STATS_DB"]
+    if config.is_set("CS_STATS_DB"):
+        return config.get("CS_STATS_DB")
     from ..youtube.ledger import state_dir  # the one XDG state directory of the toolkit
 
     return str(state_dir() / "stats.sqlite")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import ConfigError
+from ..core import config
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -59,7 +60,7 @@ LATER_COLUMNS = (("uploads", "record", "TEXT"), ("uploads", "claimed_by", "TEXT"
 
 def state_dir() -> Path:
     """$XDG_STATE_HOME/creator-tools (default ~/.local/state/creator-tools): the toolkit's one state folder."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    base = config.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(base) / "creator-tools"
 
 
@@ -69,7 +70,7 @@ def database_path() -> Path:
 
 def default_url() -> str:
     """$CS_DB, else the SQLite file under the state folder."""
-    return os.environ.get("CS_DB") or str(database_path())
+    return config.get("CS_DB") or str(database_path())
 
 
 def is_postgres(url: str) -> bool:
