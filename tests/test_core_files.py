@@ -28,8 +28,9 @@ def _meta_input(tmp_path):
     return path
 
 
-def _run(*argv, **kwargs):
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=60, **kwargs)
+def _run(command, *argv, **kwargs):
+    return subprocess.run([os.path.join(os.path.dirname(sys.executable), command), *argv], capture_output=True,
+                          text=True, timeout=60, **kwargs)
 
 
 def test_planted_link_at_the_old_temp_name_is_never_followed(tmp_path):
@@ -159,7 +160,7 @@ def test_full_disk_names_the_folder():
 
 
 def test_full_disk_metrics_is_one_line(tmp_path):
-    result = _run("cs-idea", "--dry-run", "--metrics", "/dev/full", "-i", str(_meta_input(tmp_path)))
+    result = _run("cs-idea", "-q", "--dry-run", "--metrics", "/dev/full", "-i", str(_meta_input(tmp_path)))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "cs-idea: error: cannot write --metrics /dev/full: no space left in /dev; free space there "

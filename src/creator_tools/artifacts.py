@@ -46,6 +46,12 @@ def cache_dir() -> Path:
     return folder
 
 
+def scratch(prefix: str):
+    """A per-run scratch folder under $CS_OUT_DIR/.tmp/ (cs-render's segments, cs-thumb's frames), removed
+    at the end; a killed run's is swept by the next run, so nothing piles up in /tmp (core.files.scratch)."""
+    return files.scratch(out_dir(), prefix)
+
+
 def artifact_path(kind: str, record_id: str, inputs: Any, suffix: str) -> Path:
     """cs-out/KIND/ID-HASH.SUFFIX: the same inputs always name the same file."""
     safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(record_id))[:40] or "record"

@@ -119,6 +119,8 @@ VARIABLES: tuple[Variable, ...] = (
              "(doubled each time).", YOUTUBE, "youtube"),
     Variable("CS_DB", None, "Upload and quota ledger: a SQLite file or postgresql://...; default "
              "$XDG_STATE_HOME/creator-tools/youtube.sqlite.", YOUTUBE, "youtube"),
+    Variable("CS_DB_TIMEOUT", "30", "Seconds a command waits for a SQLite ledger or store another process has "
+             "locked (a migration, a long write) before saying it is busy.", YOUTUBE, "youtube"),
     Variable("CS_STATS_DB", None, "The stats store: a SQLite file or postgresql://...; default "
              "$XDG_STATE_HOME/creator-tools/stats.sqlite.", ("cs-stats", "cs-idea"), "youtube"),
     # --- storage (read by boto3, listed so people find them) --------------------------------------------

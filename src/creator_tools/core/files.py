@@ -280,6 +280,18 @@ def scratch_dir(base: str | os.PathLike, prefix: str) -> Path:
         raise
 
 
+@contextmanager
+def scratch(base: str | os.PathLike, prefix: str) -> Iterator[Path]:
+    """`scratch_dir` for the block, removed when it ends however it ends (a SIGKILL: by the next sweep)."""
+    import shutil
+
+    folder = scratch_dir(base, prefix)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
