@@ -97,3 +97,95 @@ def test_every_variable_named_in_code_is_in_the_table():
     named = {m for path in source.rglob("*.py") for m in re.findall(r"\bCS_[A-Z][A-Z0-9_]*[A-Z0-9]\b", path.read_text())}
     patterns = {"CS_IMAGES", "CS_FFPROBE_TIMEOUT"}  # a prefix (openai_config), another helper's variable
     assert not sorted(named - set(config.TABLE) - patterns)
+
+
+# --- layers -------------------------------------------------------------------------------------------
+
+PACKAGE = ROOT / "src" / "creator_tools"
+LOWER = ("core", "engines", "media", "youtube", "stats", "storage")  # below the CLI layer
+CLI_LAYER = ("creator_tools.pipe", "creator_tools.pipeline", "creator_tools.commands", "click")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    """Every import in creator_tools (top level and inside functions), as absolute module names."""
+    import ast
+
+    graph: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in node.names)  # `from . import pipe`
+    return graph
+
+
+def test_no_import_circle_anywhere():
+    """Modules import downwards only (function-level imports included): a circle means a layer is wrong."""
+    graph = _imports()
+    edges = {name: {m for m in found if m in graph and m != name} for name, found in graph.items()}
+    for name in graph:  # a package's own __init__ is not an edge back up
+        edges[name] = {m for m in edges[name] if not name.startswith(m + ".")}
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in edges[node]:
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    assert not circles, f"import circles: {circles}"
+
+
+def test_lower_layers_never_import_click_or_the_cli():
+    """core/, engines/, media/, youtube/, stats/ and storage build records' work; the CLI layer (click, pipe,
+    pipeline/, commands/) is above them, so an engine is usable without a command line."""
+    bad = []
+    for name, found in _imports().items():
+        if name.split(".")[1:2] and name.split(".")[1] in LOWER:
+            bad += [f"{name} imports {m}" for m in found if m.startswith(CLI_LAYER)]
+    assert not bad, bad
+
+
+def test_no_command_imports_another():
+    bad = [f"{name} imports {m}" for name, found in _imports().items() if name.startswith("creator_tools.commands.")
+           for m in found if m.startswith("creator_tools.commands.") and m != name]
+    assert not bad, bad
+
+
+def test_core_imports_nothing_above_it():
+    allowed = ("creator_tools.core", "creator_tools.errors")
+    bad = [f"{name} imports {m}" for name, found in _imports().items() if name.startswith("creator_tools.core")
+           for m in found if m.startswith("creator_tools") and not m.startswith(allowed)]
+    assert not bad, bad

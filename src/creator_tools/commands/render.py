@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # Everything else (ffmpeg helpers, subprocess, hashlib, tempfile, threads, pathlib) is imported where it is
 # used, so `cs-render --help` loads little beyond click and the pipe driver.
 
-PRESETS = {"short": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
+from ..media.frames import PRESETS  # noqa: E402  (shared with cs-visuals)
 TARGET_LUFS = -14.0
 PAN_MARGIN = 1.08  # stills are prepared this much larger than the frame: room for the Ken Burns pan
 

@@ -11,7 +11,7 @@ from .. import log, pipe
 from ..core import config
 from ..errors import BadInput, ConfigError, QuotaDeferred, UsageError
 from ..records import Record
-from .render import PRESETS
+from ..media.frames import PRESETS
 
 # The providers, Pillow, the emoji tables and the shot planner load when a record is processed, so --help
 # stays quick; the environment names the options read are copied here.

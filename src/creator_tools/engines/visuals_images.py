@@ -73,8 +73,6 @@ class ImagesProvider(Provider):
 
     def __init__(self, settings: VisualSettings):
         super().__init__(settings)
-        import os
-
         from .openai_config import openai_config
 
         self.config = openai_config("images", prefix="CS_IMAGES", retries=4, timeout=180.0)
