@@ -34,7 +34,9 @@ def run(stage: Stage, opts: PipeOptions, cluster: Orderer | None = None) -> int:
     log.setup(f"cs-{stage.name}", opts.quiet)
     metrics = Metrics(f"cs-{stage.name}")
     if opts.metrics:  # a path that cannot take the file fails now, not after every record was done
-        check_metrics_path(opts)
+        check_metrics_path(opts, f"cs-{stage.name}")
+    if writes_files(stage) and not opts.dry_run:
+        check_out_dir()  # once, before any record's expensive work (a model load, a synthesis)
     output = Output(opts.output)
     status = ExitStatus.ERROR  # until the drive returns: an escaping error must not publish partial output
     try:
@@ -56,6 +58,31 @@ def run(stage: Stage, opts: PipeOptions, cluster: Orderer | None = None) -> int:
         if opts.metrics and not write_metrics(opts.metrics, metrics) and status == ExitStatus.OK:
             status = ExitStatus.ERROR
     return int(status)
+
+
+def writes_files(stage: Stage) -> bool:
+    """Stages whose key points at files (they override `artifacts`) write under CS_OUT_DIR."""
+    return type(stage).artifacts is not Stage.artifacts
+
+
+def check_out_dir() -> None:
+    """ConfigError now, not after each record's work, when CS_OUT_DIR cannot take files: a file on its path,
+    a folder without write permission (`CS_OUT_DIR=/proc/out`, a read-only mount). A store URL is checked by
+    artifacts.out_dir (the bucket answers)."""
+    location = config.out_location()
+    if "://" in location:
+        from .. import artifacts
+
+        artifacts.out_dir()
+        return
+    fix = "point CS_OUT_DIR at a folder you can write to"
+    for folder in [*parents(location), "/" if os.path.isabs(location) else "."]:  # the nearest that exists decides
+        if os.path.isdir(folder):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ConfigError(f"CS_OUT_DIR={location}: cannot write in {folder} (permission denied); {fix}")
+            return
+        if os.path.lexists(folder):
+            raise ConfigError(f"CS_OUT_DIR={location}: {folder} is a file, not a folder; {fix}")
 
 
 def drive(stage: Stage, opts: PipeOptions, out: IO[str], metrics: Metrics, cluster: Orderer | None = None) -> ExitStatus:

@@ -45,9 +45,9 @@ def output_path(flag: str, path: str, example: str) -> str:
     return real
 
 
-def check_metrics_path(opts: "PipeOptions") -> None:
+def check_metrics_path(opts: "PipeOptions", command: str) -> None:
     """--metrics names a file we can write that is neither -o nor an input: checked before any record."""
-    output_path("--metrics", opts.metrics, "metrics.prom")
+    output_path("--metrics", opts.metrics, f"{command}.prom")
     _not_also(opts.metrics, opts)
 
 
