@@ -45,9 +45,6 @@ class TTS(ABC):
     name: str = ""
     voice: str = ""  # what the record calls the voice: a Piper voice name, an espeak voice, an OpenAI voice
     sample_rate: int = 22050
-    # Spoken words per minute at rate 1.0, measured on narration (bench/length.sh); cs-script budgets words
-    # with it. None: unknown, cs-script falls back to 150.
-    words_per_minute: float | None = None
 
     @abstractmethod
     def synthesize(self, text: str) -> bytes:
