@@ -43,6 +43,18 @@ def open_jpeg(path: str):
     return image
 
 
+def jpeg_quality_at_least(image, quality: int) -> bool:
+    """Whether IMAGE's luminance quantization table is no coarser than Pillow's at QUALITY."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, "JPEG", quality=quality)
+    reference = Image.open(buffer).quantization[0]
+    return sum(image.quantization[0]) <= sum(reference)
+
+
 def check_thumbs(out: dict, cwd: Path, count: int) -> None:
     thumbs = out["thumbs"]
     assert len(thumbs) == count
@@ -50,9 +62,10 @@ def check_thumbs(out: dict, cwd: Path, count: int) -> None:
         path = cwd / thumb["path"]
         data = path.read_bytes()
         assert data[:3] == b"\xff\xd8\xff"  # JPEG
-        assert len(data) == thumb["size_bytes"] <= 2 * 1024 * 1024
+        assert len(data) == thumb["size_bytes"] <= 50 * 1024 * 1024
         image = open_jpeg(path)
         assert image.format == "JPEG" and image.size == (1280, 720) == (thumb["width"], thumb["height"])
+        assert jpeg_quality_at_least(image, 90), thumb  # high quality, not squeezed toward 2 MB
         assert 0 <= thumb["score"] <= 1
     assert len({t["path"] for t in thumbs}) == count
     assert out["thumb"] == max(thumbs, key=lambda t: t["score"])

@@ -182,7 +182,7 @@ def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, t
 
     Candidate frames come from scene changes and even spacing (one ffmpeg pass), scored for sharpness,
     contrast and brightness; the title (meta.title, else script.title, else title) is drawn large with an
-    outline. JPEGs stay under YouTube's 2 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
+    outline. JPEGs at quality 90 or more, under YouTube's 50 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
     A video made only of cs-visuals cards gets its cards' pictures redrawn without their words instead
     (the topic's picture first, the title beside it), so no card phrase sits behind the title.
 
