@@ -246,3 +246,19 @@ def test_a_video_of_cards_gets_wordless_card_thumbnails(tmp_path, video):
     titled = run_cs("thumb", [record(video, "Bee colonies on city roofs", "titled", visuals=[cards[1]])], "-n", "1",
                     cwd=tmp_path)
     assert titled.code == 0 and titled.records[0]["thumbs"][0]["score"] == 1.0, titled.stderr
+
+
+def test_a_long_title_shows_at_most_five_large_words(tmp_path, video):
+    """The demo's 10-word title came out small and low: the thumbnail shows at most 5 of its words, large."""
+    from creator_tools.media import thumbnail
+
+    title = "Why Your Home Espresso Tastes Bitter and How to Fix It Today"
+    run = run_cs("thumb", [record(video, title=title)], "-n", "1", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    text = run.records[0]["thumb"]["text"]
+    assert text == "Home Espresso Tastes Bitter" and thumbnail.text_problems(text, title) == []
+    font, lines = thumbnail.layout(text, thumbnail.pick_font(text)[0], (1280 - 112, int(720 * 0.62)))
+    assert font.size >= 120 and len(lines) <= 3
+    assert thumbnail.thumb_text("Why Home Espresso Tastes Bitter (and how to fix it at home)") == \
+        "Why Home Espresso Tastes Bitter"  # the first clause, when it is short enough
+    assert thumbnail.text_problems("Perfect Crema Every Time", title) == ["not in the title: perfect, crema, every, time"]
