@@ -162,3 +162,17 @@ def test_another_video_of_the_same_out_dir_gets_fresh_footage(server, first, wor
     again = visuals(server, [record_for(work, "terms3")], work, "--fresh-days", "0")
     assert again.code == 0, again.stderr
     assert before & {s["asset_id"] for s in again.records[0]["visuals"]}  # not avoided: the best again
+
+
+@pytest.mark.slow
+def test_terms_an_llm_suggests_are_kept_only_when_they_share_a_stem(tmp_path, openai_server):
+    from creator_tools.text import content_words, stem
+
+    record = narrated(tmp_path, [{"text": text, "visual": hint} for text, _, hint in SEGMENTS[:3]], record_id="llm")
+    record["topic"] = "quiet evenings"
+    run = run_cs("visuals", [record], "--provider", "cards", "--engine", "openai", cwd=tmp_path, timeout=900,
+                 env={"OPENAI_BASE_URL": openai_server, "OPENAI_API_KEY": "test", "CS_VISUALS_TERMS": "llm"})
+    assert run.code == 0, run.stderr
+    for shot, (text, _, hint) in zip(run.records[0]["visuals"], SEGMENTS):
+        allowed = {stem(w) for w in content_words(f"{text} {hint} {record['topic']}")}
+        assert shot["query"] and {stem(w) for w in shot["query"].split()} & allowed, shot
