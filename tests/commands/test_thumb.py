@@ -262,3 +262,15 @@ def test_a_long_title_shows_at_most_five_large_words(tmp_path, video):
     assert thumbnail.thumb_text("Why Home Espresso Tastes Bitter (and how to fix it at home)") == \
         "Why Home Espresso Tastes Bitter"  # the first clause, when it is short enough
     assert thumbnail.text_problems("Perfect Crema Every Time", title) == ["not in the title: perfect, crema, every, time"]
+
+
+@pytest.mark.slow
+def test_words_chosen_by_an_llm_are_checked_like_cs_meta_output(tmp_path, video, openai_server):
+    from creator_tools.media import thumbnail
+
+    title = "Why Your Home Espresso Tastes Bitter and How to Fix It Today"
+    run = run_cs("thumb", [record(video, title=title)], "-n", "1", "--words", "llm", "--engine", "openai",
+                 cwd=tmp_path, timeout=900, env={"OPENAI_BASE_URL": openai_server, "OPENAI_API_KEY": "test"})
+    assert run.code == 0, run.stderr
+    text = run.records[0]["thumb"]["text"]
+    assert thumbnail.text_problems(text, title) == [], (text, run.stderr)  # the model's, or the rule's after a warning

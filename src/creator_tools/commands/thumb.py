@@ -8,9 +8,16 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..engines.llm import LLMSettings, llm_options
 from ..records import Record
 
 NAME = "thumb"
+WORDS_ENV = "CS_THUMB_WORDS"
+WORDS_SYSTEM = ("You pick the words for a YouTube thumbnail. From the video title, choose at most 5 of its words, "
+                "in its order, that make a viewer want to watch: the subject and its hook. Use only words of the "
+                "title. Answer JSON only.")
+WORDS_EXAMPLES = [("Title: Why Your Home Espresso Tastes Bitter and How to Fix It Today",
+                   '{"text": "Home Espresso Tastes Bitter"}')]
 
 
 def title_of(record: Record) -> str:
@@ -27,16 +34,18 @@ class Thumb(pipe.Stage):
     needs = {"video": "cs-render"}
     reads = {"meta": ("title",), "script": ("title",), "title": None}  # the title to draw, of the right type
 
-    def __init__(self, variants: int, scene: float, font: str | None, text: bool):
+    def __init__(self, variants: int, scene: float, font: str | None, text: bool, words: str = "rules",
+                 llm: LLMSettings | None = None):
         self.variants = variants
         self.scene = scene
         self.font = font
         self.text = text
+        self.words, self.llm = words, llm or LLMSettings()
 
     def settings(self) -> dict[str, Any]:
         # "words": the thumbnail shows at most that many words of the title (thumbnail.thumb_text)
         return {"variants": self.variants, "scene": self.scene, "font": self.font, "text": self.text,
-                "words": thumbnail_words()}
+                "words": [self.words, thumbnail_words()], **({"llm": self.llm.fingerprint()} if self.words == "llm" else {})}
 
     def inputs(self, record: Record) -> Any:
         video = record.get("video") or {}
@@ -67,7 +76,7 @@ class Thumb(pipe.Stage):
         if not os.path.isfile(path):
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
         title = title_of(record) if self.text else ""
-        text = thumbnail.thumb_text(title, _head) if title else ""
+        text = self._text(record, title) if title else ""
         font_path = self._font(record, text)
         chosen = self._backgrounds(record, path, text)
         inputs = self.inputs(record)
@@ -82,6 +91,31 @@ class Thumb(pipe.Stage):
                            "size_bytes": len(data), "score": frame.score, "text": text})
         return {**record, "thumbs": thumbs, "thumb": max(thumbs, key=lambda thumb: thumb["score"])}
 
+
+    def _text(self, record: Record, title: str) -> str:
+        """The thumbnail's words: the rule's, or (--words llm) the model's when they pass the same checks
+        (at most 5 words, all from the title); asked twice, then the rule's with a warning."""
+        from ..media import thumbnail
+
+        if self.words == "llm" and len(title.split()) > thumbnail.TEXT_WORDS:
+            from ..engines.llm import InvalidReply, get_llm
+
+            schema = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "maxLength": 80}}}
+            problems = ["no answer"]
+            for attempt in range(2):
+                try:
+                    reply = get_llm(self.llm).json(WORDS_SYSTEM, f"Title: {title}", schema, max_tokens=40,
+                                                   examples=WORDS_EXAMPLES, seed_offset=attempt)
+                except InvalidReply as exc:
+                    problems = [exc.message]
+                    break
+                text = " ".join(str(reply["text"]).split()).strip(" .,;:")
+                problems = thumbnail.text_problems(text, title)
+                if not problems:
+                    return text
+            log.warn(f"record {record['id']}: the model's thumbnail words were refused ({'; '.join(problems)}); "
+                     "using the title's own")
+        return thumbnail.thumb_text(title, _head)
 
     def _font(self, record: Record, title: str) -> str | None:
         from ..media import thumbnail
@@ -194,7 +228,12 @@ def _shape(video: dict, path: str) -> tuple[float, int, int]:
 @click.option("--font", type=click.Path(dir_okay=False), metavar="FILE",
               help="Font for the title. Default: DejaVu Sans Bold, or a Noto font covering the title's script.")
 @click.option("--text/--no-text", default=True, show_default=True, help="Overlay the title.")
-def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, text: bool) -> pipe.Stage:
+@click.option("--words", type=click.Choice(["rules", "llm"]), envvar=WORDS_ENV, default="rules", show_default=True,
+              help=f"Who picks the at most 5 title words drawn: rules (a short title whole, else its first clause "
+                   f"or its most contentful words) or llm (checked: only the title's words) (env {WORDS_ENV}).")
+@llm_options
+def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, text: bool, words: str,
+        llm: LLMSettings) -> pipe.Stage:
     """Pick the best frames of the video and put the title on them as 1280x720 thumbnails.
 
     Candidate frames come from scene changes and even spacing (one ffmpeg pass), scored for sharpness,
@@ -213,6 +252,7 @@ def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, t
     \b
     Example:
       cs-render < voiced.jsonl | cs-thumb -n 3 > thumbed.jsonl
+      cs-thumb --words llm --engine openai -i rendered.jsonl -o thumbed.jsonl
       jq -r .thumb.path thumbed.jsonl
     """
-    return Thumb(variants, scene, font, text)
+    return Thumb(variants, scene, font, text, words, llm)

@@ -78,7 +78,7 @@ class Visuals(pipe.Stage):
 
     # --- the chain of providers -----------------------------------------------------------------------
 
-    def _settings(self, width: int, height: int):
+    def provider_settings(self, width: int, height: int):
         from ..engines.visuals import VisualSettings
 
         return VisualSettings(library=self.library, image_model=self.image_model, width=width, height=height)
@@ -96,7 +96,7 @@ class Visuals(pipe.Stage):
                     raise ConfigError(f"provider '{name}' cannot be loaded ({exc}); reinstall creator-tools "
                                       "(make setup) or choose another --provider") from None
             return self.requested
-        settings = self._settings(*PRESETS["short"])
+        settings = self.provider_settings(*PRESETS["short"])
         chosen = []
         for name in visuals.DEFAULT_ORDER:
             try:
@@ -116,7 +116,7 @@ class Visuals(pipe.Stage):
 
         with self._lock:
             if (width, height) not in self._chains:
-                settings = self._settings(width, height)
+                settings = self.provider_settings(width, height)
                 self._chains[(width, height)] = [visuals.provider_class(n)(settings) for n in self.names]
             return self._chains[(width, height)]
 
@@ -182,7 +182,9 @@ class Visuals(pipe.Stage):
 
         width, height = self.size(record)
         if swaps.wanted(record) and swaps.same_inputs(record, self.name, fingerprint(self.inputs(record))):
-            return swaps.apply(record, self, width, height)
+            swapped = swaps.apply(record, self, width, height)
+            visuals_used.remember(str(record["id"]), [str(shot.get("asset_id") or "") for shot in swapped["visuals"]])
+            return swapped
         chain = self.chain(width, height)
         segments = record["script"].get("segments") or []
         topic = str(record.get("topic") or record["script"].get("title") or "")

@@ -78,8 +78,8 @@ def _swapped(stage: Any, choice: dict, shot, used: set[str]):
         if name not in visuals.provider_names():
             raise BadInput(f"replace names provider {name!r}, which this install lacks; choose another alternative")
     chain = stage.chain(shot.width, shot.height)
-    provider = next((p for p in chain if p.name == name), None) or visuals.provider_class(name)(stage._settings(
-        shot.width, shot.height))
+    provider = next((p for p in chain if p.name == name), None) or visuals.provider_class(name)(
+        stage.provider_settings(shot.width, shot.height))
     if name == "cards":
         return provider.find(shot, used)
     return provider.fetch(choice, shot)
