@@ -152,13 +152,16 @@ def test_a_replace_typed_by_hand_is_refused(server, first, work):
 
 
 def test_another_video_of_the_same_out_dir_gets_fresh_footage(server, first, work):
+    ledger = work / "out" / "cache" / "visuals-used.json"
+    # what the first video uses now (a swap above may have freed one of its first assets)
+    before = {a for a, use in json.loads(ledger.read_text()).items() if use["record"] == "terms1"}
+    assert before and before <= {s["asset_id"] for s in first["visuals"]} | {
+        a["asset_id"] for s in first["visuals"] for a in s["alternatives"]}
     second = visuals(server, [record_for(work, "terms2")], work)
     assert second.code == 0, second.stderr
-    before = {s["asset_id"] for s in first["visuals"]}
     after = [s["asset_id"] for s in second.records[0]["visuals"]]
     assert not before & set(after), (before, after)
-    ledger = json.loads((work / "out" / "cache" / "visuals-used.json").read_text())
-    assert {ledger[a]["record"] for a in after} == {"terms2"}
+    assert {json.loads(ledger.read_text())[a]["record"] for a in after} == {"terms2"}
     again = visuals(server, [record_for(work, "terms3")], work, "--fresh-days", "0")
     assert again.code == 0, again.stderr
     assert before & {s["asset_id"] for s in again.records[0]["visuals"]}  # not avoided: the best again

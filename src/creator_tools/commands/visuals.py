@@ -181,10 +181,14 @@ class Visuals(pipe.Stage):
         from ..media import swaps
 
         width, height = self.size(record)
-        if swaps.wanted(record) and swaps.same_inputs(record, self.name, fingerprint(self.inputs(record))):
-            swapped = swaps.apply(record, self, width, height)
-            visuals_used.remember(str(record["id"]), [str(shot.get("asset_id") or "") for shot in swapped["visuals"]])
-            return swapped
+        if swaps.wanted(record):
+            if swaps.same_inputs(record, self.name, fingerprint(self.inputs(record))):
+                swapped = swaps.apply(record, self, width, height)
+                visuals_used.remember(str(record["id"]), [str(s.get("asset_id") or "") for s in swapped["visuals"]])
+                return swapped
+            log.warn(f"record {record['id']}: its script, voice, captions or cs-visuals options changed since its "
+                     "shots were made, so they are planned again and the `replace` choices are dropped; run with "
+                     "the options of the first run to keep them")
         chain = self.chain(width, height)
         segments = record["script"].get("segments") or []
         topic = str(record.get("topic") or record["script"].get("title") or "")
