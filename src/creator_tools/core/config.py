@@ -76,6 +76,11 @@ VARIABLES: tuple[Variable, ...] = (
              "engines"),
     Variable("CS_VISUALS", None, "Visual providers cs-visuals tries in order (library, pexels, pixabay, "
              "images, cards); default those of library, pexels, pixabay that are configured, then cards.", ("cs-visuals",), "engines"),
+    Variable("CS_VISUALS_TERMS", "rules", "How cs-visuals picks each sentence's search terms: rules (nouns a "
+             "viewer would picture) or llm (one model call per script, checked against the sentence).",
+             ("cs-visuals",), "engines"),
+    Variable("CS_THUMB_WORDS", "rules", "How cs-thumb picks the at most 5 title words a thumbnail shows: rules or "
+             "llm (checked like the rule).", ("cs-thumb",), "engines"),
     Variable("CS_LIBRARY", None, "Folder of your own clips and stills for the library provider.", ("cs-visuals",),
              "engines"),
     Variable("CS_IMAGE_MODEL", "gpt-image-1", "Model of the images provider.", ("cs-visuals",), "engines"),
