@@ -353,3 +353,18 @@ def test_a_cache_folder_that_is_a_file_is_one_line(s3, runs, tmp_path):
     done = sh("cs-caption --force", tmp_path, [record], s3_env(s3, "cache-file", blocker))
     assert done.returncode == 1 and done.stderr.splitlines() == [
         f"cs-caption: error: the cache folder {blocker} is a file; point CS_CACHE_DIR at a folder (or unset it)"], done.stderr
+
+
+def test_a_failed_bucket_check_is_not_kept(s3, monkeypatch):
+    """storage.get_store once cached a store whose bucket check failed: the bucket made a moment later stayed
+    "missing" for the life of the process (a cluster worker, a long -j run). core.once keeps no failure."""
+    from creator_tools import storage
+
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(storage.NoBucket):
+        storage.get_store("s3", "made-later")
+    s3.make_bucket("made-later")
+    assert storage.get_store("s3", "made-later").head("nothing-here") is None
