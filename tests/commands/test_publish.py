@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pg_server import PostgresServer, find_bin  # noqa: E402
 from youtube_server import SCOPE_READONLY, YouTubeServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -581,14 +580,6 @@ def test_still_image_named_mp4_is_refused_before_upload(server, env, media, tmp_
 
 
 # --- one ledger for many publishers (issue 9, item 4) -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    if find_bin() is None:  # `make setup` installs it from requirements-apt.txt
-        pytest.fail("PostgreSQL is missing; run `make setup` (requirements-apt.txt lists postgresql)")
-    with PostgresServer() as running:
-        yield running
 
 
 def batch(media, tmp_path, prefix: str, count: int) -> list[dict]:

@@ -282,7 +282,9 @@ class Render(pipe.Stage):
         from ..media import track as visuals
 
         encoder = pick_encoder(self.encoder)
-        with atomic_output(output) as temp:
+        # replace=False: of two identical runs the first video stays, and both describe that one (x264 is not
+        # byte-deterministic); cs-render renders only when no video is there, so --force never needs to replace.
+        with atomic_output(output, replace=False) as temp:
             try:
                 visuals.encode(plan, temp, encoder, self.threads, track)
             except EngineError:

@@ -27,7 +27,7 @@ class Variable:
     default: str | None  # None: unset means "not configured" (or a default computed where noted in MEANING)
     meaning: str  # one sentence for people: the README table and creator-tools(7)
     commands: tuple[str, ...] = ALL  # the cs-* commands that read it ("all": every command)
-    group: str = "toolkit"  # toolkit, engines, remotes, youtube, storage, tests
+    group: str = "toolkit"  # toolkit, engines, remotes, youtube, storage, pipelines, tests
 
     def where(self) -> str:
         return "every command" if self.commands == ALL else ", ".join(self.commands)
@@ -135,6 +135,17 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AWS_SECRET_ACCESS_KEY", None, "S3 secret key; read by boto3.", FILES, "storage"),
     Variable("AWS_DEFAULT_REGION", None, "S3 region; read by boto3.", FILES, "storage"),
     Variable("AWS_PROFILE", None, "Profile in ~/.aws for the S3 store; read by boto3.", FILES, "storage"),
+    # --- the batch scripts in pipelines/ (read by the shell, listed so people find them) ----------------
+    Variable("CS_BATCH_DIR", "pipelines/build", "Build folder of pipelines/daily.sh.", ("pipelines/daily.sh",),
+             "pipelines"),
+    Variable("CS_LOCK", "/tmp/creator-tools-daily.lock", "Lock file that keeps two daily runs apart.",
+             ("pipelines/daily.sh",), "pipelines"),
+    Variable("CS_BIN", "~/creator-tools/.venv/bin", "Where publish-cron.sh finds the cs-* commands.",
+             ("pipelines/publish-cron.sh",), "pipelines"),
+    Variable("CS_READY_DIR", "~/videos/ready", "Records ready to publish (*.jsonl) for publish-cron.sh.",
+             ("pipelines/publish-cron.sh",), "pipelines"),
+    Variable("CS_PUBLISHED_DIR", "~/videos/published", "Where publish-cron.sh writes the published records.",
+             ("pipelines/publish-cron.sh",), "pipelines"),
     # --- tests ------------------------------------------------------------------------------------------
     Variable("CS_FAKE_VERSION", None, "Tests only: a cluster worker started with it claims that version.", ALL,
              "tests"),

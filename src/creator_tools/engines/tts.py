@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import engines as registry
 from ..core import config
+from ..core.config import get as setting  # `config` is also a local name below
 from ..errors import ConfigError, EngineError, QuotaDeferred
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ class OpenAITTS(TTS):
         self.openai = openai
         self.client = openai.OpenAI(**config.client_options())
         self.where = config.where
-        self.model = model or config.get("CS_TTS_MODEL") or self.DEFAULT_MODEL
+        self.model = model or setting("CS_TTS_MODEL") or self.DEFAULT_MODEL
         self.voice = voice or self.DEFAULT_VOICE
         self.speed = min(4.0, max(0.25, rate))
         self.sample_rate = 24000
