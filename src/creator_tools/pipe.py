@@ -145,6 +145,11 @@ class Stage(ABC):
     def process(self, record: Record) -> Record | list[Record]:
         """The record with this stage's key added (or several records, for cs-idea)."""
 
+    def gather(self, items: Iterator[Item]) -> Iterator[Item]:
+        """The input before the first record is handled. A stage that must see the whole batch first
+        (cs-review: one page for all records) reads it here; every other stage streams it on."""
+        return items
+
     def plan(self, record: Record) -> str:
         """What --dry-run says it would do for this record (stderr)."""
         return f"would add '{self.key}'" if self.key else "would process"
@@ -209,6 +214,7 @@ def _drive(stage: Stage, opts: PipeOptions, out: IO[str], metrics: "Metrics") ->
     items: Iterator[Item] = (
         (Item("<args>", n, record=r) for n, r in enumerate(made, 1)) if made is not None else read_items(opts.inputs or ("-",))
     )
+    items = stage.gather(items)
     handle = functools.partial(_handle, stage, opts)
     totals = Outcome()
     with log.progress("records") as bar:
