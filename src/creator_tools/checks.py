@@ -318,16 +318,22 @@ def cut_off(record: dict) -> list[Finding]:
 
 @check("metadata")
 def metadata_rules(record: dict) -> list[Finding]:
-    """YouTube's own rules (youtube/metadata.py): a block where YouTube would refuse the upload."""
+    """YouTube's own rules (youtube/metadata.py), judged as cs-publish sends the metadata (its defaults for
+    privacy, category and flags filled in, chapters written into the description): a block where YouTube
+    would refuse the upload. A schedule's time is cs-publish's own check (it depends on when it runs)."""
     if "meta" not in record:
         return []
-    from .youtube.metadata import violations
+    from .youtube import metadata
 
-    video = record.get("video") if isinstance(record.get("video"), dict) else {}
-    duration = video.get("duration_s") if isinstance(video.get("duration_s"), (int, float)) else None
-    meta = record["meta"] if isinstance(record["meta"], dict) else {}
+    meta = record["meta"]
+    if not isinstance(meta, dict):
+        return [finding("metadata", BLOCK, "meta", str(meta), "meta is not an object; run cs-meta --force")]
+    filled = {"privacy": "private", "category_id": metadata.DEFAULT_CATEGORY, "made_for_kids": False,
+              "synthetic_media": False, **{k: v for k, v in meta.items() if v is not None and k != "publish_at"}}
+    filled["category_id"] = str(filled["category_id"])
+    filled["description"] = metadata.description_text(meta)
     out = []
-    for problem in violations(record["meta"], duration_s=duration):
+    for problem in metadata.violations(filled):
         field = problem.split(":", 1)[0].strip()
         value = meta.get(field.split("[")[0])
         out.append(finding("metadata", BLOCK, f"meta.{field}", value if isinstance(value, str) else str(value or ""),
