@@ -309,7 +309,8 @@ def cut_off(record: dict) -> list[Finding]:
         elif last.lower() in DANGLING and stripped[-1].isalnum():
             reason = f"ends mid-clause ({last!r})"
         if reason:
-            out.append(finding("cut-off", WARN, key, stripped[-40:], f"{reason}; finish or shorten it"))
+            tail = " ".join(stripped.split()[-6:])  # the last words, whole
+            out.append(finding("cut-off", WARN, key, tail, f"{reason}; finish or shorten it"))
     return out
 
 
@@ -370,8 +371,20 @@ class Embedder:
         self.tokenizer = BertWordPieceTokenizer(str(vocab), lowercase=True)
         self.tokenizer.enable_truncation(128)
         self.tokenizer.enable_padding()
+        self.cache: dict[str, Any] = {}
 
     def embed(self, values: list[str]) -> Any:
+        """Unit vectors of VALUES; each text computed once per process (a batch repeats its topics and
+        titles, and cs-publish checks again what cs-review checked)."""
+        np = self.numpy
+        missing = list(dict.fromkeys(v for v in values if v not in self.cache))
+        if missing:
+            if len(self.cache) > 20_000:
+                self.cache.clear()
+            self.cache.update(zip(missing, self._embed(missing)))
+        return np.stack([self.cache[v] for v in values])
+
+    def _embed(self, values: list[str]) -> Any:
         np = self.numpy
         encoded = self.tokenizer.encode_batch(values)
         ids = np.array([e.ids for e in encoded], dtype=np.int64)

@@ -3,17 +3,40 @@ the records), for an SSH session without port forwarding."""
 
 from __future__ import annotations
 
-from typing import IO
-
 from . import text
 from .errors import ConfigError
 
 CHOICES = {"a": "approved", "r": "rejected", "c": "changes", "s": None}
 
 
-def _terminal() -> IO[str]:
+class _Terminal:
+    """/dev/tty opened twice: a terminal cannot seek, so one read-write text file (BufferedRandom) fails."""
+
+    def __init__(self):
+        self.reader = open("/dev/tty", encoding="utf-8", errors="replace")
+        self.writer = open("/dev/tty", "w", encoding="utf-8")
+
+    def write(self, value: str) -> None:
+        self.writer.write(value)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def readline(self) -> str:
+        self.writer.flush()
+        return self.reader.readline()
+
+    def __enter__(self) -> "_Terminal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.reader.close()
+        self.writer.close()
+
+
+def _terminal() -> _Terminal:
     try:
-        return open("/dev/tty", "r+", encoding="utf-8", errors="replace")
+        return _Terminal()
     except OSError:
         raise ConfigError("--transport terminal needs a terminal (/dev/tty) and there is none; use the web page "
                           "(forward its port over SSH: ssh -L PORT:127.0.0.1:PORT) or --auto approve-clean") from None
@@ -35,7 +58,7 @@ def ask(records: list[dict], findings: list[list[dict]]) -> list[dict | None]:
     return decisions
 
 
-def _ask(tty: IO[str], prompt: str) -> str:
+def _ask(tty: _Terminal, prompt: str) -> str:
     tty.write(prompt)
     tty.flush()
     line = tty.readline()
@@ -44,7 +67,7 @@ def _ask(tty: IO[str], prompt: str) -> str:
     return line.strip()
 
 
-def _one(tty: IO[str], meta: dict) -> dict | None:
+def _one(tty: _Terminal, meta: dict) -> dict | None:
     try:
         while True:
             answer = _ask(tty, "  [a]pprove, [r]eject, request [c]hanges, [s]kip? ").lower()[:1]

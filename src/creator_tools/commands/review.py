@@ -60,9 +60,9 @@ class Review(pipe.Stage):
                 decided, by = ask(pending, findings), "terminal"
             else:
                 decided, by = self._web(pending, findings), "web"
-            for record, decision in zip(pending, decided):
+            for record, decision, found in zip(pending, decided, findings):
                 # The driver hands process() these same objects: their identity keys the decisions.
-                self.decisions[id(record)] = {**(decision or {"status": "unreviewed"}), "by": by}
+                self.decisions[id(record)] = {**(decision or {"status": "unreviewed"}), "by": by, "findings": found}
         return iter(batch)
 
     def _reviewable(self, item: Item) -> bool:
@@ -142,9 +142,11 @@ def apply(record: Record, decision: dict) -> Record:
             edits[f"visuals[{n}].replace"] = replace
     status = decision.get("status") if decision.get("status") in STATUSES else "unreviewed"
     note = decision.get("note")
+    # flags: the checks on what goes out (the findings the page showed, unless an edit changed the text)
+    flags = decision["findings"] if "findings" in decision and not edits else checks.run(out)
     out["review"] = {"status": status, "by": decision.get("by") or "web",
                      "at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-                     "flags": checks.run(out), "notes": note.strip() if isinstance(note, str) and note.strip() else None,
+                     "flags": flags, "notes": note.strip() if isinstance(note, str) and note.strip() else None,
                      "edits": edits}
     return out
 
