@@ -429,7 +429,7 @@ def off_topic(record: dict) -> list[Finding]:
     """Sentences far from the topic and title among other such sentences: mostly off topic is a block, a
     run of two or more a warn. The call to action is not judged (it names the topic anyway). Without the
     model there is no verdict: shared words are not enough (32 false alarms in 34 clean scripts)."""
-    return judge_off_topic(record, model=True) if embedder() is not None else []
+    return judge_off_topic(record, model=True)
 
 
 def judge_off_topic(record: dict, model: bool = True) -> list[Finding]:
@@ -438,7 +438,7 @@ def judge_off_topic(record: dict, model: bool = True) -> list[Finding]:
     cta = str(script.get("cta") or "")
     spoken = [(k, s) for k, s in _sentences(record) if s != cta and not s.startswith(cta or "\0")]
     references = [str(record[k]) for k in ("topic", "title") if isinstance(record.get(k), str) and record[k].strip()]
-    if len(spoken) < 3 or not references:
+    if len(spoken) < 3 or not references or (model and embedder() is None):
         return []
     sentences = [s for _, s in spoken]
     if model:
