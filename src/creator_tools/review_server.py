@@ -56,6 +56,9 @@ class Server(ThreadingHTTPServer):
         bound_host, self.bound_port = self.server_address[:2]
         self.hosts = {f"{bound_host}:{self.bound_port}", f"localhost:{self.bound_port}"} if bound_host == "127.0.0.1" \
             else {f"{bound_host}:{self.bound_port}"}
+        # --host 0.0.0.0 answers on every address: a Host that is an address literal cannot be a rebinding
+        # page (that needs a name in DNS), so those are let in too
+        self.any_address = bound_host in ("0.0.0.0", "::")
         self.url = f"http://{bound_host}:{self.bound_port}/{self.token}/"
 
     def serve_in_background(self) -> threading.Thread:
@@ -75,7 +78,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> list[str] | None:
         """The path after the token, split; None after answering a refused request."""
-        if self.headers.get("Host", "") not in self.server.hosts:
+        if not self._host_ok(self.headers.get("Host", "")):
             self._send(421, b"wrong Host header\n", "text/plain")
             return None
         parts = urlsplit(self.path).path.split("/")
@@ -84,11 +87,26 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return parts[2:]
 
+    def _host_ok(self, host: str) -> bool:
+        if host in self.server.hosts:
+            return True
+        name, _, port = host.rpartition(":")
+        if not self.server.any_address or port != str(self.server.bound_port):
+            return False
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+            return True
+        except ValueError:
+            return False
+
     def _same_origin(self) -> bool:
         origin = self.headers.get("Origin")
         site = self.headers.get("Sec-Fetch-Site")
         if origin is not None:
-            return urlsplit(origin).netloc in self.server.hosts and origin.startswith("http://")
+            return origin.startswith("http://") and self._host_ok(urlsplit(origin).netloc) and \
+                urlsplit(origin).netloc == self.headers.get("Host")
         return site in (None, "same-origin")
 
     # --- requests ----------------------------------------------------------------------------------------

@@ -304,3 +304,22 @@ def test_terminal_transport_asks_on_the_terminal(media, tmp_path):
     assert first["review"] | {"at": None, "flags": None} == {"status": "changes", "by": "terminal", "at": None,
                                                              "flags": None, "notes": "Shorter hook please", "edits": {}}
     assert second["review"]["status"] == "approved" and second["meta"]["title"] == "Espresso, Dialled In"
+
+
+def test_another_host_warns_and_still_refuses_a_rebinding_name(media):
+    proc = subprocess.Popen([CS_REVIEW, "--host", "0.0.0.0", "--timeout", "30"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write(json.dumps(record(media, "wide")) + "\n")
+    proc.stdin.close()
+    proc.stdin = None
+    warning, started = proc.stderr.readline(), proc.stderr.readline()
+    assert "anyone who can reach 0.0.0.0" in warning and started.startswith("cs-review: open http://0.0.0.0:")
+    where = urlsplit(started.split("open ", 1)[1].strip())
+    local = f"http://127.0.0.1:{where.port}{where.path}"
+    assert request(local, where.path, headers={"Host": f"127.0.0.1:{where.port}"})[0] == 200  # an address
+    assert request(local, where.path, headers={"Host": f"rebind.example:{where.port}"})[0] == 421  # a name
+    origin = {"Origin": f"http://127.0.0.1:{where.port}", "Content-Type": "application/json"}
+    body = json.dumps({"decisions": {"0": {"status": "rejected"}}, "finish": True}).encode()
+    assert request(local, where.path + "decide", "POST", origin, body)[0] == 200
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and json.loads(out)["review"]["status"] == "rejected", err
