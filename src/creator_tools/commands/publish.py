@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..errors import BadInput, ConfigError, UsageError
 
 # The YouTube modules and the ffmpeg helpers (subprocess, sqlite3, urllib, pathlib) load when a record is
@@ -244,7 +245,7 @@ class Publish(pipe.Stage):
               "would exceed it are deferred.")
 @click.option("--uploads-per-day", type=click.IntRange(1), default=DEFAULT_UPLOADS, show_default=True, metavar="N",
               help="Daily videos.insert calls (YouTube's own bucket for uploads); more records are deferred.")
-@click.option("--db", envvar="CS_DB", metavar="URL", help="Upload and quota ledger: a SQLite file, or "
+@click.option("--db", envvar=config.variable("CS_DB"), metavar="URL", help="Upload and quota ledger: a SQLite file, or "
               "postgresql://user@host/db shared by publishers on many machines [env CS_DB; default "
               "$XDG_STATE_HOME/creator-tools/youtube.sqlite].")
 @click.option("--check", is_flag=True, help="Preflight only: token, file, meta, thumbnail, quota; upload nothing.")
@@ -298,7 +299,7 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     def run() -> int:
         from ..youtube import client
 
-        require = not no_review and os.environ.get(REVIEW_ENV, "1").strip().lower() not in ("0", "false", "no")
+        require = not no_review and (config.get(REVIEW_ENV) or "1").lower() not in ("0", "false", "no")
         stage = Publish(token, client.endpoint(api_endpoint), budget, parse_size(chunk_size), check, schedule_every,
                         uploads_per_day, db, require)
         return pipe.run(stage, opts)

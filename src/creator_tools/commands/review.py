@@ -67,11 +67,13 @@ class Review(pipe.Stage):
 
     def _reviewable(self, item: Item) -> bool:
         """A record the driver will hand to process(): parsed, no upstream error, well-shaped, not done."""
+        from ..pipeline.driver import give_id  # the id the driver will give a record that has none
+
         record = item.record
         if item.error or record is None or "_error" in record:
             return False
         try:
-            pipe._give_id(record)
+            give_id(record)
             self.validate(record, require=False)
         except Exception:  # the driver reports it for this record
             return False

@@ -8,15 +8,16 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..errors import BadInput, ConfigError, QuotaDeferred, UsageError
 from ..records import Record
-from .render import PRESETS
+from ..media.frames import PRESETS
 
 # The providers, Pillow, the emoji tables and the shot planner load when a record is processed, so --help
 # stays quick; the environment names the options read are copied here.
-PROVIDERS_ENV = "CS_VISUALS"  # engines.visuals.PROVIDERS_ENV (tests/commands/test_visuals.py checks they agree)
-LIBRARY_ENV = "CS_LIBRARY"  # engines.visuals_library.LIBRARY_ENV
-IMAGE_MODEL_ENV = "CS_IMAGE_MODEL"
+PROVIDERS_ENV = config.variable("CS_VISUALS")  # engines.visuals.PROVIDERS_ENV (tests/commands/test_visuals.py checks they agree)
+LIBRARY_ENV = config.variable("CS_LIBRARY")  # engines.visuals_library.LIBRARY_ENV
+IMAGE_MODEL_ENV = config.variable("CS_IMAGE_MODEL")
 
 
 def checked_inputs(record: Record) -> tuple[dict, list[dict], float]:

@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import engines as registry
+from ..core import config
 from ..errors import EngineError
 
-PROVIDERS_ENV = "CS_VISUALS"
+PROVIDERS_ENV = config.variable("CS_VISUALS")
 
 
 @dataclass

@@ -7,9 +7,10 @@ import os
 import threading
 
 from ..errors import ConfigError
+from ..core import config
 from .visuals import Asset, Provider, Shot, VisualSettings
 
-LIBRARY_ENV = "CS_LIBRARY"
+LIBRARY_ENV = config.variable("CS_LIBRARY")
 
 
 class LibraryProvider(Provider):
@@ -19,7 +20,7 @@ class LibraryProvider(Provider):
         super().__init__(settings)
         from ..media.library import Library
 
-        root = settings.library or os.environ.get(LIBRARY_ENV)
+        root = settings.library or config.get(LIBRARY_ENV)
         if not root:
             raise ConfigError(f"the library provider needs a folder; give --library DIR or set {LIBRARY_ENV}")
         if not os.path.isdir(root):
@@ -30,7 +31,7 @@ class LibraryProvider(Provider):
 
     @classmethod
     def available(cls, settings: VisualSettings) -> bool:
-        return bool(settings.library or os.environ.get(LIBRARY_ENV))
+        return bool(settings.library or config.get(LIBRARY_ENV))
 
     def listing(self) -> list[list]:
         """What the folder holds (part of cs-visuals' settings: a new or retagged file redoes the shots)."""

@@ -9,12 +9,12 @@ HTTP layer (visuals_http) caches answers for 24 h, keeps downloads, rotates comm
 
 from __future__ import annotations
 
-import os
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Iterator
 
 from .. import log
+from ..core import config
 from ..errors import EngineError
 from .visuals import Asset, Provider, Shot, VisualSettings
 from .visuals_http import KeyRing, Response, Service, clip_duration, suffix_of
@@ -48,13 +48,13 @@ class StockProvider(Provider):
 
     @classmethod
     def available(cls, settings: VisualSettings) -> bool:
-        return bool((os.environ.get(cls.key_env) or "").strip())
+        return config.is_set(cls.key_env)
 
     def __init__(self, settings: VisualSettings):
         super().__init__(settings)
         from ..errors import ConfigError
 
-        keys = KeyRing(self.key_env, os.environ.get(self.key_env))
+        keys = KeyRing(self.key_env, config.get(self.key_env))
         if not keys.keys:
             raise ConfigError(f"the {self.name} provider needs {self.key_env} (a free key: {self.signup}); "
                               f"set it, or leave {self.name} out of --provider")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import glob
 import io
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..core.once import once
 from ..errors import BadInput, ConfigError
 from . import ffmpeg, fonts
 
@@ -68,7 +67,9 @@ def extract_frames(video: str | Path, duration: float, pool: int, scene: float, 
     graph = f"select='{select}',{above}{frame}"
     # Long videos: scene scores on keyframes only, or decoding every frame takes minutes.
     fast = ["-skip_frame", "nokey"] if duration > 300 else []
-    with tempfile.TemporaryDirectory(prefix="cs-thumb-") as work:
+    from .. import artifacts
+
+    with artifacts.scratch("cs-thumb") as work:  # under $CS_OUT_DIR/.tmp, swept if a kill leaves it
         pattern = os.path.join(work, "%05d.png")
         ffmpeg.run([*fast, "-i", str(video), "-an", "-vf", graph, "-vsync", "vfr", pattern],
                    total_seconds=duration, description="frames")
@@ -132,7 +133,7 @@ def best_frames(frames: list[Any], count: int) -> list[Frame]:
 # --- fonts ----------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@once
 def _font_files() -> tuple[str, ...]:
     """DejaVu Sans Bold, then Noto bold faces, then other Noto faces installed on this machine."""
     noto = []
@@ -151,7 +152,7 @@ def _load(path: str, size: int) -> Any:
     return _load_for_thread(path, size, threading.get_ident())
 
 
-@lru_cache(maxsize=256)
+@once
 def _load_for_thread(path: str, size: int, thread: int) -> Any:
     from PIL import ImageFont
 
