@@ -219,11 +219,15 @@ def test_a_100_record_batch_is_usable_within_2_seconds(media, page):
 # --- without a browser -------------------------------------------------------------------------------------
 
 
-def test_timeout_sends_records_out_unreviewed_with_exit_4(media):
-    run = Run([record(media, "late")], "--timeout", "1")
-    status, [out], err = run.finish()
+def test_timeout_sends_records_out_unreviewed_with_exit_4_and_open_keeps_stdout_for_records(media, tmp_path):
+    browser = tmp_path / "browser"  # what --open starts (python's webbrowser honours $BROWSER); it chatters
+    browser.write_text(f"#!/bin/sh\necho 'browser noise on stdout'\necho \"$1\" > {tmp_path / 'opened'}\n")
+    browser.chmod(0o755)
+    run = Run([record(media, "late")], "--timeout", "1", "--open", env={**os.environ, "BROWSER": f"{browser} %s"})
+    status, [out], err = run.finish()  # stdout holds the one record and nothing else
     assert status == 4 and "unreviewed" in err
     assert out["review"]["status"] == "unreviewed" and out["review"]["flags"] == []
+    assert (tmp_path / "opened").read_text().strip() == run.url
 
 
 def request(url: str, path: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None):

@@ -93,9 +93,7 @@ class Review(pipe.Stage):
         sys.stderr.write(f"cs-review: open {server.url}\n")
         sys.stderr.flush()
         if self.open_browser:
-            import webbrowser
-
-            webbrowser.open(server.url)
+            _open_browser(server.url)
         try:
             if not batch.finished.wait(self.timeout):
                 log.warn(f"no Finish within {self.timeout:g} s; undecided records go out unreviewed")
@@ -113,6 +111,21 @@ class Review(pipe.Stage):
         if out["review"]["status"] == "unreviewed":
             self.undecided += 1
         return out
+
+
+def _open_browser(url: str) -> None:
+    """--open: a browser started with stderr as its stdout, so nothing it prints lands among the records."""
+    import os
+    import webbrowser
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        webbrowser.open(url)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def apply(record: Record, decision: dict) -> Record:
