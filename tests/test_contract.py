@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 HEAVY = ["PIL", "numpy", "faster_whisper", "ctranslate2", "openai", "googleapiclient", "llama_cpp", "rich",
-         "piper", "onnxruntime", "matplotlib", "psycopg", "jsonschema",
+         "piper", "onnxruntime", "matplotlib", "psycopg", "jsonschema", "glin_profanity", "tokenizers", "playwright",
          # stdlib modules that cost milliseconds at start-up (OpenSSL init, sqlite, logging, pipes): import
          # them where a record is processed (bench/startup.sh measures the time; this only checks the imports)
          "subprocess", "sqlite3", "hashlib", "concurrent.futures", "logging",

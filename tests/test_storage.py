@@ -368,3 +368,35 @@ def test_a_failed_bucket_check_is_not_kept(s3, monkeypatch):
         storage.get_store("s3", "made-later")
     s3.make_bucket("made-later")
     assert storage.get_store("s3", "made-later").head("nothing-here") is None
+
+def test_review_page_serves_a_stored_video_through_the_cache(s3, tmp_path):
+    """cs-review's page plays an s3:// video (fetched once into the cache) with ranges, like a local one."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    video = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=160x90:rate=10:duration=1", "-pix_fmt", "yuv420p", str(video)], check=True)
+    s3.client().put_object(Bucket=BUCKET, Key="review/clip.mp4", Body=video.read_bytes())
+    record = {"id": "stored", "video": {"path": f"s3://{BUCKET}/review/clip.mp4", "duration_s": 1.0}}
+    proc = subprocess.Popen([str(BIN / "cs-review"), "--timeout", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=s3_env(s3, "review", tmp_path / "cache"))
+    proc.stdin.write(json.dumps(record) + "\n")
+    proc.stdin.close()
+    proc.stdin = None
+    url = urlsplit(proc.stderr.readline().split("open ", 1)[1].strip())
+
+    def ask(method: str, path: str, headers: dict, body: bytes | None = None) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=30)
+        connection.request(method, url.path + path, body=body, headers={"Host": url.netloc, **headers})
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+
+    status, data = ask("GET", "file/0/video", {"Range": "bytes=10-59"})
+    assert status == 206 and data == video.read_bytes()[10:60]
+    finish = json.dumps({"decisions": {"0": {"status": "approved"}}, "finish": True}).encode()
+    assert ask("POST", "decide", {"Origin": f"http://{url.netloc}", "Content-Type": "application/json"}, finish)[0] == 200
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["review"]["status"] == "approved"
+    assert json.loads(out)["video"]["path"] == f"s3://{BUCKET}/review/clip.mp4"  # the record keeps its URI

@@ -224,6 +224,8 @@ SHOT = Obj("a shot object {start, end, kind, path, ...}", start=SECONDS, end=SEC
            replace=REPLACE)
 THUMB = Obj("a thumbnail object {path, width, height, size_bytes, score, text}", path=Field(PATH, True), width=PIXELS,
             height=PIXELS, size_bytes=BYTES, score=Number("a number"), text=TEXT)
+FINDING = Obj("a finding {check, severity, key, excerpt, message}", check=Field(TEXT, True),
+              severity=Field(Choice("block", "warn"), True), key=TEXT, excerpt=TEXT, message=TEXT)
 CHAPTER = Obj("a chapter object {start, title}", start=Field(SECONDS, True), title=Field(TEXT, True))
 
 SHAPES: dict[str, Shape] = {
@@ -257,6 +259,10 @@ SHAPES: dict[str, Shape] = {
     "youtube": Obj("an object {video_id, url, privacy, ...}",
                    video_id=Field(Text("a video id (a non-empty string)", nonempty=True), True), url=TEXT,
                    privacy=TEXT, publish_at=TEXT, thumbnail_set=FLAG, caption_id=TEXT, playlist_item_id=TEXT),
+    "review": Obj("an object {status, by, at, flags, notes, edits}",
+                  status=Field(Choice("approved", "rejected", "changes", "unreviewed"), True),
+                  by=Choice("web", "terminal", "auto"), at=TEXT, notes=TEXT, edits=Obj("an object"),
+                  flags=ListOf("a list of findings {check, severity, key, excerpt, message}", FINDING)),
     "stats": Obj("an object {video_id, views, ...}", video_id=TEXT, views=COUNT),
     "recommendation": Obj("an object"),
 }
@@ -265,7 +271,7 @@ SHAPES: dict[str, Shape] = {
 MADE_BY = {"topic": "cs-idea", "title": "cs-idea", "hook": "cs-idea", "angle": "cs-idea", "audience": "cs-idea",
            "format": "cs-idea", "script": "cs-script", "voice": "cs-voice", "captions": "cs-caption",
            "visuals": "cs-visuals", "video": "cs-render", "thumbs": "cs-thumb", "thumb": "cs-thumb",
-           "meta": "cs-meta", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
+           "meta": "cs-meta", "review": "cs-review", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
 
 
 def problems(key: str, value: Any, fields: Iterable[str] | None = None) -> list[str]:

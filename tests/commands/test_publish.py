@@ -80,7 +80,8 @@ def env(tmp_path, server) -> dict:
     token = server.state.token_file(tmp_path / "token.json", server.url)
     return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
             "CS_YOUTUBE_BACKOFF_BASE": "0.05", "CS_OUT_DIR": str(tmp_path / "out"), "CS_YOUTUBE_TOKEN": "",
-            "CS_YOUTUBE_ENDPOINT": "", "NO_PROXY": "127.0.0.1,localhost", "_TOKEN": str(token)}
+            "CS_YOUTUBE_ENDPOINT": "", "NO_PROXY": "127.0.0.1,localhost", "_TOKEN": str(token),
+            "CS_REQUIRE_REVIEW": "0"}  # these tests are about uploading; the review gate's own tests set it to 1
 
 
 def publish(server, env, records, *args, timeout=120) -> subprocess.CompletedProcess:
@@ -723,3 +724,52 @@ def test_a_wrong_ledger_key_fails_before_the_upload(server, env, media):
         'cs-publish: error: <stdin>:1: record rec-1: voice should be an object {engine, voice, path, duration_s, '
         'segments}, got "x"; re-run cs-voice --force for this record or fix the record']
     assert not server.state.videos and not server.state.sessions and server.state.calls == []
+
+
+# --- the review gate (cs-review) ----------------------------------------------------------------------------
+
+DEMO_SCRIPT = {"title": "Why the Sky Is Blue", "language": "en", "cta": "Subscribe for more about the sky.",
+               "segments": [{"text": "The Greatest Show on Earth; A Perfect Day in Hell (Las Vegas) ; The Power of Love "
+                                     "& War Movie; How to Build a Fire with Mulatto Women and Men 2; The Last Summer.",
+                             "visual": "sky", "on_screen": "Your video title with at most five words"}]}
+
+
+def gated(env: dict) -> dict:
+    return {**env, "CS_REQUIRE_REVIEW": "1"}
+
+
+def test_gate_refuses_the_demo_script_until_a_person_approves(server, env, media):
+    """`make demo`'s "Why the Sky Is Blue" (a title list with a slur, our prompt on screen) is never uploaded,
+    even as a private draft and with --no-review, before any quota is spent; approved, it goes up."""
+    record = {**make_record(media, privacy="private"), "topic": "why the sky is blue", "script": DEMO_SCRIPT}
+    done = publish(server, gated(env), [record], "-k", "--no-review")
+    assert done.returncode == 3, done.stderr
+    [out] = outputs(done)
+    message = out["_error"]["message"]
+    assert "offensive" in message and "Mulatto" in message and "prompt-echo" in message and "cs-review" in message
+    assert not server.state.videos and not server.state.calls  # refused before any call
+    approved = {**record, "review": {"status": "approved", "by": "web", "flags": [], "edits": {}}}
+    done = publish(server, gated(env), [approved])
+    assert done.returncode == 0, done.stderr
+    assert_one_complete_video(server, media)
+
+
+def test_gate_needs_an_approval_for_public_unlisted_and_scheduled_uploads(server, env, media):
+    records = [{**make_record(media, privacy="public"), "id": "public"},
+               {**make_record(media, privacy="unlisted"), "id": "unlisted"},
+               {**make_record(media, privacy="private", publish_at="2099-01-02T15:00:00Z"), "id": "scheduled"},
+               {**make_record(media, privacy="public"), "id": "changes", "review": {"status": "changes"}},
+               {**make_record(media, privacy="public"), "id": "rejected", "review": {"status": "rejected"}}]
+    done = publish(server, gated(env), records, "-k")
+    assert done.returncode == 3, done.stderr
+    out = {r["id"]: r for r in outputs(done)}
+    for rid in ("public", "unlisted", "scheduled", "changes"):
+        assert "review.status approved" in out[rid]["_error"]["message"] and "cs-review" in out[rid]["_error"]["message"]
+    assert "_error" not in out["rejected"] and "youtube" not in out["rejected"]  # passed on, not uploaded
+    assert not server.state.videos and not server.state.calls
+    # a private draft needs no review, and --no-review (or CS_REQUIRE_REVIEW=0) lets a clean public one go
+    done = publish(server, gated(env), [{**make_record(media, privacy="private"), "id": "draft"}])
+    assert done.returncode == 0, done.stderr
+    done = publish(server, gated(env), [records[0]], "--no-review")  # the same file: the ledger answers
+    assert done.returncode == 0 and "youtube" in outputs(done)[0], done.stderr
+    assert "_error" not in outputs(publish(server, {**env, "CS_REQUIRE_REVIEW": "0"}, [records[1]]))[0]

@@ -304,7 +304,8 @@ def test_pull_joins_what_cs_publish_uploaded(channel, tmp_path):
     record = {"id": "rec-upload", "topic": "sourdough", "format": "short", "hook": "Why does bread rise?",
               "voice": {"duration_s": 1.0}, "video": {"path": str(video)},
               "meta": {"title": "Bread rises", "description": "A test.", "tags": ["bread"], "category_id": "27",
-                       "privacy": "public", "language": "en"}}
+                       "privacy": "public", "language": "en"},
+              "review": {"status": "approved", "by": "auto"}}  # a public upload needs an approval (cs-review)
     published = subprocess.run([str(BIN / "cs-publish")], input=json.dumps(record) + "\n", capture_output=True,
                                text=True, env=channel.env, timeout=300)
     assert published.returncode == 0, published.stderr

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 import click
 
-from .. import log, pipe, text
+from .. import checks, log, pipe, text
 from ..engines.llm import LLMSettings, get_llm
 from ..errors import BadInput, EngineError, UsageError
 from ..records import Record, new_id, read_items
@@ -60,6 +60,7 @@ class Idea(pipe.Stage):
 
     def __init__(self, topics: list[str], count: int, fmt: str | None, titles: Titles, llm: LLMSettings):
         self.topics, self.count, self.format, self.titles, self.llm = topics, count, fmt, titles, llm
+        self.blocked: dict[str, list[dict]] = {}  # topic -> the block findings of its last refused draft
 
     def settings(self) -> dict[str, Any]:
         return {"n": self.count, "format": self.format, "llm": self.llm.fingerprint()}
@@ -93,6 +94,9 @@ class Idea(pipe.Stage):
             concept = self._concept(topic, steer, number)
             if concept:
                 concepts.append(self._record(record, topic, steer, concept, number))
+        if not concepts and self.blocked.get(topic):  # the model only wrote what must not go out
+            raise EngineError(f"no usable concept for topic {text.truncate(topic, 60)!r}: every draft had a block "
+                              f"finding ({checks.describe(self.blocked[topic])}); try another --seed or a larger --model")
         if not concepts:  # a topic must never vanish silently
             raise EngineError(f"no usable concept for topic {text.truncate(topic, 60)!r}: every answer was off-topic "
                               "or a near-duplicate; try another --seed, other wording, or a larger --model")
@@ -113,6 +117,11 @@ class Idea(pipe.Stage):
                 continue
             if len(concept["title"].split()) > TITLE_WORDS:
                 log.info(f"topic {short!r}: dropped a sentence given as a title ({concept['title']!r})")
+                continue
+            blocks = checks.blocking(checks.run({"topic": topic, **concept}))
+            if blocks:  # offensive words, our own prompt echoed, a list of titles: ask again
+                self.blocked[topic] = blocks
+                log.info(f"topic {short!r}: dropped a concept with {checks.describe(blocks, 1)}")
                 continue
             clash = self.titles.claim(concept["title"])
             if clash is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .. import log, pipe, text
+from .. import checks, log, pipe, text
 from ..engines import tts
 from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import EngineError
@@ -17,6 +17,7 @@ from ..records import Record
 DEFAULT_LENGTH = {"short": 60, "long": 480}
 SEGMENT_SECONDS = {"short": 15, "long": 60}  # one segment per this much narration
 TOLERANCE = 0.15  # the word budget is kept within +-15%
+DRAFTS = 2  # whole scripts written before a record fails for block findings (each is many model calls)
 OUTLINE_SYSTEM = ("You plan YouTube videos. Reply as JSON: a list of sections, each with on_screen (a heading of "
                   "at most five words shown on screen) and visual (two to four search keywords for stock footage).")
 WRITE_SYSTEM = ("You write narration for YouTube videos: plain spoken sentences, no lists, no headings, no stage "
@@ -62,11 +63,24 @@ class Script(pipe.Stage):
         return max(10, round(seconds * self.wpm / 60))
 
     def process(self, record: Record) -> Record:
+        """A script whose own text has no block finding (the content checks), asked again with other
+        seeds up to DRAFTS times."""
+        for draft in range(DRAFTS):
+            out = self._draft(record, draft)
+            judged = {"topic": out.get("topic"), "title": out.get("title"), "script": out["script"]}
+            blocks = checks.blocking(checks.run(judged, prefix="script."))
+            if not blocks:
+                return out
+            log.info(f"record {record.get('id')}: draft {draft + 1} has {checks.describe(blocks, 1)}; writing another")
+        raise EngineError(f"every draft had a block finding ({checks.describe(blocks)}); "
+                          "try another --seed or a larger --model")
+
+    def _draft(self, record: Record, draft: int) -> Record:
         seconds = self._seconds(record)
         budget = self._budget(seconds)
         kind = "long" if seconds >= 180 else "short"
         count = max(2, min(24, round(seconds / SEGMENT_SECONDS[kind])))  # hook, ..., call to action
-        writer = Writer(get_llm(self.llm), record, self.style, self.language)
+        writer = Writer(get_llm(self.llm), record, self.style, self.language, shift=1000 * draft)
         sections = writer.outline(count)
         cta = self.cta or f"Subscribe for more about {text.clean(record.get('topic') or record['title'])}."
         segments = writer.draft(sections, budget, cta)
@@ -82,8 +96,9 @@ class Script(pipe.Stage):
 class Writer:
     """Asks the LLM for an outline, then for each section's narration, then for more where it fell short."""
 
-    def __init__(self, llm, record: Record, style: str, language: str):
+    def __init__(self, llm, record: Record, style: str, language: str, shift: int = 0):
         self.llm, self.record, self.style, self.language = llm, record, style, language
+        self.shift = shift  # added to every seed offset: another draft asks with other seeds
         self.calls = 0
         about = [f"Video title: {record['title']}"]
         for key in ("angle", "audience"):
@@ -94,7 +109,7 @@ class Writer:
     def outline(self, count: int) -> list[dict]:
         try:
             reply = self.llm.json(OUTLINE_SYSTEM, f"{self.about}\nPlan {count} sections.", outline_schema(count),
-                                  max_tokens=60 * count)
+                                  max_tokens=60 * count, seed_offset=self.shift)
             sections = [{"on_screen": text.phrase(plain(s["on_screen"]), 40), "visual": plain(s["visual"])}
                         for s in reply["sections"]]
         except InvalidReply as exc:  # a tiny model may not manage the outline: plan from the text later
@@ -141,7 +156,7 @@ class Writer:
 
     def sentences(self, prompt: str, max_tokens: int, offset: int, seen: list[str]) -> list[str]:
         self.calls += 1
-        reply = self.llm.text(WRITE_SYSTEM, prompt, max_tokens=max_tokens, seed_offset=offset)
+        reply = self.llm.text(WRITE_SYSTEM, prompt, max_tokens=max_tokens, seed_offset=offset + self.shift)
         instructions = prompt.split("\n", len(self.about.splitlines()))[-1]  # what we asked, minus the concept
         return usable_sentences(reply, seen, instructions)
 

@@ -122,6 +122,8 @@ VARIABLES: tuple[Variable, ...] = (
              YOUTUBE, "youtube"),
     Variable("CS_YOUTUBE_BACKOFF_BASE", "1.0", "Seconds of the first pause before a retried YouTube call "
              "(doubled each time).", YOUTUBE, "youtube"),
+    Variable("CS_REQUIRE_REVIEW", "1", "0: public, unlisted and scheduled uploads need no review.status approved "
+             "(as --no-review); a record with a block finding always needs an approval.", ("cs-publish",), "youtube"),
     Variable("CS_DB", None, "Upload and quota ledger: a SQLite file or postgresql://...; default "
              "$XDG_STATE_HOME/creator-tools/youtube.sqlite.", YOUTUBE, "youtube"),
     Variable("CS_DB_TIMEOUT", "30", "Seconds a command waits for a SQLite ledger or store another process has "

@@ -90,6 +90,7 @@ def drive(stage: Stage, opts: PipeOptions, out: IO[str], metrics: Metrics, clust
     items: Iterator[Item] = (
         (Item("<args>", n, record=r) for n, r in enumerate(made, 1)) if made is not None else read_items(opts.inputs or ("-",))
     )
+    items = stage.gather(items)
     totals = Outcome()
     if opts.cluster and cluster is not None:
         outcomes = cluster(stage, opts, items, metrics)

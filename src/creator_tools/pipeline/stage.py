@@ -4,11 +4,11 @@ line became (Outcome). No click: the CLI layer (pipeline/cli.py) builds these fr
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .. import schemas
 from ..errors import CSError, MissingInput
-from ..records import Record, fingerprint
+from ..records import Item, Record, fingerprint
 
 
 class PipeOptions:
@@ -91,6 +91,11 @@ class Stage(ABC):
     @abstractmethod
     def process(self, record: Record) -> Record | list[Record]:
         """The record with this stage's key added (or several records, for cs-idea)."""
+
+    def gather(self, items: Iterator[Item]) -> Iterator[Item]:
+        """The input before the first record is handled. A stage that must see the whole batch first
+        (cs-review: one page for all records) reads it here; every other stage streams it on."""
+        return items
 
     def plan(self, record: Record) -> str:
         """What --dry-run says it would do for this record (stderr)."""
