@@ -182,6 +182,7 @@ def test_one_date_parser_and_one_default_category():
     (["--publish-at", "2020-01-01T00:00:00Z"], "is in the past"),
     (["--publish-at", "+2d", "--privacy", "public"], "--publish-at needs --privacy private"),
     (["--publish-at", "whenever"], "not a time"),
+    (["--publish-at", "+3000000d"], "too far ahead"),  # was an OverflowError traceback, exit 1
     (["--category", "cooking shows"], "unknown category"),
     (["--language", "english!"], "not a language code"),
 ])
