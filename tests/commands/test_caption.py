@@ -86,6 +86,17 @@ def test_ass_escapes_user_text(tmp_path):
     assert "\\N" not in body.replace("\\N", "", 1)  # only our own line break, not the user's "\New"
 
 
+def test_srt_drops_override_codes_from_the_script(tmp_path):
+    """Issue 14 item 18: `{\\fs300}` from the script reached the SRT, which players and YouTube render."""
+    words = [{"word": w, "start": n * 0.4, "end": n * 0.4 + 0.3}
+             for n, w in enumerate(["{\\fs300}Huge", "<font", 'size="90">words</font>', "{\\pos(1,2)}", "a<b"])]
+    subtitles.write_srt(words, tmp_path / "a.srt")
+    text = (tmp_path / "a.srt").read_text()
+    assert "\\fs" not in text and "\\pos" not in text and "font" not in text
+    spoken = [line for line in text.splitlines() if line and not line.isdigit() and "-->" not in line]
+    assert " ".join(spoken) == "Huge words a<b"
+
+
 # --- errors (no model) ------------------------------------------------------------------------------------
 
 
