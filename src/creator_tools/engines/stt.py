@@ -75,7 +75,51 @@ class Whisper:
             language = "en"
         elif language:
             language = language.split("-")[0].lower()
-        audio = decode(path)
+        words, frames, detected, seconds = self._listen(path, language)
+        merged: list[dict] = []
+        for w in words:
+            text = w.word
+            if merged and text and not text[0].isspace():
+                merged[-1]["word"] += text
+                merged[-1]["end"] = round(w.end, 3)
+                continue
+            merged.append({"word": text.strip(), "start": round(w.start, 3), "end": round(w.end, 3),
+                           "probability": round(w.probability, 3)})
+        heard = [w for w in merged if any(c.isalnum() for c in w["word"]) and _sounded(w, frames)]
+        return Transcript(detected, heard, _envelope(frames), seconds)
+
+    def _listen(self, path: str, language: str | None) -> tuple[list, Any, str, float]:
+        """(whisper's words on the recording's time line, loudness frames, language, seconds decoded). A long
+        recording is heard window by window (`windows`), so memory stays flat with its length; each window
+        keeps the words that start in its own span, the overlap on either side giving whisper context."""
+        import dataclasses
+
+        import numpy
+
+        words: list = []
+        frames: list = []
+        last_end: float | None = None
+        seconds = 0.0
+        for window in windows(path):
+            found, info = self._hear(window.audio, language, path)
+            language = language or info.language  # detected once, on the first window
+            for w in found:
+                start, end = w.start + window.start, w.end + window.start
+                if last_end is not None and start < last_end - 0.05:
+                    continue  # the previous window's word, heard again in the overlap
+                if window.keep_to is not None and start >= window.keep_to:
+                    continue  # the next window's
+                words.append(dataclasses.replace(w, start=start, end=end) if window.start else w)
+            if words:
+                last_end = words[-1].end
+            first = round((window.keep_from - window.start) / FRAME_S)
+            last = None if window.keep_to is None else round((window.keep_to - window.start) / FRAME_S)
+            frames.append(_frames(window.audio)[first:last])
+            seconds = window.start + len(window.audio) / SAMPLE_RATE
+        return words, numpy.concatenate(frames) if frames else numpy.zeros(0, numpy.float32), language, seconds
+
+    def _hear(self, audio: Any, language: str | None, path: str) -> tuple[list, Any]:
+        """Whisper's words on AUDIO (one window) and its info, under the model's lock."""
         with self.lock:
             try:
                 segments, info = self.model.transcribe(audio, language=language, word_timestamps=True,
@@ -87,18 +131,7 @@ class Whisper:
                     words = []
             except Exception as exc:
                 raise EngineError(f"whisper failed on {path} ({type(exc).__name__}: {exc})") from None
-        frames = _frames(audio)
-        merged: list[dict] = []
-        for w in words:
-            text = w.word
-            if merged and text and not text[0].isspace():
-                merged[-1]["word"] += text
-                merged[-1]["end"] = round(w.end, 3)
-                continue
-            merged.append({"word": text.strip(), "start": round(w.start, 3), "end": round(w.end, 3),
-                           "probability": round(w.probability, 3)})
-        heard = [w for w in merged if any(c.isalnum() for c in w["word"]) and _sounded(w, frames)]
-        return Transcript(info.language, heard, _envelope(frames), len(audio) / SAMPLE_RATE)
+        return words, info
 
 
 SAMPLE_RATE = 16000
@@ -127,6 +160,79 @@ def decode(path: str) -> Any:
         raise BadInput(f"{path} is cut short or damaged: its header promises {declared:.1f} s of sound but only "
                        f"{decoded:.1f} s decode; copy or render the file again")
     return audio
+
+
+WINDOW_ENV = "CS_STT_WINDOW_S"
+WINDOW_S = 600.0  # a long recording is heard in 10-minute windows (about 40 MB of samples each)
+OVERLAP_S = 10.0  # of context on each side of a window's own span
+
+
+@dataclass
+class Window:
+    start: float  # where AUDIO begins on the recording's time line
+    keep_from: float  # the span whose words (by start) and loudness this window gives
+    keep_to: float | None  # None: to the end
+    audio: Any
+
+
+def window_seconds() -> float:
+    value = (os.environ.get(WINDOW_ENV) or "").strip()
+    try:
+        seconds = float(value) if value else WINDOW_S
+    except ValueError:
+        seconds = 0
+    if not seconds > 2 * OVERLAP_S:
+        raise ConfigError(f"{WINDOW_ENV}={value!r} is not a number of seconds over {2 * OVERLAP_S:g}; "
+                          "set it to one (600 is the default) or unset it")
+    return seconds
+
+
+def windows(path: str):
+    """The recording as Windows: the whole of it at once up to one window's length (decode), else spans of
+    window_seconds() with OVERLAP_S on each side, each decoded by ffmpeg (-ss/-t) only when it is heard, so a
+    3-hour recording never sits in memory whole (it peaked at 9.9 GB). The last window is decoded first: a
+    file cut short fails before an hour of transcription, as decode() fails it."""
+    import math
+
+    size = window_seconds()
+    try:
+        declared = _declared_seconds(path)
+    except Exception:
+        declared = None
+    if not declared or declared <= size + OVERLAP_S:
+        yield Window(0.0, 0.0, None, decode(path))
+        return
+    count = math.ceil(declared / size)
+    spans = [(max(0.0, k * size - OVERLAP_S), k * size, (k + 1) * size if k + 1 < count else None) for k in range(count)]
+    start, keep_from, _ = spans[-1]
+    last = _decode_span(path, start, declared - start + OVERLAP_S)
+    decoded = start + len(last) / SAMPLE_RATE
+    if declared - decoded > max(CUT_SHORT_S, 0.02 * declared):
+        raise BadInput(f"{path} is cut short or damaged: its header promises {declared:.1f} s of sound but only "
+                       f"{decoded:.1f} s decode; copy or render the file again")
+    for start, keep_from, keep_to in spans[:-1]:
+        yield Window(start, keep_from, keep_to, _decode_span(path, start, keep_to + OVERLAP_S - start))
+    yield Window(spans[-1][0], spans[-1][1], None, last)
+
+
+def _decode_span(path: str, start: float, length: float) -> Any:
+    """LENGTH seconds of PATH's sound from START as 16 kHz mono float32, decoded by ffmpeg alone."""
+    import subprocess
+
+    import numpy
+
+    from ..media.ffmpeg import binary
+
+    argv = [binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{start:.3f}", "-t", f"{length:.3f}",
+            "-i", os.path.abspath(path), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=max(120.0, length))
+    except subprocess.TimeoutExpired:
+        raise EngineError(f"ffmpeg took too long decoding {path} at {start:.0f} s") from None
+    if done.returncode != 0:
+        raise BadInput(f"cannot decode the audio in {path} at {start:.0f} s "
+                       f"({done.stderr.decode(errors='replace').strip()[-200:]}); check the file")
+    return numpy.frombuffer(done.stdout, dtype=numpy.float32)
 
 
 def _declared_seconds(path: str) -> float | None:
