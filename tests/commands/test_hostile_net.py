@@ -228,3 +228,12 @@ def test_llm_answers_of_the_wrong_shape_name_the_server(net, tmp_path, scenario,
     assert result.code == 3, result.stderr
     assert f"sent {sent}, not a chat completion" in result.stderr, result.stderr
     assert "unexpected" not in result.stderr
+
+
+def test_a_hung_tts_server_defers_the_record(net, tmp_path):
+    env = {"OPENAI_BASE_URL": net.base("silent"), "OPENAI_API_KEY": "k", "CS_OPENAI_TIMEOUT": "0.5",
+           "CS_OPENAI_RETRIES": "1"}
+    result = run_cs("voice", [script_record(["Hello there."])], "--engine", "openai", cwd=tmp_path, env=env, timeout=60)
+    assert result.code == 4, result.stderr
+    assert result.records[0]["_error"]["retryable"] and result.stderr.count("retrying in") == 1
+    assert "did not answer audio.speech within 0.5 s" in result.stderr

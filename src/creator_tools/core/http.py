@@ -191,10 +191,15 @@ class Response:
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
 
-    def excerpt(self, length: int = 80) -> str:
-        """What the server sent, short and on one line, for messages."""
-        text = " ".join(self.text().split())
-        return text if len(text) <= length else text[:length - 3] + "..."
+
+def sent(body: bytes, length: int = 80) -> str:
+    """What a server sent, for messages: "an HTML page" (a proxy's or captive portal's answer), else its
+    first characters on one line, quoted."""
+    head = body[:512].lstrip().lower()
+    if head.startswith(b"<!doctype html") or b"<html" in head:
+        return "an HTML page"
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return repr(text if len(text) <= length else text[:length - 3] + "...")
 
 
 class _Clock:

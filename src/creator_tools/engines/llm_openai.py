@@ -80,9 +80,10 @@ class OpenAILLM(LLM):
                 raise TypeError("content is not a string")
             return content or ""
         except (AttributeError, IndexError, KeyError, TypeError, ValueError):
-            body = raw.http_response.content
-            raise EngineError(f"the API at {self.base_url} sent {_sent(body)}, not a chat completion with "
-                              "choices[0].message.content; check OPENAI_BASE_URL") from None
+            from ..core.http import sent
+
+            raise EngineError(f"the API at {self.base_url} sent {sent(raw.http_response.content)}, not a chat "
+                              "completion with choices[0].message.content; check OPENAI_BASE_URL") from None
 
     def _format(self, schema: dict | None) -> dict:
         if not schema or self.formats[0] == "none":
@@ -95,15 +96,6 @@ class OpenAILLM(LLM):
 
     def close(self) -> None:
         self.client.close()
-
-
-def _sent(body: bytes) -> str:
-    """What a server sent, for messages: "an HTML page" or its first characters."""
-    head = body[:512].lstrip().lower()
-    if head.startswith(b"<!doctype html") or b"<html" in head:
-        return "an HTML page"
-    text = " ".join(body.decode("utf-8", "replace").split())
-    return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
 def _short(exc: Exception) -> str:

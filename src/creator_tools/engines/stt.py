@@ -203,7 +203,8 @@ def windows(path: str):
         yield Window(0.0, 0.0, None, decode(path))
         return
     count = math.ceil(declared / size)
-    spans = [(max(0.0, k * size - OVERLAP_S), k * size, (k + 1) * size if k + 1 < count else None) for k in range(count)]
+    spans = [(max(0.0, k * size - OVERLAP_S), k * size, (k + 1) * size if k + 1 < count else None)
+             for k in range(count)]
     start, keep_from, _ = spans[-1]
     last = _decode_span(path, start, declared - start + OVERLAP_S)
     decoded = start + len(last) / SAMPLE_RATE

@@ -9,8 +9,9 @@
 - An answer of the wrong shape (a list, `"videos": "nope"`, an HTML page) is an EngineError naming the
   service and what it sent, never cached.
 - Downloads are kept by URL hash ($CS_OUT_DIR/visuals/SERVICE/SHA.EXT), written to a `.part` file (opened
-  with O_NOFOLLOW, regular files only) that a dropped connection resumes with a Range request, verified (a clip must probe as video, a still must open
-  in Pillow; a corrupt file is deleted and fetched again) and renamed into place. So a re-run makes no API
+  with O_NOFOLLOW, regular files only) that a dropped connection resumes with a Range request, verified (a
+  clip must probe as video, a still must open in Pillow; a corrupt file is deleted and fetched again; a
+  still over Pillow's pixel limit is refused) and renamed into place. So a re-run makes no API
   calls and no downloads.
 - HTTP 429 honours Retry-After (seconds or an HTTP date, capped at CS_VISUALS_MAX_WAIT, 30 s), says so on
   stderr, and after CS_VISUALS_TRIES tries (4) raises RateLimited; the service then stays limited for this
@@ -38,7 +39,6 @@ from .visuals import RateLimited
 
 CACHE_TTL_S = 24 * 3600
 LIMITED_FOR_S = 60.0  # how long a service that used up its tries (429, 5xx, unreachable) is left alone
-USER_AGENT = http.USER_AGENT
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -106,15 +106,8 @@ class Response(http.Response):
         try:
             return json.loads(self.body)
         except ValueError:
-            raise EngineError(f"{self.label} answered HTTP {self.status} with {sent(self)}, not JSON") from None
-
-
-def sent(response: http.Response) -> str:
-    """What a server sent, for messages: "an HTML page" or the first bytes."""
-    head = response.body[:512].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-        return "an HTML page"
-    return repr(response.excerpt())
+            raise EngineError(f"{self.label} answered HTTP {self.status} with {http.sent(self.body)}, "
+                              "not JSON") from None
 
 
 def describe(value: Any) -> str:
