@@ -237,3 +237,11 @@ def test_a_hung_tts_server_defers_the_record(net, tmp_path):
     assert result.code == 4, result.stderr
     assert result.records[0]["_error"]["retryable"] and result.stderr.count("retrying in") == 1
     assert "did not answer audio.speech within 0.5 s" in result.stderr
+
+
+def test_a_cap_that_is_no_number_is_one_configuration_error(net, monkeypatch):
+    from creator_tools.errors import ConfigError
+
+    monkeypatch.setenv("CS_MAX_CLIP_MB", "lots")
+    with pytest.raises(ConfigError, match="CS_MAX_CLIP_MB='lots' is not a number"):
+        pexels(net, monkeypatch, "ok")
