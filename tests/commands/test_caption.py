@@ -258,3 +258,20 @@ def test_long_recordings_are_heard_in_windows_with_the_same_words(voiced, monkey
     assert starts == sorted(starts)  # no word heard twice in an overlap
     assert abs(windowed.duration_s - whole.duration_s) < 0.1
     assert abs(len(windowed.envelope) - len(whole.envelope)) <= 2
+
+
+def test_a_long_recording_cut_short_fails_before_any_window_is_heard(voiced, monkeypatch, tmp_path):
+    from creator_tools.engines import stt
+    from creator_tools.errors import BadInput
+
+    folder, record = voiced
+    whole = tmp_path / "whole.m4a"  # moov first: the cut file still says how long it was
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", record["voice"]["path"], "-c:a", "aac",
+                    "-movflags", "+faststart", str(whole)], check=True)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    monkeypatch.setenv(stt.WINDOW_ENV, "8")
+    monkeypatch.setattr(stt, "OVERLAP_S", 2.0)
+    with pytest.raises(BadInput, match="cut short or damaged"):
+        next(stt.windows(str(cut)))

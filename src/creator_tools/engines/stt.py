@@ -116,6 +116,7 @@ class Whisper:
             last = None if window.keep_to is None else round((window.keep_to - window.start) / FRAME_S)
             frames.append(_frames(window.audio)[first:last])
             seconds = window.start + len(window.audio) / SAMPLE_RATE
+            del window  # before the next one is decoded: one window in memory at a time
         return words, numpy.concatenate(frames) if frames else numpy.zeros(0, numpy.float32), language, seconds
 
     def _hear(self, audio: Any, language: str | None, path: str) -> tuple[list, Any]:
@@ -190,8 +191,8 @@ def window_seconds() -> float:
 def windows(path: str):
     """The recording as Windows: the whole of it at once up to one window's length (decode), else spans of
     window_seconds() with OVERLAP_S on each side, each decoded by ffmpeg (-ss/-t) only when it is heard, so a
-    3-hour recording never sits in memory whole (it peaked at 9.9 GB). The last window is decoded first: a
-    file cut short fails before an hour of transcription, as decode() fails it."""
+    3-hour recording never sits in memory whole (it peaked at 9.9 GB). The end is decoded first: a file cut
+    short fails before an hour of transcription, as decode() fails it."""
     import math
 
     size = window_seconds()
@@ -202,23 +203,25 @@ def windows(path: str):
     if not declared or declared <= size + OVERLAP_S:
         yield Window(0.0, 0.0, None, decode(path))
         return
+    slack = max(CUT_SHORT_S, 0.02 * declared)
+    tail = max(0.0, declared - slack - 1.0)
+    heard_to = tail + len(_decode_span(path, tail, declared - tail + 1.0)) / SAMPLE_RATE
+    if declared - heard_to > slack:
+        raise BadInput(f"{path} is cut short or damaged: its header promises {declared:.1f} s of sound but it "
+                       f"stops before {heard_to:.1f} s; copy or render the file again")
     count = math.ceil(declared / size)
-    spans = [(max(0.0, k * size - OVERLAP_S), k * size, (k + 1) * size if k + 1 < count else None)
-             for k in range(count)]
-    start, keep_from, _ = spans[-1]
-    last = _decode_span(path, start, declared - start + OVERLAP_S)
-    decoded = start + len(last) / SAMPLE_RATE
-    if declared - decoded > max(CUT_SHORT_S, 0.02 * declared):
-        raise BadInput(f"{path} is cut short or damaged: its header promises {declared:.1f} s of sound but only "
-                       f"{decoded:.1f} s decode; copy or render the file again")
-    for start, keep_from, keep_to in spans[:-1]:
-        yield Window(start, keep_from, keep_to, _decode_span(path, start, keep_to + OVERLAP_S - start))
-    yield Window(spans[-1][0], spans[-1][1], None, last)
+    for k in range(count):
+        start, keep_to = max(0.0, k * size - OVERLAP_S), (k + 1) * size if k + 1 < count else None
+        length = (keep_to if keep_to is not None else declared) + OVERLAP_S - start
+        yield Window(start, k * size, keep_to, _decode_span(path, start, length))
 
 
 def _decode_span(path: str, start: float, length: float) -> Any:
-    """LENGTH seconds of PATH's sound from START as 16 kHz mono float32, decoded by ffmpeg alone."""
+    """LENGTH seconds of PATH's sound from START as 16 kHz mono float32, decoded by ffmpeg alone, read
+    straight into one array (no second copy of the window while it arrives)."""
     import subprocess
+    import tempfile
+    import threading
 
     import numpy
 
@@ -226,14 +229,28 @@ def _decode_span(path: str, start: float, length: float) -> Any:
 
     argv = [binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{start:.3f}", "-t", f"{length:.3f}",
             "-i", os.path.abspath(path), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"]
-    try:
-        done = subprocess.run(argv, capture_output=True, timeout=max(120.0, length))
-    except subprocess.TimeoutExpired:
-        raise EngineError(f"ffmpeg took too long decoding {path} at {start:.0f} s") from None
-    if done.returncode != 0:
-        raise BadInput(f"cannot decode the audio in {path} at {start:.0f} s "
-                       f"({done.stderr.decode(errors='replace').strip()[-200:]}); check the file")
-    return numpy.frombuffer(done.stdout, dtype=numpy.float32)
+    samples = numpy.empty(int(length * SAMPLE_RATE) + SAMPLE_RATE, dtype=numpy.float32)
+    view = memoryview(samples).cast("B")
+    filled = 0
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        watchdog = threading.Timer(max(120.0, length), process.kill)  # a wedged decoder ends, not the caption run
+        watchdog.start()
+        try:
+            while filled < len(view) and (got := process.stdout.readinto(view[filled:])):
+                filled += got
+            process.stdout.close()
+            code = process.wait()
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if code != 0:
+            errors.seek(0)
+            reason = errors.read().decode(errors="replace").strip()[-200:] or f"ffmpeg exit status {code}"
+            raise BadInput(f"cannot decode the audio in {path} at {start:.0f} s ({reason}); check the file")
+    return samples[: filled // 4]
 
 
 def _declared_seconds(path: str) -> float | None:
