@@ -128,6 +128,13 @@ def test_a_server_that_never_answers_hits_the_deadline(net, monkeypatch, capsys)
     assert "CS_HTTP_DEADLINE" in capsys.readouterr().err
 
 
+def test_messages_never_show_a_key_from_the_query(net):
+    limits = http.Limits(cap=1000, cap_setting="CS_MAX_JSON_MB", timeout=5, deadline=0.5)
+    with pytest.raises(http.FetchError) as caught:
+        http.request("GET", net.base("silent") + "/api/?key=SECRET-KEY", allowed=frozenset({"http"}), limits=limits)
+    assert "CS_HTTP_DEADLINE" in caught.value.message and "SECRET" not in caught.value.message
+
+
 def test_json_answers_are_capped(net, monkeypatch):
     limits = http.Limits(cap=1000, cap_setting="CS_MAX_JSON_MB", timeout=5, deadline=5)
     with pytest.raises(http.TooLarge, match="CS_MAX_JSON_MB"):

@@ -140,8 +140,9 @@ def check_url(url: Any, allowed: Iterable[str]) -> str:
         raise Refused(f"the link is {type(url).__name__}, not a URL")
     parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme.lower() not in allowed or not parts.netloc:
-        shown = url if len(url) <= 100 else url[:97] + "..."
-        raise Refused(f"refused to fetch {shown!r}: only {_schemes(allowed)} links with a host are followed")
+        link = shown(url)
+        link = link if len(link) <= 100 else link[:97] + "..."
+        raise Refused(f"refused to fetch {link!r}: only {_schemes(allowed)} links with a host are followed")
     return url.strip()
 
 
@@ -156,7 +157,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
             check_url(urllib.parse.urljoin(req.full_url, newurl), self.allowed)
         except Refused as exc:
             fp.close()
-            raise Refused(f"refused the redirect of {req.full_url}: {exc.message}") from None
+            raise Refused(f"refused the redirect of {shown(req.full_url)}: {exc.message}") from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -203,10 +204,10 @@ def sent(body: bytes, length: int = 80) -> str:
 
 
 class _Clock:
-    """One request's deadline and rate bookkeeping."""
+    """One request's deadline and rate bookkeeping. `url` is the one messages show (no query: a key rides there)."""
 
     def __init__(self, url: str, limits: Limits):
-        self.url, self.limits = url, limits
+        self.url, self.limits = shown(url), limits
         self.started = time.monotonic()
         self.body_started: float | None = None
         self.received = 0
@@ -250,16 +251,16 @@ def _open(method: str, url: str, headers: dict, data: bytes | None, allowed: fro
         if 300 <= exc.code < 400:  # a redirect urllib itself would not follow (to file:, to no URL at all)
             location = exc.headers.get("Location") if exc.headers else None
             exc.close()
-            raise Refused(f"refused the redirect of {url} to {location!r}: only {_schemes(allowed)} links "
+            raise Refused(f"refused the redirect of {clock.url} to {location!r}: only {_schemes(allowed)} links "
                           "with a host are followed") from None
         return exc
     except (TimeoutError, socket.timeout):
         clock.left()  # past the deadline: say that rather than "timed out"
-        raise Unreachable(f"{url} did not answer within {clock.limits.timeout:g} s") from None
+        raise Unreachable(f"{clock.url} did not answer within {clock.limits.timeout:g} s") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (TimeoutError, socket.timeout)):
             clock.left()
-            raise Unreachable(f"{url} did not answer within {clock.limits.timeout:g} s") from None
+            raise Unreachable(f"{clock.url} did not answer within {clock.limits.timeout:g} s") from None
         raise Unreachable(f"cannot reach {_host(url)} ({reason(exc)})") from None
     except (OSError, HTTPException) as exc:
         raise Unreachable(f"cannot reach {_host(url)} ({reason(exc)})") from None
@@ -311,7 +312,7 @@ def request(method: str, url: str, *, allowed: frozenset[str], limits: Limits, h
     with answer:
         declared = _declared(answer)
         if declared is not None and declared > limits.cap:
-            raise _too_large(url, declared, limits, declared=True)
+            raise _too_large(clock.url, declared, limits, declared=True)
         chunks: list[bytes] = []
         _pump(answer, chunks.append, clock)
         return Response(answer.status if hasattr(answer, "status") else answer.code, answer.headers,
@@ -344,13 +345,13 @@ def download(url: str, handle: BinaryIO, *, allowed: frozenset[str], limits: Lim
         if status >= 400:
             if status == 416 and have:  # asked past the end: the part already holds the whole file
                 return True
-            raise Status(url, status, answer.headers)
+            raise Status(clock.url, status, answer.headers)
         if status != 206 and have:  # the server ignored Range: start again
             handle.truncate(0)
             have = handle.seek(0)
         declared = _declared(answer)
         if declared is not None and have + declared > limits.cap:
-            raise _too_large(url, have + declared, limits, declared=True)
+            raise _too_large(clock.url, have + declared, limits, declared=True)
         received = _pump(answer, handle.write, clock, have)
         handle.flush()
     return declared is None or received >= declared
@@ -417,6 +418,13 @@ def reason(exc: BaseException) -> str:
     if isinstance(found, OSError) and found.strerror:
         return found.strerror
     return str(found) or type(found).__name__
+
+
+def shown(url: str) -> str:
+    """URL as messages show it: without its query, fragment or user info (keys and signatures ride there)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", "")) if host else url.split("?", 1)[0]
 
 
 def _host(url: str) -> str:
