@@ -683,6 +683,8 @@ def wrong_types(good: dict, tmp_path: Path) -> dict[str, tuple[dict, str]]:
         "format-num": ({"format": 5}, f'format should be one of "short", "long", got 5; re-run cs-idea {fix}'),
         "srt-gone": ({"captions": {"srt": str(tmp_path / "gone.srt")}},
                      f"captions.srt: {tmp_path / 'gone.srt'}: no such caption file; run cs-caption again"),
+        "srt-empty": ({"captions": {"srt": ""}}, 'captions.srt is empty; run cs-caption again (or leave the '
+                     '"captions" key out to publish without captions)'),
         "thumb-gone": ({"thumb": {"path": str(tmp_path)}},
                        f"thumb.path: {tmp_path}: no such thumbnail; run cs-thumb again"),
         "video-gone": ({"video": {"path": str(tmp_path / "gone.mp4")}},

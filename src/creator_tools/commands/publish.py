@@ -133,7 +133,11 @@ class Publish(pipe.Stage):
         if container in IMAGE_FORMATS or container.endswith("_pipe") or seconds <= 0:
             raise BadInput(f"video.path: {path}: is a still image ({container}), not a video, whatever its name "
                            "says; run cs-render again")
-        srt = (record.get("captions") or {}).get("srt")
+        captions = record.get("captions") or {}
+        srt = captions.get("srt")
+        if "srt" in captions and not (srt or "").strip():  # "" would publish without captions, silently
+            raise BadInput('captions.srt is empty; run cs-caption again (or leave the "captions" key out to '
+                           "publish without captions)")
         if srt and not os.path.isfile(srt):
             raise BadInput(f"captions.srt: {srt}: no such caption file; run cs-caption again")
         thumb = (record.get("thumb") or {}).get("path")

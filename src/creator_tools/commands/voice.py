@@ -52,6 +52,12 @@ class VoiceStage(pipe.Stage):
                            "re-run cs-script --force for this record")
         if not isinstance(script, dict) or not any(t.strip() for t in textnorm.script_segments(script)):
             raise BadInput("'script' has no segments with text; re-run cs-script --force for this record")
+        for number, segment in enumerate(script.get("segments") or []):
+            hidden = textnorm.invisible_only(str(segment.get("text") or "") if isinstance(segment, dict) else "")
+            if hidden:  # would speak a 0.0 s WAV, and every later stage would ask for cs-voice again
+                raise BadInput(f"script.segments[{number}].text has only invisible characters "
+                               f"({', '.join(hidden[:4])}), nothing to speak; write its words (or \"\" for a "
+                               "pause) and run cs-voice again")
 
     def engine(self, language: str) -> tts.TTS:
         # Only espeak without --voice picks its voice from the script's language; other engines load once.

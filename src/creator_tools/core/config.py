@@ -72,6 +72,8 @@ VARIABLES: tuple[Variable, ...] = (
              "CS_OPENAI_TIMEOUT, else 120.", ("cs-voice",), "engines"),
     Variable("CS_PIPER_VOICES", None, "Folders (colon-separated) searched for a Piper --voice NAME.onnx.",
              ("cs-voice",), "engines"),
+    Variable("CS_STT_WINDOW_S", "600", "Seconds of a recording cs-caption hears at once; longer recordings go in "
+             "windows so memory stays flat with length.", ("cs-caption",), "engines"),
     Variable("CS_STT_MODEL", "tiny.en", "faster-whisper model name or folder for cs-caption.", ("cs-caption",),
              "engines"),
     Variable("CS_VISUALS", None, "Visual providers cs-visuals tries in order (library, pexels, pixabay, "
@@ -96,6 +98,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CS_OPENAI_TIMEOUT", None, "Seconds every OpenAI-compatible client waits per request unless "
              "CS_LLM_TIMEOUT, CS_TTS_TIMEOUT or CS_IMAGES_TIMEOUT says otherwise.",
              (*LLM, "cs-voice", "cs-visuals"), "remotes"),
+    Variable("CS_MAX_CLIP_MB", "500", "Largest video clip a download may be, in MB (a bigger one is refused and "
+             "the next candidate tried).", ("cs-visuals",), "remotes"),
+    Variable("CS_MAX_STILL_MB", "50", "Largest still image a download may be, in MB.", ("cs-visuals",), "remotes"),
+    Variable("CS_MAX_JSON_MB", "10", "Largest API answer (JSON) read, in MB.", ("cs-visuals", "cs-voice", *LLM), "remotes"),
+    Variable("CS_HTTP_DEADLINE", "600", "Seconds one HTTP request may take in all (connect, answer, body).",
+             ("cs-visuals", "cs-voice", *LLM), "remotes"),
+    Variable("CS_HTTP_MIN_RATE", "10", "Slowest average body rate accepted, in KB/s (after the first 10 s): a "
+             "trickling download ends.", ("cs-visuals", "cs-voice", *LLM), "remotes"),
     Variable("CS_IMAGES_BASE_URL", None, "Server of the images provider, before OPENAI_BASE_URL (a GPU box for "
              "pictures, a hosted API for text).", ("cs-visuals",), "remotes"),
     Variable("CS_IMAGES_API_KEY", None, "Key for CS_IMAGES_BASE_URL, before OPENAI_API_KEY.", ("cs-visuals",),

@@ -219,8 +219,11 @@ class OpenAITTS(TTS):
             import openai
         except ImportError:
             raise ConfigError("the openai package is not installed; pip install openai") from None
+        from .openai_config import Answered
+
         self.openai = openai
         self.client = openai.OpenAI(**config.client_options())
+        self.config, self.answered = config, Answered()
         self.where = config.where
         self.model = model or setting("CS_TTS_MODEL") or self.DEFAULT_MODEL
         self.voice = voice or self.DEFAULT_VOICE
@@ -228,14 +231,17 @@ class OpenAITTS(TTS):
         self.sample_rate = 24000
 
     def synthesize(self, text: str) -> bytes:
+        from .openai_config import with_retries
+
         openai = self.openai
-        try:
+
+        def speak() -> bytes:
             response = self.client.audio.speech.create(model=self.model, voice=self.voice, input=text,
                                                        response_format="wav", speed=self.speed)
-            data = response.read() if hasattr(response, "read") else response.content
-        except openai.APIConnectionError as exc:
-            raise ConfigError(f"cannot reach the OpenAI-compatible server at {self.where} ({exc}); start it or "
-                              "set OPENAI_BASE_URL to a running server") from None
+            return response.read() if hasattr(response, "read") else response.content
+
+        try:  # a timeout or 5xx defers this record (exit 4) after retries that say so; refused at once: fatal
+            data = with_retries(self.config, "audio.speech", speak, self.answered)
         except openai.AuthenticationError:
             raise ConfigError(f"{self.where} refused the API key; set OPENAI_API_KEY") from None
         except openai.RateLimitError as exc:

@@ -45,6 +45,14 @@ class Candidate:
                 "link": self.link, "preview": self.preview, "author": self.author, "license": license,
                 "duration_s": self.duration}
 
+    def __post_init__(self):
+        # What an API says is only trusted as far as its shape: a link must be a string (the fetcher then
+        # checks its scheme), a duration a number (else ranking compares a string with seconds).
+        if not isinstance(self.link, str):
+            raise TypeError("link is not a string")
+        if isinstance(self.duration, bool) or not isinstance(self.duration, (int, float)):
+            self.duration = None
+
 
 class StockProvider(Provider):
     """What Pexels and Pixabay share: the key, the service, the search-then-download loop."""
@@ -94,7 +102,7 @@ class StockProvider(Provider):
         """The unused candidates of one search, best first, from its first page or (all used) the second."""
         for page in range(1, PAGES + 1):
             candidates, more = self.search(shot, search, page)
-            fresh = [c for c in candidates if c.asset_id not in avoid]
+            fresh = [c for c in candidates if c and c.asset_id not in avoid]
             if fresh or not more:
                 return sorted(fresh, key=lambda c: _rank(c, shot))
         return []
@@ -198,12 +206,10 @@ class PexelsProvider(StockProvider):
         if search == 0:
             # Minimum size: Full HD for a 1080p frame, HD below (smaller files, cs-render scales anyway).
             params["size"] = "medium" if max(shot.width, shot.height) >= 1920 else "small"
-            answer = self.service.get_json("/videos/search", params)
-            found = [self._video(video, shot) for video in answer.get("videos") or []]
-        else:
-            answer = self.service.get_json("/v1/search", params)
-            found = [self._photo(photo, shot) for photo in answer.get("photos") or []]
-        return [c for c in found if c], bool(answer.get("next_page"))
+            return self.service.get_json("/videos/search", params, lambda answer: (
+                [self._video(video, shot) for video in _list(answer, "videos")], bool(answer.get("next_page"))))
+        return self.service.get_json("/v1/search", params, lambda answer: (
+            [self._photo(photo, shot) for photo in _list(answer, "photos")], bool(answer.get("next_page"))))
 
     def _video(self, video: dict, shot: Shot) -> Candidate | None:
         files = [f for f in video.get("video_files") or [] if (f.get("file_type") or "video/mp4") == "video/mp4"]
@@ -245,14 +251,13 @@ class PixabayProvider(StockProvider):
 
     def search(self, shot: Shot, search: int, page: int) -> tuple[list[Candidate], bool]:
         params = {"q": _clip_query(shot.query), "per_page": PER_PAGE, "page": page, "safesearch": "true"}
+        more = lambda answer: page * PER_PAGE < int(answer.get("totalHits") or 0)  # noqa: E731
         if search == 0:  # the video search has no orientation filter: ranking prefers the frame's
-            answer = self.service.get_json("/api/videos/", params)
-            found = [self._video(hit, shot) for hit in answer.get("hits") or []]
-        else:
-            orientation = {"portrait": "vertical", "landscape": "horizontal"}.get(shot.orientation, "all")
-            answer = self.service.get_json("/api/", {**params, "image_type": "photo", "orientation": orientation})
-            found = [self._image(hit) for hit in answer.get("hits") or []]
-        return [c for c in found if c], page * PER_PAGE < int(answer.get("totalHits") or 0)
+            return self.service.get_json("/api/videos/", params, lambda answer: (
+                [self._video(hit, shot) for hit in _list(answer, "hits")], more(answer)))
+        orientation = {"portrait": "vertical", "landscape": "horizontal"}.get(shot.orientation, "all")
+        return self.service.get_json("/api/", {**params, "image_type": "photo", "orientation": orientation},
+                                     lambda answer: ([self._image(hit) for hit in _list(answer, "hits")], more(answer)))
 
     def _video(self, hit: dict, shot: Shot) -> Candidate | None:
         renditions = [{**value, "link": value.get("url")} for value in (hit.get("videos") or {}).values()
@@ -272,6 +277,14 @@ class PixabayProvider(StockProvider):
         return Candidate(f"pixabay:photo:{hit['id']}", "still", link, hit.get("pageURL") or "", hit.get("user") or "",
                          None, _portrait(hit, "imageWidth", "imageHeight"), _side(hit, "imageWidth", "imageHeight"),
                          hit.get("previewURL") or hit.get("webformatURL") or link)
+
+
+def _list(answer: dict, key: str) -> list[dict]:
+    """ANSWER[KEY], a list of objects (missing or null: none); TypeError (a shape error) for anything else."""
+    items = answer.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise TypeError(f"{key} is not a list of objects")
+    return items
 
 
 def _clip_query(query: str) -> str:

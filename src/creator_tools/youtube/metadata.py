@@ -121,7 +121,10 @@ def resolve_time(value: str, now: dt.datetime | None = None) -> dt.datetime:
     relative = _RELATIVE.match(text)
     if relative and any(relative.groups()):
         weeks, days, hours, minutes = (int(g or 0) for g in relative.groups())
-        return now + dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+        try:  # "+3000000d" is past year 9999: a bad value, not an OverflowError traceback
+            return now + dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+        except OverflowError:
+            raise ValueError(f"{value!r} is too far ahead (past the year 9999); give a nearer time") from None
     day = _DAY.match(text)
     if day:
         local = now.astimezone()
@@ -133,6 +136,8 @@ def resolve_time(value: str, now: dt.datetime | None = None) -> dt.datetime:
         return dt.datetime.combine(date, clock, tzinfo=local.tzinfo)
     try:
         return parse_time(value)
+    except OverflowError:  # 9999-12-31T23:59 in a zone east of UTC
+        raise ValueError(f"{value!r} is too far ahead (past the year 9999); give a nearer time") from None
     except ValueError:
         raise ValueError(f"{value!r} is not a time; use RFC 3339 (2030-05-01T17:00:00Z), +2d, +3h, "
                          "or 'tomorrow 17:00'") from None
