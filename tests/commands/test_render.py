@@ -390,6 +390,22 @@ def _tiny_record(folder: Path, record_id: str) -> dict:
             **keys, "visuals": visuals}
 
 
+def test_a_truncated_clip_shot_ends_with_one_clear_line_instead_of_spinning(tmp_path):
+    """Issue 14 item 5: a clip whose moov says 6 s but whose frames never decode spun the shot's ffmpeg at
+    100% CPU forever. The watchdog (CS_FFMPEG_STALL) stops it and the error names the shot."""
+    from media_fixtures import truncated_mp4
+
+    record = _tiny_record(tmp_path, "truncated")
+    record["visuals"][0]["path"] = str(truncated_mp4(tmp_path))
+    started = time.monotonic()
+    done = _render(record, tmp_path, "--preset", "square", env={"CS_FFMPEG_STALL": "2"})
+    assert time.monotonic() - started < 60
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "visuals[0].path" in line and "no progress for 2 s" in line, line
+    assert not list((tmp_path / "out" / "video").glob("*.mp4"))
+
+
 @pytest.mark.parametrize("stated", [1e9, None, 0.2])
 def test_voice_duration_is_measured_not_trusted(tmp_path, stated):
     """Issue 10 item 9: a plausible but wrong duration (1e9 once rendered until killed) renders the length the

@@ -31,21 +31,20 @@ def _even(value: float) -> int:
 @functools.lru_cache(maxsize=None)
 def pick_encoder(choice: str) -> str:
     """`auto`: h264_nvenc when this ffmpeg has it and a GPU answers a tiny probe encode, else libx264."""
-    import subprocess
-
-    from ..media import ffmpeg
+    from ..core import processes
+    from ..media import ffmpeg, graph
 
     if choice != "auto":
         return choice
     if "h264_nvenc" not in ffmpeg.encoders():
         return "libx264"
     probe = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-             "color=s=256x256:d=0.2", "-c:v", "h264_nvenc", "-f", "null", "-"]
+             "color=s=256x256:d=0.2", *graph.encoder_args("h264_nvenc"), "-f", "null", "-"]
     try:
-        ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
-    except subprocess.TimeoutExpired:
-        ok = False
-    return "h264_nvenc" if ok else "libx264"
+        processes.run(probe, timeout=30)
+    except processes.Failed:
+        return "libx264"
+    return "h264_nvenc"
 
 
 def segment_bounds(record: dict, count: int, duration: float) -> list[float]:
@@ -257,9 +256,11 @@ class Render(pipe.Stage):
     def _loudness(self, plan, gain_db: float | None) -> float | None:
         from ..media import ffmpeg, graph
 
-        argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
+        from ..core import processes
+
+        argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-progress", "pipe:1",
                 *graph.measure_args(plan, gain_db)]
-        code, stderr = ffmpeg.capture(argv)
+        code, stderr = ffmpeg.capture(argv, stall=processes.stall_limit())
         if code != 0:
             lines = [line for line in stderr.splitlines() if line.strip()]
             raise EngineError(f"measuring loudness failed ({lines[-1] if lines else 'no message'}); check the voice file")

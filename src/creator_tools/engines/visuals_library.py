@@ -25,7 +25,7 @@ class LibraryProvider(Provider):
         if not os.path.isdir(root):
             raise ConfigError(f"library folder {root} does not exist; check --library or {LIBRARY_ENV}")
         self.library = Library(root)
-        self._durations: dict[str, float | None] = {}
+        self._clips: dict[str, tuple[bool, float | None]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -41,37 +41,47 @@ class LibraryProvider(Provider):
 
     def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
         """The unused file sharing the most words with the shot's query (ties: more words shared with the
-        segment's `visual`, then clips, then name order)."""
+        segment's `visual`, then clips, then name order). A clip none of whose frames decodes (a truncated
+        download that still probes fine) is passed over with one warning."""
         from ..media.library import words
 
         wanted, context = words(shot.query), words(shot.context)
-        best, best_key = None, None
+        ranked = []
         for entry in self.library.entries:
             if entry.kind == "audio" or self.asset_id(entry) in avoid:
                 continue
             score = len(wanted & entry.tags)
-            key = (score, len(context & entry.tags), entry.kind == "clip")
-            if score and (best_key is None or key > best_key):
-                best, best_key = entry, key
-        if best is None:
-            return None
-        return Asset(kind=best.kind, path=str(best.path.resolve()), provider=self.name, asset_id=self.asset_id(best),
-                     duration_s=self._duration(best.path) if best.kind == "clip" else None)
+            if score:
+                ranked.append(((score, len(context & entry.tags), entry.kind == "clip"), entry))
+        ranked.sort(key=lambda pair: pair[0], reverse=True)  # stable: name order breaks the last ties
+        for _key, best in ranked:
+            if best.kind != "clip":
+                return Asset(kind=best.kind, path=str(best.path.resolve()), provider=self.name,
+                             asset_id=self.asset_id(best))
+            usable, seconds = self._clip(best.path)
+            if usable:
+                return Asset(kind="clip", path=str(best.path.resolve()), provider=self.name,
+                             asset_id=self.asset_id(best), duration_s=seconds)
+        return None
 
-    def _duration(self, path) -> float | None:
+    def _clip(self, path) -> tuple[bool, float | None]:
+        """(usable, length) of a library clip, checked once per file by decoding its first frame."""
         from .. import log
-        from ..errors import CSError
         from ..media import ffmpeg
 
         key = str(path)
         with self._lock:
-            if key in self._durations:
-                return self._durations[key]
-        try:
-            seconds: float | None = round(ffmpeg.duration(path), 3)
-        except CSError as exc:
-            log.warn(f"{path}: cannot read its length ({exc.message}); cs-render will probe it")
-            seconds = None
+            if key in self._clips:
+                return self._clips[key]
+        problem = ffmpeg.clip_problem(path)
+        seconds = None
+        if problem:
+            log.warn(f"{path}: not a usable clip ({problem}); skipping it (replace or remove the file)")
+        else:
+            try:
+                seconds = round(ffmpeg.duration(path), 3) or None
+            except Exception:
+                seconds = None  # cs-render measures it again
         with self._lock:
-            self._durations[key] = seconds
-        return seconds
+            self._clips[key] = (not problem, seconds)
+        return self._clips[key]

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.processes import safe_path
 from .graph import FPS, frames
 
 KINDS = ("clip", "still", "card")
@@ -73,8 +74,8 @@ class Track:
 
 def _input(shot: Shot) -> list[str]:
     if shot.kind == "clip":  # looped at the input: a clip shorter than its shot starts again, never freezes
-        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-i", str(shot.path)]
-    return ["-i", str(shot.path)]
+        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-i", safe_path(shot.path)]
+    return ["-i", safe_path(shot.path)]
 
 
 def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
@@ -133,40 +134,29 @@ def input_args(track: Track) -> list[str]:
 
 
 def feed(track: Track, write_fd: int, failures: list[str]) -> None:
-    """Run the producers one after another into WRITE_FD (then close it). A producer that fails stops the
+    """Run the producers one after another into WRITE_FD (then close it). A producer that fails, or makes
+    no progress for CS_FFMPEG_STALL seconds (a clip whose frames never decode spins forever), stops the
     feed and adds a line naming its shot to FAILURES (the final ffmpeg then sees the pipe end early)."""
+    from ..core import processes
     from . import ffmpeg
 
     try:
         for k in range(len(track.shots)):
-            argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", *producer_args(track, k)]
+            # -progress on stderr: the watchdog sees each frame written (its lines are no error message)
+            argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:2",
+                    "-nostats", *producer_args(track, k)]
             try:
-                code, stderr = _produce(argv, write_fd)
+                processes.run(argv, stdout=write_fd, stall=processes.stall_limit())
             except KeyboardInterrupt:
                 failures.append("interrupted")
                 return
-            if code != 0:
-                lines = [line for line in stderr.splitlines() if line.strip()]
-                failures.append(f"{track.shots[k].label or track.shots[k].path}: ffmpeg could not read it "
-                                f"({lines[-1] if lines else f'exit {code}'}); replace the file or run cs-visuals again")
+            except processes.Failed as exc:
+                why = f"ffmpeg stopped: {exc.why}" if exc.why else "ffmpeg could not read it"
+                failures.append(f"{track.shots[k].label or track.shots[k].path}: {why} ({exc.last_line()}); "
+                                "replace the file or run cs-visuals again")
                 return
     finally:
         os.close(write_fd)
-
-
-def _produce(argv: list[str], write_fd: int) -> tuple[int, str]:
-    import subprocess
-
-    from . import ffmpeg
-
-    process = ffmpeg.spawn(argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.PIPE, text=True)
-    try:
-        _, stderr = process.communicate()
-    finally:
-        ffmpeg.release(process)
-    if ffmpeg.stopping():
-        raise KeyboardInterrupt()
-    return process.returncode, stderr
 
 
 # --- what cs-render calls -------------------------------------------------------------------------------
@@ -275,6 +265,7 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track | None) 
     """The final ffmpeg: the lanes of graph.py (no TRACK), or TRACK's producers through one pipe."""
     import threading
 
+    from ..core import processes
     from ..errors import EngineError
     from . import ffmpeg, graph
 
@@ -287,8 +278,17 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track | None) 
     feeder = threading.Thread(target=feed, args=(track, write_fd, failures), name="cs-render-feed", daemon=True)
     feeder.start()
     try:
+        # the encoder waits on the producers: its watchdog is slower, so a stuck producer is the one named
         ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
-                   total_seconds=plan.duration, description="render", stdin=read_fd)
+                   total_seconds=plan.duration, description="render", stdin=read_fd,
+                   stall=2 * processes.stall_limit())
+    except EngineError:
+        # a producer that failed first is the cause (the encoder then saw its input end); one that fails
+        # after the encoder died only saw its pipe close
+        cause = failures[0] if failures and failures[0] != "interrupted" else None
+        if cause is None:
+            raise
+        raise EngineError(cause) from None
     finally:
         os.close(read_fd)  # a producer still writing gets EPIPE and ends
         feeder.join()
