@@ -10,7 +10,7 @@ import click
 from .. import log, pipe
 from ..errors import BadInput, ConfigError, QuotaDeferred, UsageError
 from ..records import Record
-from .render import PRESETS
+from ..media.frame import PRESETS, preset_for
 
 # The providers, Pillow, the emoji tables and the shot planner load when a record is processed, so --help
 # stays quick; the environment names the options read are copied here.
@@ -131,10 +131,7 @@ class Visuals(pipe.Stage):
         return [shot["path"] for shot in record["visuals"]] or [None]  # each shot's file (or object) still there
 
     def size(self, record: Record) -> tuple[int, int]:
-        preset = self.preset
-        if preset == "auto":
-            preset = "landscape" if record.get("format") == "long" else "short"
-        return PRESETS[preset]
+        return PRESETS[preset_for(record, self.preset)]
 
     def close(self) -> None:
         for chain in self._chains.values():

@@ -43,18 +43,8 @@ class LibraryProvider(Provider):
         """The unused file sharing the most words with the shot's query (ties: more words shared with the
         segment's `visual`, then clips, then name order). A clip none of whose frames decodes (a truncated
         download that still probes fine) is passed over with one warning."""
-        from ..media.library import words
-
-        wanted, context = words(shot.query), words(shot.context)
-        ranked = []
-        for entry in self.library.entries:
-            if entry.kind == "audio" or self.asset_id(entry) in avoid:
-                continue
-            score = len(wanted & entry.tags)
-            if score:
-                ranked.append(((score, len(context & entry.tags), entry.kind == "clip"), entry))
-        ranked.sort(key=lambda pair: pair[0], reverse=True)  # stable: name order breaks the last ties
-        for _key, best in ranked:
+        avoided = {entry.path for entry in self.library.entries if self.asset_id(entry) in avoid}
+        for best in self.library.ranked(shot.query, shot.context, avoided):
             if best.kind != "clip":
                 return Asset(kind=best.kind, path=str(best.path.resolve()), provider=self.name,
                              asset_id=self.asset_id(best))

@@ -1,6 +1,6 @@
-"""The picture track of a record with a `visuals` shot list, fed to the final encode through one pipe.
+"""cs-render's picture track: each shot of a record, fed to the final encode through one pipe.
 
-Why not one graph with a `movie` source per clip (as graph.py does for a handful of library clips): every
+Why not one graph with a `movie` source per clip: every
 `movie` opens its demuxer, decoder (with its frame threads and reference frames) and scaler when the graph
 starts and keeps them to the end, so memory grows with the number of clips (about 30-50 MB per 1080p
 clip). Here a short-lived ffmpeg per shot (a "producer") decodes, loops, crops and scales that shot, and
@@ -9,9 +9,11 @@ into ONE pipe that the final ffmpeg reads as a single video input, adding captio
 encoder. At most one producer (two decoders: the shot and the head of the next) is alive at a time, so
 memory stays flat with the number of shots, and the producer decodes while the encoder encodes.
 
-Timing follows graph.py's lanes: shot k's own clock starts half a crossfade before its start; producer k
-writes frames [piece k) = from the end of the fade into shot k to the end of the fade out of it, the last
-part of which (the window) is shot k+1 faded in over shot k.
+Every record is rendered through this track (a record without `visuals` gets one shot per script segment:
+its --library match, else a title card drawn here), so shot timing, the pan and the crossfade exist once,
+in `Track`. Shot k's own clock starts half a crossfade before its start; producer k writes frames
+[piece k) = from the end of the fade into shot k to the end of the fade out of it, the last part of which
+(the window) is shot k+1 faded in over shot k.
 """
 
 from __future__ import annotations
@@ -84,11 +86,15 @@ def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
     shot, w, h = track.shots[k], track.width, track.height
     if shot.kind == "clip":
         # crop to the frame's shape first, then scale: a landscape 1080p clip into a portrait frame scales
-        # its 608x1080 middle, not the whole picture to 3413x1920
+        # its 608x1080 middle, not the whole picture to 3413x1920. Bilinear (a proper triangle filter when
+        # shrinking) and no colour-matrix option: `out_color_matrix`/`out_range` forced a full swscale
+        # pass on every frame, even a frame-sized clip that now passes through untouched; that and bicubic
+        # were ~40% of a clip producer's CPU (bench/render.sh CLIPS=...). Stock footage is BT.709 already;
+        # full-range (yuvj) clips still get their range converted by the format change.
         return (
             f"[{index}:v]fps={FPS},trim=start_frame={skip}:end_frame={skip + count},setpts=N/{FPS}/TB,"
             f"crop=w='min(iw,ih*{w}/{h})':h='min(ih,iw*{h}/{w})',"
-            f"scale={w}:{h}:flags=bicubic:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p"
+            f"scale={w}:{h}:flags=bilinear,setsar=1,format=yuv420p"
         )
     # a still: decoded once, repeated by reference, panned by a crop whose window moves corner to corner
     # over the shot's clock (crop only moves plane pointers)
@@ -236,18 +242,21 @@ def check(visuals, duration: float) -> list[dict]:
 
 def prepare(shots: list[dict], plan, pool) -> Track:
     """Stills and cards fitted once by Pillow (a little larger than the frame, for the slow pan; on POOL's
-    threads), clips linked in as they are; then the track."""
+    threads), clips linked in as they are; then the track. A card shot without a file (a record without
+    `visuals`: cs-render makes its cards) is drawn here from its `text`."""
     from . import cards
 
     prepared, jobs = [], []
     for k, shot in enumerate(shots):
-        source = Path(shot["path"])
-        label = f"visuals[{shot['index']}].path ({source})"
+        label = shot.get("label") or f"visuals[{shot['index']}].path ({shot['path']})"
         if shot["kind"] == "clip":
-            prepared.append(Shot("clip", source, label=label))
+            prepared.append(Shot("clip", Path(shot["path"]), label=label))
             continue
         target = plan.work_dir / f"shot{k}.y4m"
-        jobs.append((label, pool.submit(cards.fit_still, source, target, plan.still_size)))
+        if shot.get("path"):
+            jobs.append((label, pool.submit(cards.fit_still, Path(shot["path"]), target, plan.still_size)))
+        else:
+            jobs.append((label, pool.submit(cards.title_card, shot.get("text") or "", target, *plan.still_size, k)))
         # cards drift up or down only (text stays level); stills pan corner to corner
         pan = (k % 2) * 3 if shot["kind"] == "card" else k % 4
         prepared.append(Shot("still", target, pan=pan, label=label))
@@ -261,17 +270,14 @@ def prepare(shots: list[dict], plan, pool) -> Track:
     return Track(plan.width, plan.height, prepared, plan.bounds, plan.crossfade, plan.still_size)
 
 
-def encode(plan, output: Path, encoder: str, threads: int, track: Track | None) -> None:
-    """The final ffmpeg: the lanes of graph.py (no TRACK), or TRACK's producers through one pipe."""
+def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None:
+    """The final ffmpeg, reading TRACK's producers through one pipe."""
     import threading
 
     from ..core import processes
     from ..errors import EngineError
     from . import ffmpeg, graph
 
-    if track is None:
-        ffmpeg.run(graph.render_args(plan, output, encoder, threads), total_seconds=plan.duration, description="render")
-        return
     read_fd, write_fd = os.pipe()
     _widen(write_fd, track.width * track.height * 3 // 2)
     failures: list[str] = []

@@ -1,0 +1,22 @@
+"""The one definition of a video's frame: the presets, and which one a record's `format` gets.
+
+A record without `format` (or with any value but `long`) is a vertical Short, 1080x1920: cs-caption sizes
+its ASS file, cs-visuals its shots and cs-render its video from this one rule (cs-caption assumed
+landscape and cs-render portrait before; HACKING.md says so too). Cheap to import: --help reads PRESETS.
+"""
+
+from __future__ import annotations
+
+PRESETS = {"short": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
+DEFAULT_PRESET = "short"
+
+
+def preset_for(record: dict, preset: str = "auto") -> str:
+    """PRESET, or for `auto` the record's: landscape for `format: long`, else short."""
+    if preset != "auto":
+        return preset
+    return "landscape" if record.get("format") == "long" else DEFAULT_PRESET
+
+
+def size_for(record: dict, preset: str = "auto") -> tuple[int, int]:
+    return PRESETS[preset_for(record, preset)]
