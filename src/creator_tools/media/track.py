@@ -74,9 +74,13 @@ class Track:
         return frames(self.duration)
 
 
-def _input(shot: Shot) -> list[str]:
-    if shot.kind == "clip":  # looped at the input: a clip shorter than its shot starts again, never freezes
-        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-i", safe_path(shot.path)]
+def _input(shot: Shot, frames_needed: int) -> list[str]:
+    """The input arguments of SHOT, of which FRAMES_NEEDED frames of its clock are used. A clip is looped at
+    the input (shorter than its shot, it starts again, never freezes) and read for that long only, plus a
+    second: with -frames:v on the output and the stall watchdog, no producer runs unbounded."""
+    if shot.kind == "clip":
+        seconds = frames_needed / FPS + 1.0
+        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}", "-i", safe_path(shot.path)]
     return ["-i", safe_path(shot.path)]
 
 
@@ -115,11 +119,11 @@ def producer_args(track: Track, k: int) -> list[str]:
     """ffmpeg arguments (without the binary) that write piece k of the track as raw yuv420p to stdout."""
     first, window, end = track.pieces()[k]
     start = track.clock(k)
-    inputs = _input(track.shots[k])
+    inputs = _input(track.shots[k], end - start)
     graph = _chain(track, k, 0, first - start, end - first)
     if window < end:
         # the next shot's head, faded in over this one through its alpha from the window on
-        inputs += _input(track.shots[k + 1])
+        inputs += _input(track.shots[k + 1], end - window)
         fade = end - window
         graph += (
             "[a];" + _chain(track, k + 1, 1, 0, fade) +
