@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pg_server import PostgresServer, find_bin  # noqa: E402
 from youtube_server import SCOPE_READONLY, YouTubeServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -145,6 +144,22 @@ def test_publishes_video_thumbnail_captions_and_playlist(server, env, media, tmp
     # the ledger lives under XDG_STATE_HOME
     assert (tmp_path / "state" / "creator-tools" / "youtube.sqlite").exists()
 
+
+
+def test_a_3_mb_thumbnail_is_set(server, env, media, tmp_path):
+    """thumbnails.set takes up to 50 MB since 2026-09-14: a 3 MB JPEG is no longer refused."""
+    from PIL import Image
+
+    thumb = tmp_path / "big-thumb.jpg"
+    Image.frombytes("RGB", (2400, 1350), os.urandom(2400 * 1350 * 3)).save(thumb, "JPEG", quality=95)
+    assert thumb.stat().st_size > 3 * 1024 * 1024
+    record = make_record(media, privacy="private")
+    record["thumb"] = {**record["thumb"], "path": str(thumb), "size_bytes": thumb.stat().st_size}
+    done = publish(server, env, [record])
+    assert done.returncode == 0, done.stderr
+    [out] = outputs(done)
+    assert out["youtube"]["thumbnail_set"] is True
+    assert server.state.thumbnails[out["youtube"]["video_id"]]["size"] == thumb.stat().st_size
 
 def test_publish_at_forces_private_and_existing_playlist_is_found_by_id(server, env, media, tmp_path):
     first = publish(server, env, [make_record(media, playlist="Existing", publish_at=None)])
@@ -365,7 +380,8 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     assert not server.state.sessions and not server.state.videos
 
     big = tmp_path / "big.png"
-    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024 + 10))
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(1024))
+    os.truncate(big, 50 * 1024 * 1024 + 10)  # over YouTube's 50 MB without writing 50 MB of noise
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("not a video")
     bad = [
@@ -379,7 +395,7 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     done = publish(server, env, bad, "--check", "-k")
     assert done.returncode == 3
     errors = {r["id"]: r["_error"]["message"] for r in outputs(done)}
-    assert "2 MB" in errors["big-thumb"]
+    assert "50 MB" in errors["big-thumb"]
     assert "not a readable video" in errors["not-video"] or "no video stream" in errors["not-video"]
     assert "100" in errors["long-title"]
     assert "in the past" in errors["past"]
@@ -564,14 +580,6 @@ def test_still_image_named_mp4_is_refused_before_upload(server, env, media, tmp_
 
 
 # --- one ledger for many publishers (issue 9, item 4) -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    if find_bin() is None:  # `make setup` installs it from requirements-apt.txt
-        pytest.fail("PostgreSQL is missing; run `make setup` (requirements-apt.txt lists postgresql)")
-    with PostgresServer() as running:
-        yield running
 
 
 def batch(media, tmp_path, prefix: str, count: int) -> list[dict]:

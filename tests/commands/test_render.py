@@ -621,9 +621,9 @@ def test_emoji_in_burned_captions_are_glyphs_not_empty_boxes(tmp_path):
 
 def test_a_record_without_format_gets_one_frame_from_every_command():
     """Issue 13 item 5: with no `format`, cs-caption sized its ASS for landscape and cs-render rendered
-    portrait. media/frame.py is the one rule: a 1080x1920 Short unless `format: long`."""
+    portrait. media/frames.py is the one rule: a 1080x1920 Short unless `format: long`."""
     from creator_tools.commands import caption, render
-    from creator_tools.media.frame import size_for
+    from creator_tools.media.frames import size_for
 
     stage = render.Render("auto", None, None, "libx264", 0, 0.5)
     for record, expected in (({}, (1080, 1920)), ({"format": "short"}, (1080, 1920)), ({"format": "long"}, (1920, 1080))):

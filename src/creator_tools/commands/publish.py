@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..errors import BadInput, ConfigError, UsageError
 
 # The YouTube modules and the ffmpeg helpers (subprocess, sqlite3, urllib, pathlib) load when a record is
@@ -211,7 +212,7 @@ class Publish(pipe.Stage):
               "would exceed it are deferred.")
 @click.option("--uploads-per-day", type=click.IntRange(1), default=DEFAULT_UPLOADS, show_default=True, metavar="N",
               help="Daily videos.insert calls (YouTube's own bucket for uploads); more records are deferred.")
-@click.option("--db", envvar="CS_DB", metavar="URL", help="Upload and quota ledger: a SQLite file, or "
+@click.option("--db", envvar=config.variable("CS_DB"), metavar="URL", help="Upload and quota ledger: a SQLite file, or "
               "postgresql://user@host/db shared by publishers on many machines [env CS_DB; default "
               "$XDG_STATE_HOME/creator-tools/youtube.sqlite].")
 @click.option("--check", is_flag=True, help="Preflight only: token, file, meta, thumbnail, quota; upload nothing.")

@@ -12,7 +12,7 @@ import click
 
 from .. import log, pipe
 from ..errors import BadInput, EngineError, UsageError
-from ..media.frame import PRESETS, preset_for  # the one frame rule (cheap to import)
+from ..media.frames import PRESETS, preset_for  # the one frame rule (cheap to import)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -108,7 +108,6 @@ class Render(pipe.Stage):
         return f"would render {len(record['script'].get('segments') or [])} segments at {width}x{height}"
 
     def process(self, record: dict) -> dict:
-        import tempfile
         from pathlib import Path
 
         from .. import artifacts
@@ -126,7 +125,7 @@ class Render(pipe.Stage):
         width, height = self.size(record)
         output = artifact_path("video", record["id"], self.inputs(record), ".mp4")
         if not output.is_file():
-            with tempfile.TemporaryDirectory(prefix="cs-render-") as temp:
+            with artifacts.scratch("cs-render") as temp:  # under $CS_OUT_DIR/.tmp, swept after a SIGKILL
                 plan = self._plan(record, Path(temp), width, height, duration, voice_path, shots)
                 self._render(shots, plan, output)
         cards = sum(1 for shot in shots if shot["kind"] == "card")
@@ -249,7 +248,9 @@ class Render(pipe.Stage):
         from ..media import track as visuals
 
         encoder = pick_encoder(self.encoder)
-        with atomic_output(output) as temp:
+        # replace=False: of two identical runs the first video stays, and both describe that one (x264 is not
+        # byte-deterministic); cs-render renders only when no video is there, so --force never needs to replace.
+        with atomic_output(output, replace=False) as temp:
             try:
                 visuals.encode(plan, temp, encoder, self.threads, track)
             except EngineError:

@@ -10,7 +10,7 @@ import click
 
 from .. import log, pipe, text
 from ..engines import tts
-from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
+from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import EngineError
 from ..records import Record
 
@@ -243,7 +243,7 @@ def keywords(body: str, record: Record) -> str:
 @click.option("--style", default="friendly, clear", show_default=True, help="Tone of voice, e.g. 'energetic'.")
 @click.option("--language", default="en", show_default=True, help="Language of the narration (name or code).")
 @click.option("--cta", metavar="TEXT", help="Closing call to action (default: subscribe for more about the topic).")
-@llm_options
+@pipe.llm_options
 def cli(opts, length, voice_engine, wpm, style, language, cta, llm):
     """Concept -> narration script in segments (hook first, call to action last).
 

@@ -33,7 +33,9 @@ TAIL_LINES = 40
 def seconds_from_env(name: str, default: float) -> float:
     """A positive number of seconds from the environment variable NAME (empty or unset: DEFAULT); a bad
     value falls back to DEFAULT too (a typo must not remove the bound)."""
-    raw = os.environ.get(name, "").strip()
+    from . import config
+
+    raw = config.get(name, "") or ""
     try:
         value = float(raw) if raw else default
     except ValueError:

@@ -7,10 +7,10 @@ OPENAI_BASE_URL / OPENAI_API_KEY (a GPU box for pictures, a hosted API for text)
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..core import config
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 BASE_ENV = "OPENAI_BASE_URL"
@@ -19,8 +19,7 @@ KEY_ENV = "OPENAI_API_KEY"
 
 def env(name: str) -> str | None:
     """$NAME stripped; None when unset or empty."""
-    value = (os.environ.get(name) or "").strip()
-    return value or None
+    return config.get(name)
 
 
 def http_url(variable: str, value: str) -> str:

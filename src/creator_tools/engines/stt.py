@@ -8,16 +8,16 @@ faster-whisper model name (downloaded by faster-whisper on first use) or a local
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import engines as registry
+from ..core import config
 from ..errors import BadInput, ConfigError, EngineError
 
-MODEL_ENV = "CS_STT_MODEL"
+MODEL_ENV = config.variable("CS_STT_MODEL")
 DEFAULT_MODEL = "tiny.en"
 
 
@@ -32,7 +32,7 @@ def bundled_model() -> Path | None:
 
 def resolve_model(name: str | None) -> str:
     """A model directory or a faster-whisper model name; the bundled tiny.en stands in for 'tiny.en'."""
-    name = name or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    name = name or config.get(MODEL_ENV) or DEFAULT_MODEL
     if name == DEFAULT_MODEL and bundled_model():
         return str(bundled_model())
     path = Path(name).expanduser()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import artifacts, log
+from ..core import config
 from ..errors import ConfigError, EngineError
 from .visuals import RateLimited
 
@@ -43,7 +44,7 @@ def _lock(name: str) -> threading.Lock:
 
 
 def _setting(name: str, default: float) -> float:
-    value = (os.environ.get(name) or "").strip()
+    value = config.get(name) or ""
     try:
         return float(value) if value else default
     except ValueError:

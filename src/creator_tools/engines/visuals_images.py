@@ -16,12 +16,13 @@ import base64
 from pathlib import Path
 
 from .. import artifacts, log
+from ..core import config
 from ..errors import EngineError
 from .visuals import Asset, Provider, Shot, VisualSettings
 from .visuals_http import KeyRing, Service, sha
 
 DEFAULT_MODEL = "gpt-image-1"
-MODEL_ENV = "CS_IMAGE_MODEL"
+MODEL_ENV = config.variable("CS_IMAGE_MODEL")
 # What each model accepts, per orientation (OpenAI's images API reference).
 SIZES = {
     "dall-e-3": {"square": "1024x1024", "landscape": "1792x1024", "portrait": "1024x1792"},
@@ -72,13 +73,11 @@ class ImagesProvider(Provider):
 
     def __init__(self, settings: VisualSettings):
         super().__init__(settings)
-        import os
-
         from .openai_config import openai_config
 
         self.config = openai_config("images", prefix="CS_IMAGES", retries=4, timeout=180.0)
         self.config.require_key("the images provider", "leave images out of --provider")
-        self.model = settings.image_model or (os.environ.get(MODEL_ENV) or "").strip() or DEFAULT_MODEL
+        self.model = settings.image_model or config.get(MODEL_ENV) or DEFAULT_MODEL
         keys = KeyRing(self.config.key_variable, self.config.api_key)
         self.service = Service("images", f"the images API at {self.config.where}", self.config.url, keys,
                                lambda key: ({"Authorization": f"Bearer {key}"}, {}), timeout=self.config.timeout)

@@ -7,9 +7,11 @@ import os
 import threading
 
 from ..errors import ConfigError
+from ..core import config
 from .visuals import Asset, Provider, Shot, VisualSettings
 
-LIBRARY_ENV = "CS_LIBRARY"
+LIBRARY_ENV = config.variable("CS_LIBRARY")
+ALTERNATIVES = 3
 
 
 class LibraryProvider(Provider):
@@ -19,7 +21,7 @@ class LibraryProvider(Provider):
         super().__init__(settings)
         from ..media.library import Library
 
-        root = settings.library or os.environ.get(LIBRARY_ENV)
+        root = settings.library or config.get(LIBRARY_ENV)
         if not root:
             raise ConfigError(f"the library provider needs a folder; give --library DIR or set {LIBRARY_ENV}")
         if not os.path.isdir(root):
@@ -30,7 +32,7 @@ class LibraryProvider(Provider):
 
     @classmethod
     def available(cls, settings: VisualSettings) -> bool:
-        return bool(settings.library or os.environ.get(LIBRARY_ENV))
+        return bool(settings.library or config.get(LIBRARY_ENV))
 
     def listing(self) -> list[list]:
         """What the folder holds (part of cs-visuals' settings: a new or retagged file redoes the shots)."""
@@ -41,18 +43,35 @@ class LibraryProvider(Provider):
 
     def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
         """The unused file sharing the most words with the shot's query (ties: more words shared with the
-        segment's `visual`, then clips, then name order). A clip none of whose frames decodes (a truncated
-        download that still probes fine) is passed over with one warning."""
+        segment's `visual`, then clips, then name order: media/library.py's one matcher); the next
+        ALTERNATIVES are kept on the shot. A clip none of whose frames decodes (a truncated file that still
+        probes fine) is passed over with one warning."""
         avoided = {entry.path for entry in self.library.entries if self.asset_id(entry) in avoid}
-        for best in self.library.ranked(shot.query, shot.context, avoided):
-            if best.kind != "clip":
-                return Asset(kind=best.kind, path=str(best.path.resolve()), provider=self.name,
-                             asset_id=self.asset_id(best))
-            usable, seconds = self._clip(best.path)
-            if usable:
-                return Asset(kind="clip", path=str(best.path.resolve()), provider=self.name,
-                             asset_id=self.asset_id(best), duration_s=seconds)
-        return None
+        usable = []
+        for entry in self.library.ranked(shot.query, shot.context, avoided):
+            if entry.kind != "clip" or self._clip(entry.path)[0]:
+                usable.append(entry)
+                if len(usable) > ALTERNATIVES:
+                    break
+        if not usable:
+            return None
+        best = self._asset(usable[0])
+        best.alternatives = [self._asset(entry).as_alternative() for entry in usable[1:]]
+        return best
+
+    def fetch(self, choice: dict, shot: Shot) -> Asset:
+        """The library file CHOICE names by its asset id (never a path from the record: only this folder's files)."""
+        for entry in self.library.entries:
+            if entry.kind != "audio" and self.asset_id(entry) == choice.get("asset_id"):
+                return self._asset(entry)
+        from ..errors import BadInput
+
+        raise BadInput(f"replace {choice.get('asset_id')!r} is not in the library {self.library.root} any more; "
+                       "choose another alternative")
+
+    def _asset(self, entry) -> Asset:
+        return Asset(kind=entry.kind, path=str(entry.path.resolve()), provider=self.name, asset_id=self.asset_id(entry),
+                     duration_s=self._clip(entry.path)[1] if entry.kind == "clip" else None)
 
     def _clip(self, path) -> tuple[bool, float | None]:
         """(usable, length) of a library clip, checked once per file by decoding its first frame."""

@@ -1,20 +1,23 @@
 """Stock footage providers: Pexels (PEXELS_API_KEY) and Pixabay (PIXABAY_API_KEY), videos first, then photos.
 
 Both ask for the shot's own search words, in the frame's orientation, 15 answers a page (a second page only
-when every answer of the first was already used), and prefer clips at least as long as the shot (a shorter
-one is fine: cs-render loops it or follows it with another, and `duration_s` says how long it is). The
+when every answer of the first was already used), and rank the answers: the frame's orientation first, then
+clips at least as long as the shot (a shorter one would end on a frozen frame), then a rendition whose
+short side covers the frame's, then the API's own order. The best is downloaded; the next ALTERNATIVES are
+kept on the shot (not downloaded) for review and swaps (`fetch`). The
 HTTP layer (visuals_http) caches answers for 24 h, keeps downloads, rotates comma-separated keys and turns
 429 into RateLimited. Base URLs: CS_PEXELS_URL (https://api.pexels.com), CS_PIXABAY_URL (https://pixabay.com).
 """
 
 from __future__ import annotations
 
-import os
 from abc import abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from .. import log
+from ..core import config
 from ..errors import EngineError
 from .visuals import Asset, Provider, Shot, VisualSettings
 from .visuals_http import KeyRing, Response, Service, clip_duration, suffix_of
@@ -22,6 +25,7 @@ from .visuals_http import KeyRing, Response, Service, clip_duration, suffix_of
 PER_PAGE = 15
 PAGES = 2
 DOWNLOAD_TRIES = 3  # assets tried per shot when downloads fail, before the provider gives up on the shot
+ALTERNATIVES = 3
 
 
 @dataclass
@@ -33,6 +37,13 @@ class Candidate:
     author: str
     duration: float | None = None
     portrait: bool | None = None  # the file's orientation where the API says it
+    side: int = 0  # the file's short side in pixels (0: not said)
+    preview: str = ""  # a small picture of it, for review
+
+    def alternative(self, provider: str, license: str) -> dict:
+        return {"provider": provider, "asset_id": self.asset_id, "kind": self.kind, "url": self.page,
+                "link": self.link, "preview": self.preview, "author": self.author, "license": license,
+                "duration_s": self.duration}
 
 
 class StockProvider(Provider):
@@ -48,13 +59,13 @@ class StockProvider(Provider):
 
     @classmethod
     def available(cls, settings: VisualSettings) -> bool:
-        return bool((os.environ.get(cls.key_env) or "").strip())
+        return config.is_set(cls.key_env)
 
     def __init__(self, settings: VisualSettings):
         super().__init__(settings)
         from ..errors import ConfigError
 
-        keys = KeyRing(self.key_env, os.environ.get(self.key_env))
+        keys = KeyRing(self.key_env, config.get(self.key_env))
         if not keys.keys:
             raise ConfigError(f"the {self.name} provider needs {self.key_env} (a free key: {self.signup}); "
                               f"set it, or leave {self.name} out of --provider")
@@ -94,28 +105,62 @@ class StockProvider(Provider):
 
     def _first_download(self, shot: Shot, candidates: list[Candidate]) -> Asset | None:
         failure: EngineError | None = None
-        for candidate in candidates[:DOWNLOAD_TRIES]:
+        for number, candidate in enumerate(candidates[:DOWNLOAD_TRIES]):
             try:
-                path = self.service.download(candidate.link, candidate.kind,
-                                             suffix_of(candidate.link, ".mp4" if candidate.kind == "clip" else ".jpg"))
+                asset = self._download(candidate.link, candidate.kind, candidate.asset_id, candidate.page,
+                                       candidate.author, candidate.duration)
             except EngineError as exc:
                 log.warn(f"{exc.message}")
                 failure = exc
                 continue
-            duration = (clip_duration(path) or candidate.duration) if candidate.kind == "clip" else None
-            return Asset(kind=candidate.kind, path=str(path), provider=self.name, asset_id=candidate.asset_id,
-                         url=candidate.page, author=candidate.author, license=self.license, synthetic=False,
-                         duration_s=duration)
+            asset.alternatives = [c.alternative(self.name, self.license)
+                                  for c in candidates[number + 1:number + 1 + ALTERNATIVES]]
+            return asset
         reason = failure.message if failure else "no candidate"
         raise EngineError(f"{self.label}: no asset for \"{shot.query}\" could be downloaded ({reason})", retryable=True)
 
+    def _download(self, link: str, kind: str, asset_id: str, page: str, author: str, duration: float | None) -> Asset:
+        path = self.service.download(link, kind, suffix_of(link, ".mp4" if kind == "clip" else ".jpg"))
+        duration = (clip_duration(path) or duration) if kind == "clip" else None
+        return Asset(kind=kind, path=str(path), provider=self.name, asset_id=asset_id, url=page, author=author,
+                     license=self.license, synthetic=False, duration_s=duration)
+
+    def fetch(self, choice: dict, shot: Shot) -> Asset:
+        """The alternative CHOICE (copied from a shot's `alternatives` by cs-review), downloaded."""
+        link = str(choice.get("link") or "")
+        if choice.get("kind") in ("clip", "still") and self._kept(link):
+            return Asset(kind=choice["kind"], path=link, provider=self.name, asset_id=str(choice["asset_id"]),
+                         url=str(choice.get("url") or ""), author=str(choice.get("author") or ""), license=self.license,
+                         duration_s=choice.get("duration_s") if choice["kind"] == "clip" else None)
+        if choice.get("kind") not in ("clip", "still") or not link.startswith(("http://", "https://")):
+            from ..errors import BadInput
+
+            raise BadInput(f"replace {choice.get('asset_id')!r} has no downloadable link; copy one of the shot's "
+                           "alternatives as it is")
+        return self._download(choice["link"], choice["kind"], str(choice["asset_id"]), str(choice.get("url") or ""),
+                              str(choice.get("author") or ""), choice.get("duration_s"))
+
+    def _kept(self, link: str) -> Path | None:
+        """LINK when it is a file this provider downloaded before (a swapped-out asset put aside)."""
+        from .. import artifacts
+
+        path = Path(link)
+        folder = (artifacts.out_dir() / "visuals" / self.name).resolve()
+        return path if path.is_file() and folder in path.resolve().parents else None
+
 
 def _rank(candidate: Candidate, shot: Shot) -> tuple:
-    """Best first: the frame's orientation, then long enough for the shot, then the API's own order."""
+    """Best first: the frame's orientation, then long enough for the shot, then a file whose short side covers
+    the frame's (sorted() keeps the API's own order after that)."""
     wrong_way = candidate.portrait is not None and shot.orientation != "square" and \
         candidate.portrait != (shot.orientation == "portrait")
     too_short = candidate.kind == "clip" and (candidate.duration or 0) < shot.duration
-    return (wrong_way, too_short)
+    too_small = 0 < candidate.side < min(shot.width, shot.height)
+    return (wrong_way, too_short, too_small)
+
+
+def _side(item: dict, width: str = "width", height: str = "height") -> int:
+    return int(min(item.get(width) or 0, item.get(height) or 0))
 
 
 def pick_rendition(files: list[dict], shot: Shot) -> dict | None:
@@ -166,7 +211,8 @@ class PexelsProvider(StockProvider):
         if not chosen or "id" not in video:
             return None
         return Candidate(f"pexels:video:{video['id']}", "clip", chosen["link"], video.get("url") or "",
-                         (video.get("user") or {}).get("name") or "", video.get("duration"), _portrait(chosen))
+                         (video.get("user") or {}).get("name") or "", video.get("duration"), _portrait(chosen),
+                         _side(chosen), video.get("image") or "")
 
     def _photo(self, photo: dict, shot: Shot) -> Candidate | None:
         src = photo.get("src") or {}
@@ -175,7 +221,8 @@ class PexelsProvider(StockProvider):
         if not link or "id" not in photo:
             return None
         return Candidate(f"pexels:photo:{photo['id']}", "still", link, photo.get("url") or "",
-                         photo.get("photographer") or "", None, None)
+                         photo.get("photographer") or "", None, None, 0,
+                         src.get("medium") or src.get("tiny") or link)
 
 
 class PixabayProvider(StockProvider):
@@ -213,15 +260,18 @@ class PixabayProvider(StockProvider):
         chosen = pick_rendition(renditions, shot)
         if not chosen or "id" not in hit:
             return None
+        tiny = (hit.get("videos") or {}).get("tiny") or {}
         return Candidate(f"pixabay:video:{hit['id']}", "clip", chosen["link"], hit.get("pageURL") or "",
-                         hit.get("user") or "", hit.get("duration"), _portrait(chosen))
+                         hit.get("user") or "", hit.get("duration"), _portrait(chosen), _side(chosen),
+                         str(tiny.get("thumbnail") or ""))
 
     def _image(self, hit: dict) -> Candidate | None:
         link = hit.get("largeImageURL") or hit.get("webformatURL")
         if not link or "id" not in hit:
             return None
         return Candidate(f"pixabay:photo:{hit['id']}", "still", link, hit.get("pageURL") or "", hit.get("user") or "",
-                         None, _portrait(hit, "imageWidth", "imageHeight"))
+                         None, _portrait(hit, "imageWidth", "imageHeight"), _side(hit, "imageWidth", "imageHeight"),
+                         hit.get("previewURL") or hit.get("webformatURL") or link)
 
 
 def _clip_query(query: str) -> str:

@@ -28,7 +28,7 @@ CHAPTER_MIN_SECONDS = 10
 PRIVACY = ("private", "unlisted", "public")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
-THUMBNAIL_MAX = 2 * 1024 * 1024
+THUMBNAIL_MAX = 50 * 1024 * 1024  # thumbnails.set takes up to 50 MB since 2026-09-14 (it was 2 MB)
 # The category when none is given, for cs-meta's --category and for a record cs-publish gets without one:
 # Education, because what the toolkit writes are explainers ("what the viewer learns"); one default, so a
 # record gets the same category whichever command filled it in (YouTube's own default would be 22).

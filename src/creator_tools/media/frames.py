@@ -1,7 +1,8 @@
-"""The one definition of a video's frame: the presets, and which one a record's `format` gets.
+"""The one definition of a video's frame: the presets, and which one a record's `format` gets. Shared by
+cs-caption (the ASS size), cs-visuals (what to fetch) and cs-render (what to draw), so no command imports
+another.
 
-A record without `format` (or with any value but `long`) is a vertical Short, 1080x1920: cs-caption sizes
-its ASS file, cs-visuals its shots and cs-render its video from this one rule (cs-caption assumed
+A record without `format` (or with any value but `long`) is a vertical Short, 1080x1920 (cs-caption assumed
 landscape and cs-render portrait before; HACKING.md says so too). Cheap to import: --help reads PRESETS.
 """
 
