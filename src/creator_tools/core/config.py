@@ -44,6 +44,10 @@ VARIABLES: tuple[Variable, ...] = (
              "defaults to.", ("cs-voice", "cs-caption", "cs-visuals", "cs-render", "cs-thumb", "cs-script",
                               "cs-idea", "cs-meta")),
     Variable("CS_CLUSTER_WAIT", "30", "Seconds --cluster waits for a first worker."),
+    Variable("CS_FFPROBE_TIMEOUT", "30", "Seconds any ffprobe (a file, a signed store URL) or a clip's "
+             "first-frame decode check may take before it is killed.", FILES + ("cs-doctor",)),
+    Variable("CS_FFMPEG_STALL", "60", "Seconds an ffmpeg may go without writing a frame before the watchdog "
+             "kills it (a clip whose frames never decode).", FILES),
     Variable("XDG_CACHE_HOME", None, "Base of the cache folder when CS_CACHE_DIR is unset; default ~/.cache.",
              FILES),
     Variable("XDG_STATE_HOME", None, "Base of the state folder (ledgers, stats store); default ~/.local/state.",
