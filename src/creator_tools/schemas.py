@@ -229,6 +229,7 @@ SHAPES: dict[str, Shape] = {
     "youtube": Obj("an object {video_id, url, privacy, ...}",
                    video_id=Field(Text("a video id (a non-empty string)", nonempty=True), True), url=TEXT,
                    privacy=TEXT, publish_at=TEXT, thumbnail_set=FLAG, caption_id=TEXT, playlist_item_id=TEXT),
+    "translations": Obj("an object {LANG: {title, description, tags, srt, vtt}}"),
     "stats": Obj("an object {video_id, views, ...}", video_id=TEXT, views=COUNT),
     "recommendation": Obj("an object"),
 }
@@ -237,7 +238,7 @@ SHAPES: dict[str, Shape] = {
 MADE_BY = {"topic": "cs-idea", "title": "cs-idea", "hook": "cs-idea", "angle": "cs-idea", "audience": "cs-idea",
            "format": "cs-idea", "script": "cs-script", "voice": "cs-voice", "captions": "cs-caption",
            "visuals": "cs-visuals", "video": "cs-render", "thumbs": "cs-thumb", "thumb": "cs-thumb",
-           "meta": "cs-meta", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
+           "meta": "cs-meta", "translations": "cs-translate", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
 
 
 def problems(key: str, value: Any, fields: Iterable[str] | None = None) -> list[str]:

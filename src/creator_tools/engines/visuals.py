@@ -42,6 +42,7 @@ class Shot:
     height: int = 1920
     record_id: str = ""  # the video's record id: names the files a provider makes (artifacts.artifact_path)
     index: int = 0  # the shot's place in the video (cards vary their colours by it)
+    language: str = "en"  # script.language: stock APIs search in it (Pexels locale, Pixabay lang)
 
     @property
     def duration(self) -> float:

@@ -111,6 +111,19 @@ def font_for(script: str, bold: bool = True) -> FontFile:
     return FontFile(path, int(index or 0))
 
 
+def family_for(text: str) -> str | None:
+    """The Noto family for the script most of TEXT's letters are in (None for Latin text): the family libass
+    asks fontconfig for, so Arabic captions are drawn with an Arabic font rather than a fallback's guess."""
+    counts: dict[str, int] = {}
+    for char in text:
+        script = script_of(char)
+        if script and script not in ("latin", "emoji"):
+            counts[script] = counts.get(script, 0) + 1
+    if not counts:
+        return None
+    return _NOTO.get(max(counts, key=counts.get))
+
+
 def runs(text: str) -> list[tuple[str, str]]:
     """Cut TEXT into (script, piece) runs; neutral characters join the run before them (or the first one)."""
     result: list[list[str]] = []
