@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .. import engines as registry
-from ..errors import ConfigError, EngineError, QuotaDeferred
+from ..errors import BadInput, ConfigError, EngineError, QuotaDeferred
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,16 +33,21 @@ WORDS_PER_MINUTE = {"piper": 205, "espeak": 188}
 FALLBACK_WPM = 150
 # Other languages, (engine, language) -> words per minute, or characters per minute for languages written
 # without spaces (ja, zh): espeak-ng at -s 175 on three hand-written sentences per language, rounded down 3%
-# for the gaps between segments (`python bench/language_rates.py` prints the measurement). A language not
-# listed falls back to FALLBACK_RATE of its unit.
+# for the gaps between segments (`python bench/language_rates.py` prints the measurement: es 173, de 175,
+# ar 106, hi 176 words, ja 463 kana a minute). Chinese has no offline voice (espeak-ng spells hanzi out in
+# English: refused). A language not listed falls back to FALLBACK_RATE of its unit.
 RATES = {("espeak", "es"): 168, ("espeak", "de"): 170, ("espeak", "ar"): 103, ("espeak", "hi"): 171,
-         ("espeak", "ja"): 123, ("espeak", "zh"): 146}
+         ("espeak", "ja"): 449}
 FALLBACK_RATE = {"words": FALLBACK_WPM, "characters": 250}
 PIPER_VOICES_ENV = "CS_PIPER_VOICES"  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
 
 
 class UnknownVoice(ConfigError):
     """The engine has no such voice (for espeak-ng, often a language it does not speak)."""
+
+
+class UnreadableText(BadInput):
+    """The voice cannot read the text's writing system: the record's problem (another voice or engine)."""
 
 
 class TTS(ABC):
@@ -237,9 +242,25 @@ class EspeakTTS(TTS):
     def synthesize(self, text: str) -> bytes:
         return self.synthesize_at(text, 1.0)
 
+    def refuse_letter_names(self, text: str) -> None:
+        """UnreadableText when espeak-ng would read TEXT's letters as English letter names: Debian's espeak-ng
+        has no dictionary for Chinese characters or Japanese kanji and says "Chinese letter" over them
+        (`espeak-ng -v ja -x -q 豆` prints `(en)tS'aIni:z(ja)l'et@`). Only text without Latin letters is
+        checked, so an English brand name in a Spanish script is still read."""
+        import subprocess
+
+        if self.voice.lower().startswith("en") or any("a" <= c.lower() <= "z" for c in text):
+            return
+        done = subprocess.run([self.binary, "-v", self.voice, "-x", "-q", text], capture_output=True)
+        if "(en)" in done.stdout.decode("utf-8", "replace"):
+            raise UnreadableText(f"espeak-ng voice '{self.voice}' cannot read this text (it would spell its characters "
+                                 "out as English letter names); pass --voice with a Piper voice for the language, "
+                                 "or --engine openai")
+
     def synthesize_at(self, text: str, rate: float) -> bytes:
         import subprocess
 
+        self.refuse_letter_names(text)
         speed = max(80, round(self.speed * rate))
         argv = [self.binary, "-v", self.voice, "-s", str(speed), "--stdout"]
         done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True)
