@@ -299,8 +299,12 @@ def write_ass(words: list[dict], path: str | os.PathLike, width: int, height: in
     libass shapes with HarfBuzz and lays out right to left with FriBidi."""
     from . import fonts
 
+    spoken = " ".join(w["word"] for w in words)
     if font == "DejaVu Sans":
-        font = fonts.family_for(" ".join(w["word"] for w in words)) or font
+        font = fonts.family_for(spoken) or font
+    # Encoding -1: libass finds each line's base direction. With 1 (left to right) the colour tag around the
+    # spoken word splits an Arabic line into runs laid out left to right, so its words come out in reverse.
+    encoding = -1 if fonts.base_direction(spoken) == "rtl" else 1
     layout = ass_layout(width, height)
     header = [
         "[Script Info]",
@@ -318,7 +322,7 @@ def write_ass(words: list[dict], path: str | os.PathLike, width: int, height: in
         "MarginL, MarginR, MarginV, Encoding",
         f"Style: Caption,{font.replace(',', ' ')},{layout['size']},&H00{WHITE},&H00{HIGHLIGHT},{OUTLINE},{SHADOW},-1,0,0,0,"
         f"100,100,0,0,1,{layout['outline']},{layout['shadow']},2,{layout['margin_h']},{layout['margin_h']},"
-        f"{layout['margin_v']},1",
+        f"{layout['margin_v']},{encoding}",
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
