@@ -118,7 +118,7 @@ class Translator:
             self.calls += 1
             reply = self.llm.text(SYSTEM.format(language=languages.name(target)),
                                   f"Translate from {languages.name(self.source)} into {languages.name(target)}:\n{part}",
-                                  max_tokens=max(40, len(part) * 2), seed_offset=self.calls)
+                                  max_tokens=24 + len(part) // 2, seed_offset=self.calls)  # ~3 characters a token
             out.append(first_line(reply) or part)
         joined = "\n".join(out)
         return text.truncate(joined, limit) if limit else joined
@@ -130,8 +130,10 @@ class Translator:
         try:
             reply = self.llm.json(META_SYSTEM.format(language=spoken),
                                   f"Title: {meta.get('title', '')}\nTags: {', '.join(meta.get('tags') or [])}",
-                                  META_SCHEMA, max_tokens=200)
+                                  META_SCHEMA, max_tokens=120, attempts=2)
             title, tags = reply["title"], reply["tags"]
+            if text.clean(title).casefold() == text.clean(str(meta.get("title") or "")).casefold():
+                title = ""  # the model copied the title instead of translating it: ask for it on its own
         except InvalidReply as exc:  # a small model misses the schema: translate each piece as plain text
             log.info(f"{exc.message}; translating the title and tags one by one")
         title = limits.fit_title(limits.strip_brackets(text.clean(title or self.line(str(meta.get("title") or ""), target))))
