@@ -230,7 +230,7 @@ def cli(opts: pipe.PipeOptions, targets: list[str], dub: bool, llm: LLMSettings)
 
     \b
     Examples:
-      cs-meta < videos.jsonl | cs-translate --to es,de | cs-publish --privacy private
+      cs-meta --privacy private < videos.jsonl | cs-translate --to es,de | cs-publish
       cs-translate --to ja --engine openai --model gpt-4o-mini -i meta.jsonl -o localized.jsonl
       cs-script < ideas.jsonl | cs-translate --dub --to es | cs-voice | cs-caption | cs-visuals | cs-render
     """
