@@ -70,8 +70,9 @@ class Script(pipe.Stage):
     def plan(self, record: Record) -> str:
         seconds = self._seconds(record)
         language = self._language(record)
+        where = "" if language == languages.DEFAULT else f", {language}"
         return (f"would write a {seconds}-second script ({self._budget(seconds, self._rate(language))} "
-                f"{languages.unit_name(language)}, {language}) for {record['title']!r}")
+                f"{languages.unit_name(language)}{where}) for {record['title']!r}")
 
     def _seconds(self, record: Record) -> int:
         steer = record.get("recommendation") if isinstance(record.get("recommendation"), dict) else {}
