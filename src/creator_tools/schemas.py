@@ -263,6 +263,7 @@ SHAPES: dict[str, Shape] = {
                   status=Field(Choice("approved", "rejected", "changes", "unreviewed"), True),
                   by=Choice("web", "terminal", "auto"), at=TEXT, notes=TEXT, edits=Obj("an object"),
                   flags=ListOf("a list of findings {check, severity, key, excerpt, message}", FINDING)),
+    "translations": Obj("an object {LANG: {title, description, tags, srt, vtt}}"),
     "stats": Obj("an object {video_id, views, ...}", video_id=TEXT, views=COUNT),
     "recommendation": Obj("an object"),
 }
@@ -271,7 +272,7 @@ SHAPES: dict[str, Shape] = {
 MADE_BY = {"topic": "cs-idea", "title": "cs-idea", "hook": "cs-idea", "angle": "cs-idea", "audience": "cs-idea",
            "format": "cs-idea", "script": "cs-script", "voice": "cs-voice", "captions": "cs-caption",
            "visuals": "cs-visuals", "video": "cs-render", "thumbs": "cs-thumb", "thumb": "cs-thumb",
-           "meta": "cs-meta", "review": "cs-review", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
+           "meta": "cs-meta", "translations": "cs-translate", "review": "cs-review", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
 
 
 def problems(key: str, value: Any, fields: Iterable[str] | None = None) -> list[str]:

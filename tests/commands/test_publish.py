@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -775,3 +776,74 @@ def test_gate_needs_an_approval_for_public_unlisted_and_scheduled_uploads(server
     done = publish(server, gated(env), [records[0]], "--no-review")  # the same file: the ledger answers
     assert done.returncode == 0 and "youtube" in outputs(done)[0], done.stderr
     assert "_error" not in outputs(publish(server, {**env, "CS_REQUIRE_REVIEW": "0"}, [records[1]]))[0]
+
+
+# --- languages: localizations and one caption track per language ------------------------------------------
+
+
+def translated_record(media, folder: Path, languages=("es", "de")) -> dict:
+    record = make_record(media, privacy="private", playlist=None)
+    record["translations"] = {}
+    for language in languages:
+        srt = folder / f"captions.{language}.srt"
+        srt.write_text(f"1\n00:00:00,000 --> 00:00:01,200\nHola ({language}).\n\n", encoding="utf-8")
+        record["translations"][language] = {"title": f"Prueba {language}", "description": f"Un video ({language}).",
+                                            "tags": ["prueba"], "srt": str(srt), "vtt": None}
+    return record
+
+
+def caption_inserts(server) -> int:
+    return sum(1 for method, path, _ in server.state.calls if method == "POST" and "/captions" in path)
+
+
+def test_translations_become_localizations_and_caption_tracks_once(server, env, media, tmp_path):
+    record = translated_record(media, tmp_path)
+    done = publish(server, env, [record])
+    assert done.returncode == 0, done.stderr
+    [out] = outputs(done)
+    video_id = assert_one_complete_video(server, media)
+    resource = server.state.videos[video_id]["resource"]
+    assert resource["snippet"]["defaultLanguage"] == "en" and resource["snippet"]["defaultAudioLanguage"] == "en"
+    assert resource["localizations"] == {"de": {"title": "Prueba de", "description": "Un video (de)."},
+                                         "es": {"title": "Prueba es", "description": "Un video (es)."}}
+    tracks = {c["resource"]["snippet"]["language"]: c for c in server.state.captions.values()}
+    assert sorted(tracks) == ["de", "en", "es"]
+    assert tracks["es"]["resource"]["snippet"]["name"] == "Spanish"
+    assert tracks["es"]["path"].read_text(encoding="utf-8") == Path(record["translations"]["es"]["srt"]).read_text()
+    youtube = out["youtube"]
+    assert youtube["localizations"] == ["de", "es"]
+    assert youtube["captions"] == {lang: c["resource"]["id"] for lang, c in tracks.items()}
+    assert "set localizations de, es" in done.stderr
+    # a re-run sends nothing: no second video, no second caption track (the server refuses duplicates too)
+    again = publish(server, env, [record])
+    assert again.returncode == 0, again.stderr
+    assert outputs(again)[0]["youtube"]["captions"] == youtube["captions"]
+    assert caption_inserts(server) == 3 and len(server.state.videos) == 1
+
+
+def test_translations_added_after_the_upload_go_in_a_videos_update(server, env, media, tmp_path):
+    first = make_record(media, privacy="private", playlist=None)
+    assert publish(server, env, [first]).returncode == 0
+    later = translated_record(media, tmp_path, ("fr",))
+    done = publish(server, env, [later])
+    assert done.returncode == 0, done.stderr
+    video_id = assert_one_complete_video(server, media)
+    assert server.state.videos[video_id]["resource"]["localizations"] == {"fr": {"title": "Prueba fr", "description": "Un video (fr)."}}
+    assert any(method == "PUT" and path.startswith("/youtube/v3/videos") for method, path, _ in server.state.calls)
+    assert outputs(done)[0]["youtube"]["localizations"] == ["fr"]
+
+
+def test_localizations_need_a_default_language(server, env, media, tmp_path):
+    record = translated_record(media, tmp_path, ("es",))
+    record["meta"]["language"] = None
+    done = publish(server, env, [record], "-k")
+    assert done.returncode == 3 and "defaultLanguage" in done.stderr and not server.state.videos
+    # and the test server refuses them as YouTube does
+    video_id = server.state.add_video("No language")
+    access, _ = server.state.issue_access_token(server.state.issue_refresh_token())
+    request = urllib.request.Request(f"{server.url}/youtube/v3/videos?part=localizations", method="PUT",
+                                     data=json.dumps({"id": video_id, "localizations": {"es": {"title": "Hola"}}}).encode(),
+                                     headers={"Authorization": f"Bearer {access}", "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400 and b"defaultLanguageNotSet" in refused.value.read()

@@ -198,7 +198,8 @@ class Visuals(pipe.Stage):
             segment = segments[planned.segment] if planned.segment < len(segments) else {}
             context = str(segment.get("visual") or "") if isinstance(segment, dict) else ""
             shot = Shot(planned.start, planned.end, planned.text, planned.query, topic, context, width, height,
-                        record_id=str(record["id"]), index=number, heads=planned.heads)
+                        record_id=str(record["id"]), index=number, heads=planned.heads,
+                        language=str(record["script"].get("language") or "en"))
             asset, query, tried = self._find(chain, shot, planned.queries, used | past)
             if asset is None:  # every network provider was rate-limited: come back later
                 deferred.append(number + 1)

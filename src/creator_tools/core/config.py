@@ -65,6 +65,8 @@ VARIABLES: tuple[Variable, ...] = (
              LLM, "engines"),
     Variable("CS_LLM_TIMEOUT", None, "Seconds the openai LLM engine waits per request; default "
              "CS_OPENAI_TIMEOUT, else 120.", LLM, "engines"),
+    Variable("CS_LANGUAGE", "en", "BCP-47 language of new concepts and scripts (cs-idea, cs-script --language); "
+             "later stages follow script.language.", ("cs-idea", "cs-script"), "engines"),
     Variable("CS_TTS_ENGINE", "piper", "Text-to-speech engine (piper, espeak, openai).", ("cs-voice", "cs-script"),
              "engines"),
     Variable("CS_TTS_VOICE", None, "Voice of the TTS engine (a Piper voice name or .onnx file, an OpenAI voice).",
@@ -78,7 +80,8 @@ VARIABLES: tuple[Variable, ...] = (
              ("cs-voice",), "engines"),
     Variable("CS_STT_WINDOW_S", "600", "Seconds of a recording cs-caption hears at once; longer recordings go in "
              "windows so memory stays flat with length.", ("cs-caption",), "engines"),
-    Variable("CS_STT_MODEL", "tiny.en", "faster-whisper model name or folder for cs-caption.", ("cs-caption",),
+    Variable("CS_STT_MODEL", None, "faster-whisper model name or folder for cs-caption; default the bundled "
+             "tiny.en for English and the bundled multilingual base for other languages.", ("cs-caption",),
              "engines"),
     Variable("CS_VISUALS", None, "Visual providers cs-visuals tries in order (library, pexels, pixabay, "
              "images, cards); default those of library, pexels, pixabay that are configured, then cards.", ("cs-visuals",), "engines"),

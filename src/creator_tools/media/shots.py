@@ -41,7 +41,9 @@ class Unit:
 
     @property
     def text(self) -> str:
-        return " ".join(str(w["word"]).strip() for w in self.words).strip()
+        from .subtitles import join_words  # no spaces between Chinese or Japanese caption words
+
+        return join_words([str(w["word"]).strip() for w in self.words]).strip()
 
 
 @dataclass
@@ -186,7 +188,9 @@ def _heard_sentences(words: list[dict]) -> list[tuple[str, int, list[dict]]]:
             current = []
     if current:
         result.append(current)
-    return [(" ".join(str(w["word"]) for w in group), 0, group) for group in result]
+    from .subtitles import join_words
+
+    return [(join_words([str(w["word"]) for w in group]), 0, group) for group in result]
 
 
 def _sentence_units(script: dict, words: list[dict], duration: float) -> tuple[list[tuple[str, int]], list[Unit]]:

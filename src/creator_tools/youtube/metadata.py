@@ -195,9 +195,13 @@ def fit_tags(tags: Iterable[str], budget: int = TAGS_MAX_CHARS) -> list[str]:
     return kept
 
 
+_words = text.words  # hashtag's parameter is named `text`
+
+
 def hashtag(text: str) -> str:
     """"home espresso" -> "#HomeEspresso"; "" when nothing usable is left."""
-    parts = re.findall(r"\w+", text or "")
+    # text.words keeps the vowel signs of Indic scripts ("#कॉफी", not "#कफ"); a hashtag has no ' or -.
+    parts = [p for w in _words(text or "") for p in re.split(r"['’-]+", w) if p]
     word = "".join(p[:1].upper() + p[1:] for p in parts)
     return f"#{word}" if word and not word.isdigit() and len(word) <= 40 else ""
 
