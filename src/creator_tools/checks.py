@@ -61,7 +61,9 @@ def blocking(findings: Iterable[Finding]) -> list[Finding]:
 
 def describe(findings: list[Finding], limit: int = 3) -> str:
     """Findings in one line for an error message: `offensive at script.segments[0].text ("Mulatto")`."""
-    parts = [f"{f['check']} at {f['key']} ({f['excerpt']!r})" for f in findings[:limit]]
+    # A metadata finding's excerpt is the long text itself; its message says what YouTube refuses.
+    parts = [f"{f['check']} at {f['key']} ({f['message'] if f['check'] == 'metadata' else repr(f['excerpt'])})"
+             for f in findings[:limit]]
     more = f" and {len(findings) - limit} more" if len(findings) > limit else ""
     return "; ".join(parts) + more
 

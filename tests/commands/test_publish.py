@@ -389,7 +389,7 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     bad = [
         {**record, "id": "big-thumb", "thumb": {**record["thumb"], "path": str(big)}},
         {**record, "id": "not-video", "video": {**record["video"], "path": str(not_video)}},
-        {**record, "id": "long-title", "meta": {**record["meta"], "title": "x" * 101}},
+        {**record, "id": "long-title", "meta": {**record["meta"], "title": "Espresso tips " * 8}},
         {**record, "id": "past", "meta": {**record["meta"], "publish_at": "2001-01-01T00:00:00Z"}},
         {k: v for k, v in record.items() if k != "meta"} | {"id": "no-meta"},
         {k: v for k, v in record.items() if k != "video"} | {"id": "no-video"},
@@ -646,7 +646,7 @@ def wrong_types(good: dict, tmp_path: Path) -> dict[str, tuple[dict, str]]:
     'record NAME: ' (the key's path, what belongs there, the stage to re-run)."""
     fix = "--force for this record or fix the record"
     video, meta, captions = good["video"], good["meta"], good["captions"]
-    thumb_object = "a thumbnail object {path, width, height, size_bytes, score}"
+    thumb_object = "a thumbnail object {path, width, height, size_bytes, score, text}"
     return {
         "thumb-str": ({"thumb": "x"}, f'thumb should be {thumb_object}, got "x"; re-run cs-thumb {fix}'),
         "thumb-list": ({"thumb": ["x"]}, f"thumb should be {thumb_object}, got a list of 1 item; re-run cs-thumb {fix}"),

@@ -3,13 +3,14 @@ record, encoded with the captions and the audio mix by one final ffmpeg (media/g
 
 from __future__ import annotations
 
-import functools
+
 import os
 import time
 from typing import TYPE_CHECKING
 
 import click
 
+from ..core.once import once
 from .. import log, pipe
 from ..errors import BadInput, EngineError, UsageError
 from ..media.frames import PRESETS, preset_for  # the one frame rule (cheap to import)
@@ -28,7 +29,7 @@ def _even(value: float) -> int:
     return int(round(value / 2)) * 2
 
 
-@functools.lru_cache(maxsize=None)
+@once
 def pick_encoder(choice: str) -> str:
     """`auto`: h264_nvenc when this ffmpeg has it and a GPU answers a tiny probe encode, else libx264."""
     from ..core import processes

@@ -3,7 +3,7 @@ errors turned into one line that quotes ffmpeg's own last words."""
 
 from __future__ import annotations
 
-import functools
+from ..core.once import once
 import json
 import shutil
 from pathlib import Path
@@ -89,7 +89,7 @@ def stream(info: dict, kind: str = "video") -> dict | None:
     return next((s for s in info.get("streams") or [] if s.get("codec_type") == kind), None)
 
 
-@functools.lru_cache(maxsize=None)
+@once
 def encoders() -> frozenset[str]:
     done = processes.run([binary(), "-hide_banner", "-encoders"], stdout=processes.PIPE, timeout=30, check=False)
     names = set()

@@ -18,7 +18,7 @@ a later picturable noun is no head ("home" in "home espresso").
 
 from __future__ import annotations
 
-import functools
+from ..core.once import once
 import json
 import re
 import threading
@@ -196,7 +196,7 @@ def sentence_terms(sentences: list[str], language: str | None = "en") -> list[Te
     return [known[s] for s in sentences]
 
 
-@functools.lru_cache(maxsize=None)
+@once
 def _version(tagger: Callable) -> str:
     """What a cached answer depends on: this module's code and the installed spaCy and pipeline packages."""
     import hashlib
