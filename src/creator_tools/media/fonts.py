@@ -160,7 +160,7 @@ def covers(script: str, char: str) -> bool:
     return ord(char) in _cmap(found.path, found.index)
 
 
-@functools.lru_cache(maxsize=None)
+@once
 def _cmap(path: str, index: int) -> frozenset[int]:
     try:
         from fontTools.ttLib import TTCollection, TTFont
