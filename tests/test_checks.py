@@ -93,3 +93,19 @@ def test_import_is_cheap():
              "print(','.join(m for m in ('glin_profanity', 'onnxruntime', 'numpy', 'tokenizers') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_a_script_in_another_language_than_it_claims_is_a_finding():
+    """A model that answers a Spanish prompt in English: the voice and captions would follow script.language."""
+    segments = [{"text": "Good coffee starts with fresh beans and a clean grinder every morning."},
+                {"text": "Grind just before brewing and use water at ninety degrees for the best taste."}]
+    english = {"topic": "café en casa", "script": {"title": "Café", "language": "es", "segments": segments}}
+    [found] = [f for f in checks.run(english) if f["check"] == "language"]
+    assert found["severity"] == "block" and found["key"] == "script.segments[0].text"
+    assert "reads as English" in found["message"]
+    spanish = [{"text": "El buen café empieza con granos frescos y un molinillo limpio cada mañana."},
+               {"text": "Muele justo antes de preparar y usa agua a noventa grados para el mejor sabor."}]
+    assert not [f for f in checks.run({**english, "script": {**english["script"], "segments": spanish}})
+                if f["check"] == "language"]
+    arabic = {"script": {"language": "ar", "segments": [{"text": "Good coffee starts with fresh beans every day."}]}}
+    assert [f["severity"] for f in checks.run(arabic) if f["check"] == "language"] == ["block"]

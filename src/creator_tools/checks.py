@@ -464,3 +464,29 @@ def judge_off_topic(record: dict, model: bool = True) -> list[Finding]:
                                f"{len(run)} sentences in a row far from the topic {references[0]!r}"))
         run = []
     return out
+
+
+# --- language -------------------------------------------------------------------------------------------
+
+
+@check("language")
+def language(record: dict) -> list[Finding]:
+    """A script in another language than script.language claims (a model that answered in English to a
+    Spanish prompt, or Latin letters where Arabic was asked for): the voice and captions would follow the
+    claim and read it wrong. The whole script off: block; a stray segment: warn."""
+    from . import languages
+
+    script = record.get("script") if isinstance(record.get("script"), dict) else {}
+    claimed = script.get("language")
+    segments = script.get("segments") if isinstance(script.get("segments"), list) else []
+    spoken = [(i, s.get("text")) for i, s in enumerate(segments) if isinstance(s, dict) and isinstance(s.get("text"), str)]
+    if not isinstance(claimed, str) or not spoken:
+        return []
+    whole = languages.mismatch(" ".join(t for _, t in spoken), claimed)
+    if whole:
+        first = next((i for i, t in spoken if languages.mismatch(t, claimed)), spoken[0][0])
+        return [finding("language", BLOCK, f"script.segments[{first}].text", textlib.truncate(segments[first]["text"], 60),
+                        f"{whole}; write it again in that language (cs-script --force) or fix script.language")]
+    return [finding("language", WARN, f"script.segments[{i}].text", textlib.truncate(t, 60),
+                    f"{reason}; rewrite this segment")
+            for i, t in spoken for reason in [languages.mismatch(t, claimed)] if reason]
