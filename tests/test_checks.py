@@ -32,7 +32,8 @@ def test_corpus_figures_stay_above_the_floor():
 @pytest.mark.parametrize("clean", [
     "Scunthorpe won at home.", "Interviewers assess your skills.", "A classic martini.", "The cocktail hour.",
     "Many were shot on the beach.", "Blood samples matched the killer.", "Millions were killed in the war.",
-    "The trial heard how she was raped and murdered.", "Penicillin breaks the cell wall.", "A swastika on the flag."])
+    "The trial heard how she was raped and murdered.", "Penicillin breaks the cell wall.", "A swastika on the flag.",
+    "x" * 120])
 def test_documentary_and_innocent_words_pass(clean):
     assert checks.offensive_words(clean) == []
 

@@ -60,8 +60,10 @@ def blocking(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def describe(findings: list[Finding], limit: int = 3) -> str:
-    """Findings in one line for an error message: `offensive at script.segments[0].text ("Mulatto")`."""
-    parts = [f"{f['check']} at {f['key']} ({f['excerpt']!r})" for f in findings[:limit]]
+    """Findings in one line for an error message: `offensive at script.segments[0].text ('Mulatto')`, and
+    the rule for YouTube's own (`metadata at meta.title: 140 characters; YouTube allows 100`)."""
+    parts = [f"{f['check']} at {f['key']}: {f['message']}" if f["check"] == "metadata"
+             else f"{f['check']} at {f['key']} ({f['excerpt']!r})" for f in findings[:limit]]
     more = f" and {len(findings) - limit} more" if len(findings) > limit else ""
     return "; ".join(parts) + more
 
@@ -165,9 +167,13 @@ def offensive_words(value: str) -> list[str]:
         if forms(token) & listed and not forms(token) & DOCUMENTARY:
             found.append(token)
     if library is not None:  # the library also sees through leetspeak and look-alike letters ("f*ck")
+        tokens = {t.lower() for t in _TOKEN.findall(value)}
         for match in library.check_profanity(value).get("matches") or []:
             word = str(match.get("word") if isinstance(match, dict) else getattr(match, "word", "")).lower()
-            if word and word not in DOCUMENTARY and not forms(word) & DOCUMENTARY and word not in (t.lower() for t in found):
+            # whole words only: its collapsing of repeated letters finds "xxx" in a placeholder "xxxxxxxx"
+            whole = word in tokens or (re.search(r"[^\w\s]", word) and word in value.lower())
+            if word and whole and word not in DOCUMENTARY and not forms(word) & DOCUMENTARY \
+                    and word not in (t.lower() for t in found):
                 found.append(word)
     return found
 
