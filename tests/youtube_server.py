@@ -13,7 +13,7 @@ What it implements:
   (mine/id, paging), playlists.insert, playlistItems.list (playlistId, videoId, paging; the uploads playlist
   lists every video), playlistItems.insert, captions.list.
 - Google's JSON error shape and YouTube's limits (title <= 100 chars, no < or >, description <= 5000 bytes,
-  tags <= 500 chars, thumbnail <= 2 MB JPEG/PNG, publishAt only with private and in the future).
+  tags <= 500 chars, thumbnail <= 50 MB JPEG/PNG, publishAt only with private and in the future).
 - A quota counter per call (same unit costs as the real API) and injectable faults (`state.faults`).
 
 Extending it (cs-stats adds the Analytics API this way):
@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 CHUNK_GRANULARITY = 256 * 1024
-THUMBNAIL_MAX = 2 * 1024 * 1024
+THUMBNAIL_MAX = 50 * 1024 * 1024  # thumbnails.set since 2026-09-14
 SCOPE_UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
 SCOPE_YOUTUBE = "https://www.googleapis.com/auth/youtube"
 SCOPE_FORCE_SSL = "https://www.googleapis.com/auth/youtube.force-ssl"
@@ -297,8 +297,27 @@ def _video_resource(video_id: str, body: dict, channel: dict) -> dict:
     snippet.setdefault("description", "")
     snippet.setdefault("categoryId", "22")
     return {"kind": "youtube#video", "etag": secrets.token_hex(8), "id": video_id, "snippet": snippet,
+            "localizations": dict(body.get("localizations") or {}),
             "status": status, "contentDetails": {"duration": "PT0S", "definition": "hd", "caption": "false"},
             "statistics": {"viewCount": "0", "likeCount": "0", "favoriteCount": "0", "commentCount": "0"}}
+
+
+def validate_localizations(body: dict, default_language: str | None) -> None:
+    """YouTube takes localized titles and descriptions only from a video with a default language, keyed by
+    language tags, each within the video limits."""
+    localizations = body.get("localizations")
+    if not localizations:
+        return
+    if not default_language:
+        raise ApiError(400, "defaultLanguageNotSet", "The request is trying to add localized video details "
+                       "without specifying the default language of the video details.", "youtube.video")
+    for language, entry in localizations.items():
+        if not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", language) or not isinstance(entry, dict):
+            raise ApiError(400, "invalidLocalizations", f"Invalid localization language {language!r}.", "youtube.video")
+        title, description = entry.get("title") or "", entry.get("description") or ""
+        if not title or len(title) > 100 or "<" in title or ">" in title or len(description.encode()) > 5000:
+            raise ApiError(400, "invalidLocalizations", f"Invalid localized title or description for {language}.",
+                           "youtube.video")
 
 
 def validate_video(body: dict, *, insert: bool = True) -> None:
@@ -484,6 +503,7 @@ class YouTubeServer:
             raise ApiError(400, "badRequest", "This test server takes video uploads as uploadType=resumable only.", "global")
         body = req.json()
         validate_video(body)
+        validate_localizations(body, (body.get("snippet") or {}).get("defaultLanguage"))
         size = req.headers.get("X-Upload-Content-Length")
         if size is None:
             raise ApiError(400, "badRequest", "X-Upload-Content-Length is required.", "global")
@@ -628,7 +648,7 @@ class YouTubeServer:
         if video_id not in self.state.videos:
             raise ApiError(404, "videoNotFound", "The video that you are trying to update cannot be found.", "youtube.thumbnail")
         if len(data) > THUMBNAIL_MAX:
-            raise ApiError(413, "mediaBodyTooLarge", "The thumbnail image file is larger than 2 MB.", "youtube.thumbnail")
+            raise ApiError(413, "mediaBodyTooLarge", "The thumbnail image file is larger than 50 MB.", "youtube.thumbnail")
         if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
             raise ApiError(400, "invalidImage", "The provided image content is invalid.", "youtube.thumbnail")
         path = self.state.root / "media" / f"thumb-{video_id}"
@@ -646,6 +666,13 @@ class YouTubeServer:
             raise ApiError(404, "videoNotFound", "The video identified by snippet.videoId could not be found.", "youtube.caption")
         if not data.strip():
             raise ApiError(400, "invalidMetadata", "The caption track is empty.", "youtube.caption")
+        language = snippet.get("language") or ""
+        if not re.match(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", language):
+            raise ApiError(400, "invalidMetadata", "The caption track's snippet.language is not a language tag.", "youtube.caption")
+        if any(c["resource"]["snippet"]["videoId"] == snippet["videoId"] and c["resource"]["snippet"]["language"] == language
+               and c["resource"]["snippet"]["name"] == snippet.get("name", "") for c in self.state.captions.values()):
+            raise ApiError(409, "captionExists", "The video already has a caption track with this language and name.",
+                           "youtube.caption")
         caption_id = "AUieDa" + secrets.token_hex(10)
         path = self.state.root / "media" / f"caption-{caption_id}"
         path.write_bytes(data)
@@ -688,7 +715,9 @@ class YouTubeServer:
         video = self.state.videos.get(body.get("id", ""))
         if not video:
             raise ApiError(404, "videoNotFound", "The video that you are trying to update cannot be found.", "youtube.video")
-        validate_video(body)
+        validate_video(body, insert="snippet" in body)  # an update of localizations alone has no title
+        validate_localizations(body, (body.get("snippet") or {}).get("defaultLanguage")
+                               or video["resource"]["snippet"].get("defaultLanguage"))
         with self.state.lock:
             for part in (req.query.get("part") or "").split(","):
                 if part in body:

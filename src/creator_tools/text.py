@@ -8,8 +8,13 @@ from difflib import SequenceMatcher
 
 from .core.once import once
 
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=\S)")
-_WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+# A sentence ends at . ! ? … followed by a space, or at a full stop of a script that writes none after it
+# (Chinese and Japanese 。！？, Hindi's danda), and at Arabic's question mark.
+_SENTENCE = re.compile(r"(?<=[.!?…؟])[\"')\]]*\s+(?=\S)|(?<=[。！？।])[」』）\"']*\s*(?=\S)")
+SENTENCE_ENDS = ".!?…。！？।؟"
+# Letters, digits and the vowel signs and viramas of Indic scripts, Thai and Arabic (Python's \w leaves out
+# combining marks, which would cut "अच्छी" into three words); not the danda (।॥), which ends a sentence.
+_WORD = re.compile(r"[\w'’\u0300-\u036F\u064B-\u065F\u0670\u0900-\u0963\u0966-\u0DFF\u0E00-\u0EFF-]+", re.UNICODE)
 # The one stop-word list: words that say nothing a title, tag or picture could be about (function words,
 # vague verbs and adjectives, number words).
 STOPWORDS = frozenset("""
@@ -61,11 +66,12 @@ def truncate(text: str, limit: int) -> str:
     return cut or text[:limit]
 
 
-def title_key(title: str) -> str:
+def title_key(title: str, language: str = "en") -> str:
     """Titles compared for near-duplicates: case, accents, punctuation and filler words removed."""
     plain = unicodedata.normalize("NFKD", title.casefold())
     plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return " ".join(w for w in words(plain) if w not in STOPWORDS)
+    filler = stopwords(language)
+    return " ".join(w for w in words(plain) if w not in filler)
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
@@ -85,41 +91,105 @@ def shares_word(text_a: str, text_b: str) -> bool:
     return not stems or any(w[:4] in stems for w in title_key(text_a).split())
 
 
-def stem(word: str) -> str:
-    """The one stemmer: a plural 's' dropped ("clouds" -> "cloud", "makes" -> "make"; "glass" stays), enough
-    to equate the forms that titles, tags and file names mix."""
+def stem(word: str, language: str = "en") -> str:
+    """The one stemmer: in English a plural 's' dropped ("clouds" -> "cloud", "makes" -> "make"; "glass"
+    stays), enough to equate the forms that titles, tags and file names mix; in other languages the
+    language's Snowball stemmer ("cafés" -> "caf", "Bohnen" -> "bohn"), the word itself where there is none."""
+    code = _base(language)
+    if code != "en":
+        stemmer = _stemmer(code)
+        return stemmer.stemWord(word) if stemmer is not None else word
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def stems(value: str, shortest: int = 4) -> set[str]:
+def stems(value: str, shortest: int = 4, language: str = "en") -> set[str]:
     """Stems of VALUE's content words of at least SHORTEST letters, for "is this about the same thing"."""
-    return {stem(w) for w in title_key(value).split() if len(w) >= shortest}
+    return {stem(w, language) for w in title_key(value, language).split() if len(w) >= shortest}
 
 
-def content_words(text: str) -> list[str]:
-    """Lower-case content words of TEXT in spoken order, each once, without filler words, medium words and
-    numbers (cs-visuals' shot queries and card phrases)."""
+# --- other languages: stop words (stopwordsiso) and Snowball stemmers (snowballstemmer) ------------------
+
+_SNOWBALL = {"ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "da": "danish", "nl": "dutch",
+             "fi": "finnish", "fr": "french", "de": "german", "el": "greek", "hi": "hindi", "hu": "hungarian",
+             "id": "indonesian", "ga": "irish", "it": "italian", "lt": "lithuanian", "ne": "nepali",
+             "no": "norwegian", "nb": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+             "sr": "serbian", "es": "spanish", "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish"}
+_stopword_cache: dict[str, frozenset[str]] = {}
+_stemmer_cache: dict[str, object] = {}
+
+
+def _base(language: str | None) -> str:
+    return str(language or "en").split("-")[0].lower()
+
+
+def stopwords(language: str | None = "en") -> frozenset[str]:
+    """Filler words of LANGUAGE: the list above for English, the stopwords-iso list (a maintained collection
+    for some 60 languages) for the others, none for a language it lacks. English words never filter another
+    language's text: "come" is a Spanish verb, "die" a German article, "once" Spanish for eleven."""
+    code = _base(language)
+    if code == "en":
+        return STOPWORDS
+    if code not in _stopword_cache:
+        try:
+            import stopwordsiso
+
+            found = frozenset(stopwordsiso.stopwords(code)) if stopwordsiso.has_lang(code) else frozenset()
+        except ImportError:
+            found = frozenset()
+        _stopword_cache[code] = found
+    return _stopword_cache[code]
+
+
+def _stemmer(code: str):
+    if code not in _stemmer_cache:
+        try:
+            import snowballstemmer
+
+            _stemmer_cache[code] = snowballstemmer.stemmer(_SNOWBALL[code]) if code in _SNOWBALL else None
+        except (ImportError, KeyError):
+            _stemmer_cache[code] = None
+    return _stemmer_cache[code]
+
+
+def guess_language(value: str, candidates: list[str]) -> str | None:
+    """Which of CANDIDATES (base codes) VALUE reads as, by its share of each language's stop words; None
+    when no candidate has at least three hits and a clear lead."""
+    tokens = [w.casefold() for w in words(value)]
+    if len(tokens) < 6:
+        return None
+    hits = {code: sum(1 for w in tokens if w in stopwords(code)) for code in dict.fromkeys(candidates)}
+    ranked = sorted(hits.items(), key=lambda item: item[1], reverse=True)
+    if not ranked or ranked[0][1] < 3 or (len(ranked) > 1 and ranked[0][1] < 1.5 * ranked[1][1]):
+        return None
+    return ranked[0][0]
+
+
+def content_words(text: str, language: str = "en") -> list[str]:
+    """Lower-case content words of TEXT in spoken order, each once, without filler words of its LANGUAGE,
+    medium words and numbers (cs-visuals' shot queries and card phrases)."""
     found: list[str] = []
+    filler = stopwords(language)
     for word in re.findall(r"\w+(?:['’]\w+)?", str(text or "").lower()):
         word = word.strip("_").replace("’", "'")
         if len(word) < 2 or word.isdigit() or word in MEDIA_WORDS:
             continue
-        if word in STOPWORDS or word.split("'")[0] in STOPWORDS:
+        if word in filler or word.split("'")[0] in filler:
             continue
         if word not in found:
             found.append(word)
     return found
 
 
-def keywords(value: str) -> set[str]:
+def keywords(value: str, language: str = "en") -> set[str]:
     """Lower-case search keywords of VALUE (letters and digits in any script), stemmed, without filler,
     medium words ("footage") or bare numbers."""
     found = set()
+    filler = stopwords(language)
     for word in re.findall(r"\w+", str(value or "").lower()):
         word = word.strip("_")
-        if len(word) < 2 or word in STOPWORDS or word in MEDIA_WORDS or word.isdigit():
+        if len(word) < 2 or word in filler or word in MEDIA_WORDS or word.isdigit():
             continue
-        found.add(stem(word))
+        found.add(stem(word, language))
     return found
 
 

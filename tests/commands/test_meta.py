@@ -182,6 +182,7 @@ def test_one_date_parser_and_one_default_category():
     (["--publish-at", "2020-01-01T00:00:00Z"], "is in the past"),
     (["--publish-at", "+2d", "--privacy", "public"], "--publish-at needs --privacy private"),
     (["--publish-at", "whenever"], "not a time"),
+    (["--publish-at", "+3000000d"], "too far ahead"),  # was an OverflowError traceback, exit 1
     (["--category", "cooking shows"], "unknown category"),
     (["--language", "english!"], "not a language code"),
 ])
@@ -198,7 +199,7 @@ def test_record_without_script(tmp_path):
 def test_unreachable_api_is_an_error_not_a_fallback(tmp_path, dead_api):
     run = run_cs("meta", [record("r", None)], cwd=tmp_path, env=dead_api)
     assert run.code == 1 and run.records == []
-    assert "cannot reach the OpenAI-compatible API" in run.stderr and "OPENAI_BASE_URL" in run.stderr
+    assert "cannot reach the OpenAI-compatible server" in run.stderr and "OPENAI_BASE_URL" in run.stderr
 
 
 def test_help_imports_no_model():

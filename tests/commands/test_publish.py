@@ -12,13 +12,13 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pg_server import PostgresServer, find_bin  # noqa: E402
 from youtube_server import SCOPE_READONLY, YouTubeServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -146,6 +146,22 @@ def test_publishes_video_thumbnail_captions_and_playlist(server, env, media, tmp
     # the ledger lives under XDG_STATE_HOME
     assert (tmp_path / "state" / "creator-tools" / "youtube.sqlite").exists()
 
+
+
+def test_a_3_mb_thumbnail_is_set(server, env, media, tmp_path):
+    """thumbnails.set takes up to 50 MB since 2026-09-14: a 3 MB JPEG is no longer refused."""
+    from PIL import Image
+
+    thumb = tmp_path / "big-thumb.jpg"
+    Image.frombytes("RGB", (2400, 1350), os.urandom(2400 * 1350 * 3)).save(thumb, "JPEG", quality=95)
+    assert thumb.stat().st_size > 3 * 1024 * 1024
+    record = make_record(media, privacy="private")
+    record["thumb"] = {**record["thumb"], "path": str(thumb), "size_bytes": thumb.stat().st_size}
+    done = publish(server, env, [record])
+    assert done.returncode == 0, done.stderr
+    [out] = outputs(done)
+    assert out["youtube"]["thumbnail_set"] is True
+    assert server.state.thumbnails[out["youtube"]["video_id"]]["size"] == thumb.stat().st_size
 
 def test_publish_at_forces_private_and_existing_playlist_is_found_by_id(server, env, media, tmp_path):
     first = publish(server, env, [make_record(media, playlist="Existing", publish_at=None)])
@@ -366,7 +382,8 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     assert not server.state.sessions and not server.state.videos
 
     big = tmp_path / "big.png"
-    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024 + 10))
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(1024))
+    os.truncate(big, 50 * 1024 * 1024 + 10)  # over YouTube's 50 MB without writing 50 MB of noise
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("not a video")
     bad = [
@@ -380,7 +397,7 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     done = publish(server, env, bad, "--check", "-k")
     assert done.returncode == 3
     errors = {r["id"]: r["_error"]["message"] for r in outputs(done)}
-    assert "2 MB" in errors["big-thumb"]
+    assert "50 MB" in errors["big-thumb"]
     assert "not a readable video" in errors["not-video"] or "no video stream" in errors["not-video"]
     assert "100" in errors["long-title"]
     assert "in the past" in errors["past"]
@@ -567,14 +584,6 @@ def test_still_image_named_mp4_is_refused_before_upload(server, env, media, tmp_
 # --- one ledger for many publishers (issue 9, item 4) -------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    if find_bin() is None:  # `make setup` installs it from requirements-apt.txt
-        pytest.fail("PostgreSQL is missing; run `make setup` (requirements-apt.txt lists postgresql)")
-    with PostgresServer() as running:
-        yield running
-
-
 def batch(media, tmp_path, prefix: str, count: int) -> list[dict]:
     """COUNT distinct videos (the test MP4 with a few bytes appended), each with its thumbnail."""
     out = []
@@ -675,6 +684,8 @@ def wrong_types(good: dict, tmp_path: Path) -> dict[str, tuple[dict, str]]:
         "format-num": ({"format": 5}, f'format should be one of "short", "long", got 5; re-run cs-idea {fix}'),
         "srt-gone": ({"captions": {"srt": str(tmp_path / "gone.srt")}},
                      f"captions.srt: {tmp_path / 'gone.srt'}: no such caption file; run cs-caption again"),
+        "srt-empty": ({"captions": {"srt": ""}}, 'captions.srt is empty; run cs-caption again (or leave the '
+                     '"captions" key out to publish without captions)'),
         "thumb-gone": ({"thumb": {"path": str(tmp_path)}},
                        f"thumb.path: {tmp_path}: no such thumbnail; run cs-thumb again"),
         "video-gone": ({"video": {"path": str(tmp_path / "gone.mp4")}},
@@ -765,3 +776,74 @@ def test_gate_needs_an_approval_for_public_unlisted_and_scheduled_uploads(server
     done = publish(server, gated(env), [records[0]], "--no-review")  # the same file: the ledger answers
     assert done.returncode == 0 and "youtube" in outputs(done)[0], done.stderr
     assert "_error" not in outputs(publish(server, {**env, "CS_REQUIRE_REVIEW": "0"}, [records[1]]))[0]
+
+
+# --- languages: localizations and one caption track per language ------------------------------------------
+
+
+def translated_record(media, folder: Path, languages=("es", "de")) -> dict:
+    record = make_record(media, privacy="private", playlist=None)
+    record["translations"] = {}
+    for language in languages:
+        srt = folder / f"captions.{language}.srt"
+        srt.write_text(f"1\n00:00:00,000 --> 00:00:01,200\nHola ({language}).\n\n", encoding="utf-8")
+        record["translations"][language] = {"title": f"Prueba {language}", "description": f"Un video ({language}).",
+                                            "tags": ["prueba"], "srt": str(srt), "vtt": None}
+    return record
+
+
+def caption_inserts(server) -> int:
+    return sum(1 for method, path, _ in server.state.calls if method == "POST" and "/captions" in path)
+
+
+def test_translations_become_localizations_and_caption_tracks_once(server, env, media, tmp_path):
+    record = translated_record(media, tmp_path)
+    done = publish(server, env, [record])
+    assert done.returncode == 0, done.stderr
+    [out] = outputs(done)
+    video_id = assert_one_complete_video(server, media)
+    resource = server.state.videos[video_id]["resource"]
+    assert resource["snippet"]["defaultLanguage"] == "en" and resource["snippet"]["defaultAudioLanguage"] == "en"
+    assert resource["localizations"] == {"de": {"title": "Prueba de", "description": "Un video (de)."},
+                                         "es": {"title": "Prueba es", "description": "Un video (es)."}}
+    tracks = {c["resource"]["snippet"]["language"]: c for c in server.state.captions.values()}
+    assert sorted(tracks) == ["de", "en", "es"]
+    assert tracks["es"]["resource"]["snippet"]["name"] == "Spanish"
+    assert tracks["es"]["path"].read_text(encoding="utf-8") == Path(record["translations"]["es"]["srt"]).read_text()
+    youtube = out["youtube"]
+    assert youtube["localizations"] == ["de", "es"]
+    assert youtube["captions"] == {lang: c["resource"]["id"] for lang, c in tracks.items()}
+    assert "set localizations de, es" in done.stderr
+    # a re-run sends nothing: no second video, no second caption track (the server refuses duplicates too)
+    again = publish(server, env, [record])
+    assert again.returncode == 0, again.stderr
+    assert outputs(again)[0]["youtube"]["captions"] == youtube["captions"]
+    assert caption_inserts(server) == 3 and len(server.state.videos) == 1
+
+
+def test_translations_added_after_the_upload_go_in_a_videos_update(server, env, media, tmp_path):
+    first = make_record(media, privacy="private", playlist=None)
+    assert publish(server, env, [first]).returncode == 0
+    later = translated_record(media, tmp_path, ("fr",))
+    done = publish(server, env, [later])
+    assert done.returncode == 0, done.stderr
+    video_id = assert_one_complete_video(server, media)
+    assert server.state.videos[video_id]["resource"]["localizations"] == {"fr": {"title": "Prueba fr", "description": "Un video (fr)."}}
+    assert any(method == "PUT" and path.startswith("/youtube/v3/videos") for method, path, _ in server.state.calls)
+    assert outputs(done)[0]["youtube"]["localizations"] == ["fr"]
+
+
+def test_localizations_need_a_default_language(server, env, media, tmp_path):
+    record = translated_record(media, tmp_path, ("es",))
+    record["meta"]["language"] = None
+    done = publish(server, env, [record], "-k")
+    assert done.returncode == 3 and "defaultLanguage" in done.stderr and not server.state.videos
+    # and the test server refuses them as YouTube does
+    video_id = server.state.add_video("No language")
+    access, _ = server.state.issue_access_token(server.state.issue_refresh_token())
+    request = urllib.request.Request(f"{server.url}/youtube/v3/videos?part=localizations", method="PUT",
+                                     data=json.dumps({"id": video_id, "localizations": {"es": {"title": "Hola"}}}).encode(),
+                                     headers={"Authorization": f"Bearer {access}", "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 400 and b"defaultLanguageNotSet" in refused.value.read()

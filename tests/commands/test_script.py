@@ -115,3 +115,22 @@ def test_finished_voice_lasts_the_target_length(tmp_path, engine):
     voiced = run_cs("voice", script.records, "--engine", engine, cwd=tmp_path)
     assert voiced.code == 0, voiced.stderr
     assert abs(voiced.records[0]["voice"]["duration_s"] - 30) <= 3, voiced.records[0]["voice"]
+
+
+@pytest.mark.parametrize("flag,env,expected", [
+    (["--language", "es"], {}, "(84 words, es)"),  # espeak-ng speaks Spanish: its measured 168 words a minute
+    ([], {"CS_LANGUAGE": "ja"}, "(224 characters, ja)"),  # Japanese is budgeted in characters (449 a minute)
+    ([], {}, "(102 words)"),
+])
+def test_word_budget_follows_the_language_and_its_voice(tmp_path, flag, env, expected):
+    idea = {"id": "i", "topic": "home espresso", "title": "Espresso at Home", "format": "short"}
+    run = run_cs("script", [idea], "--length", "30", "--dry-run", *flag, cwd=tmp_path, env=env)
+    assert run.code == 0 and expected in run.stderr, run.stderr
+
+
+def test_the_concepts_language_is_followed_without_a_flag(tmp_path):
+    idea = {"id": "i", "topic": "café", "title": "Café en casa", "format": "short", "language": "de"}
+    run = run_cs("script", [idea], "--length", "30", "--dry-run", cwd=tmp_path)
+    assert "(85 words, de)" in run.stderr, run.stderr
+    bad = run_cs("script", [idea], "--language", "español!", cwd=tmp_path)
+    assert bad.code == 2 and "BCP-47" in bad.stderr and "Traceback" not in bad.stderr

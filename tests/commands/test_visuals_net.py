@@ -340,3 +340,16 @@ def test_an_empty_openai_base_url_means_unset_for_llm_and_tts(tmp_path):
     for run in (idea, voice):
         assert run.code == 1, run.stderr
         assert "needs OPENAI_API_KEY (or OPENAI_BASE_URL" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_search_in_the_scripts_language_falls_back_to_english_keywords(api):
+    spanish = Shot(0.0, 3.0, "Mira el bosque.", "bosque", topic="una mañana tranquila", context="forest",
+                   language="es")
+    asset = provider("pexels").find(spanish, set())
+    assert nearest_keyword(colour(asset.path)) == "forest"
+    asked = [r["query"] for r in api.requests if r["service"] == "pexels" and "search" in r["path"]]
+    assert asked[0]["query"] == "bosque" and asked[0]["locale"] == "es-ES"  # first in Spanish
+    assert asked[-1]["query"] == "forest" and "locale" not in asked[-1]  # then in English
+    provider("pixabay").find(spanish, set())
+    first = next(r["query"] for r in api.requests if r["service"] == "pixabay")
+    assert first["q"] == "bosque" and first["lang"] == "es"

@@ -262,6 +262,17 @@ def test_empty_segments_and_unknown_language_are_record_errors(tmp_path):
     assert len(run.records[2]["voice"]["segments"]) == 2 and "_error" not in run.records[2]
 
 
+def test_a_segment_of_only_invisible_characters_is_an_error_naming_it(tmp_path):
+    """Issue 14 item 13: U+202E and U+200B alone made a 0.0 s WAV and exit 0; later stages asked for cs-voice
+    again, which made it again."""
+    hidden = script_record(["Fresh beans.", "\u202e\u200b"], "", record_id="hidden")
+    run = run_cs("voice", [hidden], "--engine", "espeak", cwd=tmp_path)
+    assert run.code == 1 and run.records == []
+    assert ("record hidden: script.segments[1].text has only invisible characters (U+202E, U+200B), nothing to "
+            "speak") in run.stderr
+    assert not list((tmp_path / "cs-out").rglob("*.wav"))
+
+
 @pytest.mark.parametrize("engine", ["espeak", "piper"])
 def test_voice_fits_its_rate_to_the_target_length(tmp_path, engine):
     """A script written for 20 s but 14 s long as spoken is slowed (within 0.85-1.15) to land within 10%."""

@@ -33,7 +33,9 @@ def source_of(record: Record) -> tuple[str, str] | None:
 def frame_size(record: Record, size: tuple[int, int] | None) -> tuple[int, int]:
     if size:
         return size
-    return (1080, 1920) if record.get("format") == "short" else (1920, 1080)
+    from ..media.frames import size_for
+
+    return size_for(record)  # the one rule: landscape for `format: long`, else a 1080x1920 Short
 
 
 class CaptionStage(pipe.Stage):
@@ -67,7 +69,17 @@ class CaptionStage(pipe.Stage):
             except OSError:
                 pass
         script = record.get("script") if self.use_script else None
-        return {"source": source, "script": script, "format": record.get("format"), "settings": self.settings()}
+        settings = self.settings()
+        language = self._language(record)
+        if not (self.model or config.is_set(STT_MODEL_ENV)) and language and not language.lower().startswith("en"):
+            from ..engines import stt
+
+            settings["model"] = stt.default_model(language)  # the multilingual base, not tiny.en
+        return {"source": source, "script": script, "format": record.get("format"), "settings": settings}
+
+    def _language(self, record: Record) -> str | None:
+        script = record.get("script") if isinstance(record.get("script"), dict) else {}
+        return self.language or script.get("language")
 
     def artifacts(self, record: Record) -> list[str]:
         return [record["captions"][kind] for kind in ("srt", "vtt", "ass")]
@@ -90,16 +102,18 @@ class CaptionStage(pipe.Stage):
 
         key, path = source_of(record)
         script = record.get("script") if self.use_script else None
-        language = self.language or (script or {}).get("language")
-        whisper = stt.get_stt(self.model, self.device, self.compute_type)
+        language = self._language(record)
+        whisper = stt.get_stt(self.model, self.device, self.compute_type, language)
         transcript = whisper.transcribe(artifacts.local_path(path), language)
         heard_language, heard = transcript.language, transcript.words
         words = [{k: w[k] for k in ("word", "start", "end")} for w in heard]
+        share = 0.0
         if script and isinstance(script, dict):
-            script_words = [w for text in textnorm.script_segments(script) for w in text.split()]
+            script_words = subtitles.script_words(textnorm.script_segments(script), language or heard_language)
             aligned, share = subtitles.align(script_words, heard, heard_language)
-            if share >= MIN_SCRIPT_MATCH:
-                words = aligned
+            log.info(f"record {record['id']}: whisper heard {share:.0%} of the script's words ({heard_language})")
+            if share >= MIN_SCRIPT_MATCH or (key == "voice" and heard):
+                words = aligned  # our own voice speaks the script: show its words, whatever whisper made of them
             else:
                 log.warn(f"record {record['id']}: only {share:.0%} of the script was heard in {path}; "
                          "captions show what was said (use --no-script to skip the script)")
@@ -113,7 +127,9 @@ class CaptionStage(pipe.Stage):
         subtitles.write_srt(words, files["srt"])
         subtitles.write_vtt(words, files["vtt"])
         subtitles.write_ass(words, files["ass"], width, height, self.font)
-        captions = {"language": heard_language, "words": words, **{k: artifacts.publish(v) for k, v in files.items()}}
+        # Captions of a script are in the script's language (whisper names languages by base code: "zh").
+        caption_language = language if language and (share >= MIN_SCRIPT_MATCH or key == "voice") else heard_language
+        captions = {"language": caption_language, "words": words, **{k: artifacts.publish(v) for k, v in files.items()}}
         return {**record, "captions": captions}
 
     def resources(self) -> dict[str, float]:
@@ -135,13 +151,14 @@ def _size(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 
 @pipe.stage_command("caption")
 @click.option("--model", envvar=STT_MODEL_ENV, metavar="NAME|DIR",
-              help=f"faster-whisper model name or folder (env {STT_MODEL_ENV}; default: the bundled tiny.en).")
+              help=f"faster-whisper model name or folder (env {STT_MODEL_ENV}; default: the bundled tiny.en for "
+                   "English, the bundled multilingual base for other languages).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where whisper runs; int8 on CPU, float16 on CUDA.")
 @click.option("--compute-type", metavar="TYPE", help="Override the CTranslate2 compute type (int8, float16, ...).")
 @click.option("--language", metavar="CODE", help="Spoken language (default: the script's, else detected).")
 @click.option("--size", callback=_size, metavar="WxH",
-              help="Frame size for the ASS file (default: 1080x1920 for format short, else 1920x1080).")
+              help="Frame size for the ASS file (default: 1920x1080 for format long, else 1080x1920).")
 @click.option("--font", default="DejaVu Sans", show_default=True, help="Caption font family for the ASS file.")
 @click.option("--script/--no-script", "use_script", default=True, show_default=True,
               help="Show the script's own words and punctuation, timed by whisper, when the record has one.")
@@ -154,7 +171,7 @@ def cli(opts: pipe.PipeOptions, model: str | None, device: str, compute_type: st
     and `script` when present (caption text then follows the script's words and punctuation).
     Adds `captions`: {language, words: [{word, start, end}], srt, vtt, ass}; the files go to
     cs-out/captions/. The ASS shows one or two lines at a time with the spoken word highlighted,
-    sized for the record's `format` (short: 1080x1920, else 1920x1080) or --size.
+    sized for the record's `format` (long: 1920x1080, else 1080x1920) or --size.
 
     \b
     Example:

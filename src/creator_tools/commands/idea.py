@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 import click
 
-from .. import checks, log, pipe, text
+from .. import checks, languages, log, pipe, text
 from ..engines.llm import LLMSettings, get_llm
 from ..errors import BadInput, EngineError, UsageError
 from ..records import Record, new_id, read_items
@@ -58,12 +58,17 @@ class Idea(pipe.Stage):
     name = "idea"
     key = "title"
 
-    def __init__(self, topics: list[str], count: int, fmt: str | None, titles: Titles, llm: LLMSettings):
+    def __init__(self, topics: list[str], count: int, fmt: str | None, titles: Titles, llm: LLMSettings,
+                 language: str = languages.DEFAULT):
         self.topics, self.count, self.format, self.titles, self.llm = topics, count, fmt, titles, llm
         self.blocked: dict[str, list[dict]] = {}  # topic -> the block findings of its last refused draft
+        self.language = language
 
     def settings(self) -> dict[str, Any]:
-        return {"n": self.count, "format": self.format, "llm": self.llm.fingerprint()}
+        settings = {"n": self.count, "format": self.format, "llm": self.llm.fingerprint()}
+        if self.language != languages.DEFAULT:  # English runs keep the fingerprints they had
+            settings["language"] = self.language
+        return settings
 
     def source(self) -> Iterable[Record] | None:
         if not self.topics:
@@ -105,6 +110,8 @@ class Idea(pipe.Stage):
     def _concept(self, topic: str, steer: dict | None, number: int) -> dict | None:
         engine = get_llm(self.llm)
         prompt = f"Topic: {topic}"
+        if self.language != languages.DEFAULT:
+            prompt += f"\nWrite the title, hook, angle and audience in {languages.name(self.language)}."
         if steer and steer.get("summary"):
             prompt += f"\nWhat works on this channel: {steer['summary']}"
         for attempt in range(TRIES_PER_CONCEPT):
@@ -134,7 +141,7 @@ class Idea(pipe.Stage):
         out = {key: value for key, value in record.items() if key not in ("id", "_inputs")}
         out.update(id=new_id(record.get("id") or topic, number, concept["title"]), topic=topic,
                    title=concept["title"], hook=concept["hook"], angle=concept["angle"],
-                   audience=concept["audience"], format=fmt)
+                   audience=concept["audience"], format=fmt, language=self.language)
         if steer:
             out["steered_by"] = {"id": steer.get("id"), "summary": steer.get("summary")}
         return out
@@ -200,21 +207,25 @@ def _file_topics(path: str) -> list[str]:
 @click.option("-t", "--topics-file", metavar="FILE", help="Read topics from FILE, one per line ('#' starts a comment).")
 @click.option("--format", "fmt", type=click.Choice(["short", "long"]), help="Force the format of every concept.")
 @click.option("--history", metavar="FILE", help="JSONL of past records (e.g. published ones): titles near these are dropped.")
+@click.option("--language", metavar="TAG", envvar=languages.ENV, default=languages.DEFAULT, show_default=True,
+              help=f"BCP-47 language of the concepts (env {languages.ENV}): es, de, pt-BR, ar, hi, ja, zh...; "
+                   "cs-script and every later stage follow it.")
 @pipe.llm_options
-def cli(opts, topics, count, topics_file, fmt, history, llm):
+def cli(opts, topics, count, topics_file, fmt, history, language, llm):
     """Topic -> video concepts (title, hook, angle, audience, format).
 
     \b
     Topics come from arguments, a --topics-file, or records with a "topic" key on
     stdin (such as `cs-stats recommend` output, whose "recommendation" steers the
     concepts; the output's "steered_by" names it). Adds: id, topic, title (at most
-    100 characters), hook, angle, audience, format (short|long). Near-duplicate
+    100 characters), hook, angle, audience, format (short|long), language. Near-duplicate
     titles are dropped within the run and against --history.
 
     \b
     Examples:
       cs-idea "home espresso" -n 3
       cs-idea -t examples/topics.txt --format short --seed 7 > ideas.jsonl
+      cs-idea "café en casa" --language es | cs-script --length 30
       cs-stats recommend | cs-idea -n 5 --history published.jsonl
     """
     # The few-shot titles count as seen, so a tiny model copying its example is asked again.
@@ -224,4 +235,4 @@ def cli(opts, topics, count, topics_file, fmt, history, llm):
     all_topics = list(topics) + (_file_topics(topics_file) if topics_file else [])
     if (topics or topics_file) and not all_topics:
         raise UsageError("no topics given; pass a topic of a few words or a non-empty --topics-file")
-    return Idea(all_topics, count, fmt, titles, llm)
+    return Idea(all_topics, count, fmt, titles, llm, languages.canonical(language))

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .. import checks, log, pipe, text
+from .. import checks, languages, log, pipe, text
 from ..youtube import metadata as limits
 from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import BadInput, EngineError, ExitStatus, MissingInput, UsageError
@@ -143,7 +143,7 @@ class Meta(pipe.Stage):
         """Title, description, chapters and tags from the model's answer, repaired to YouTube's rules."""
         title = self._title(written.get("title"), topic, base_title, record)
         paragraph = self._paragraph(written.get("description"), topic, base_title, record, narration)
-        tags = self._tags(written.get("tags"), topic, title, base_title, narration)
+        tags = self._tags(written.get("tags"), topic, title, base_title, narration, self._language(record, script))
         chapters = self._chapters(record, segments)
         hashtags = self._hashtags(topic, title, tags)
 
@@ -180,6 +180,9 @@ class Meta(pipe.Stage):
 
     def _write(self, record: Record, topic: str, title: str, narration: str, seed_offset: int = 0) -> dict:
         prompt = f"Topic: {topic}\nTitle: {title}\nNarration: {text.truncate(narration, 600)}"
+        language = self._language(record, record["script"])
+        if not language.lower().startswith("en"):  # metadata in the script's language, not English
+            prompt += f"\nWrite the title, description and tags in {languages.name(language)}."
         engine = get_llm(self.llm)  # loaded on first use, once per process
         try:
             reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES, seed_offset=seed_offset)
@@ -218,14 +221,17 @@ class Meta(pipe.Stage):
         paragraph = text.unique_sentences(" ".join(s for s in [hook] + body if s))  # never a sentence twice
         return limits.strip_brackets(text.truncate(paragraph, 1500) or base_title)
 
-    def _tags(self, written: Any, topic: str, title: str, base_title: str, narration: str) -> list[str]:
+    def _tags(self, written: Any, topic: str, title: str, base_title: str, narration: str,
+              language: str = "en") -> list[str]:
         context = f"{topic} {title} {base_title} {narration}"
-        # A tag is made of the video's own words (a system word list would let an off-topic "sourdough" in).
-        vocabulary = text.stems(context, shortest=1) | text.STOPWORDS
+        # A tag is made of the video's own words (a system word list would let an off-topic "sourdough" in);
+        # filler words are the script's language's: English ones would cut Spanish tags ("come", "once").
+        vocabulary = text.stems(context, shortest=1) | text.stopwords(language)
         model = [text.repair_tag(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
         model = [t for t in model if t and _usable(t, context, words=1) and t.casefold() not in PLACEHOLDER_TAGS
                  and len(t.split()) <= 4 and not t.isdigit() and text.real_words(t, vocabulary)]
-        content = [w for w in text.title_key(f"{topic} {base_title} {title}").split() if len(w) > 3 and w not in VAGUE]
+        content = [w for w in text.title_key(f"{topic} {base_title} {title}", language).split()
+                   if len(w) > 3 and w not in VAGUE]
         deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
         return limits.fit_tags(t for t in map(text.repair_tag, [topic] + model + deterministic) if t)
 

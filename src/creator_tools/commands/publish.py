@@ -21,7 +21,7 @@ DEFAULT_BUDGET = 10_000  # youtube.quota.DEFAULT_BUDGET (tests/test_contract.py 
 DEFAULT_UPLOADS = 100  # youtube.quota.DEFAULT_UPLOADS
 
 
-REVIEW_ENV = "CS_REQUIRE_REVIEW"  # 0: public, unlisted and scheduled uploads need no review (--no-review)
+REVIEW_ENV = config.variable("CS_REQUIRE_REVIEW")  # 0: public, unlisted and scheduled uploads need no review (--no-review)
 
 
 def review_gate(record: dict, require_review: bool, scheduling: bool) -> None:
@@ -71,7 +71,8 @@ class Publish(pipe.Stage):
     # too when present (captions.language names the track); the concept and the voice's length go into the
     # ledger for cs-stats, after the upload, where a wrong type used to fail the record with the video sent.
     reads = {"thumb": ("path",), "captions": ("srt", "language"), "voice": ("duration_s",),
-             "topic": None, "title": None, "hook": None, "format": None, "review": ("status",)}
+             "topic": None, "title": None, "hook": None, "format": None, "review": ("status",), "translations": None,
+             "script": ("language",)}
 
     def __init__(self, token: str | None, endpoint: str | None, budget: int, chunk_size: int, check: bool,
                  schedule_every: float | None, uploads_per_day: int = DEFAULT_UPLOADS, db: str | None = None,
@@ -92,8 +93,11 @@ class Publish(pipe.Stage):
         return {"schedule_every_h": self.schedule_every} if self.schedule_every else {}
 
     def inputs(self, record: dict) -> Any:
-        return {**super().inputs(record), "thumb": (record.get("thumb") or {}).get("path"),
-                "captions": (record.get("captions") or {}).get("srt")}
+        inputs = {**super().inputs(record), "thumb": (record.get("thumb") or {}).get("path"),
+                  "captions": (record.get("captions") or {}).get("srt")}
+        if record.get("translations"):  # new translations: localizations and caption tracks to add
+            inputs["translations"] = record["translations"]
+        return inputs
 
     def publisher(self) -> Any:
         with self._lock:
@@ -133,12 +137,31 @@ class Publish(pipe.Stage):
         if container in IMAGE_FORMATS or container.endswith("_pipe") or seconds <= 0:
             raise BadInput(f"video.path: {path}: is a still image ({container}), not a video, whatever its name "
                            "says; run cs-render again")
-        srt = (record.get("captions") or {}).get("srt")
+        captions = record.get("captions") or {}
+        srt = captions.get("srt")
+        if "srt" in captions and not (srt or "").strip():  # "" would publish without captions, silently
+            raise BadInput('captions.srt is empty; run cs-caption again (or leave the "captions" key out to '
+                           "publish without captions)")
         if srt and not os.path.isfile(srt):
             raise BadInput(f"captions.srt: {srt}: no such caption file; run cs-caption again")
         thumb = (record.get("thumb") or {}).get("path")
         if thumb:
             check_thumbnail(thumb)
+        translations = record.get("translations") or {}
+        if translations and not (record["meta"].get("language") or (record.get("script") or {}).get("language")):
+            raise BadInput("translations need the video's own language (YouTube refuses localizations without a "
+                           "defaultLanguage); set meta.language (cs-meta --language) or script.language")
+        for language, entry in translations.items():
+            if not metadata.LANGUAGE.match(str(language)) or not isinstance(entry, dict):
+                raise BadInput(f"translations.{language}: not a language tag with {{title, description, ...}}; "
+                               "re-run cs-translate --force")
+            localized = {**record["meta"], "title": entry.get("title"), "description": entry.get("description") or ""}
+            problems = [p for p in metadata.violations(localized) if p.startswith(("title", "description"))]
+            if problems:
+                raise BadInput(f"translations.{language}.{problems[0]}; re-run cs-translate --force or fix it")
+            if entry.get("srt") and not os.path.isfile(entry["srt"]):
+                raise BadInput(f"translations.{language}.srt: {entry['srt']}: no such caption file; "
+                               "re-run cs-translate --force")
         return path
 
     def process(self, record: dict) -> dict:
@@ -152,6 +175,9 @@ class Publish(pipe.Stage):
         # the small s3:// files are fetched once into the local cache; the video is read from the store in
         # chunks as it uploads. The record keeps its URIs.
         local = artifacts.with_local_files(record, "thumb.path", "captions.srt")
+        if isinstance(local.get("translations"), dict):
+            local["translations"] = {k: artifacts.with_local_files({"t": v}, "t.srt")["t"] if isinstance(v, dict) else v
+                                     for k, v in local["translations"].items()}
         self._local_checks(local)
         if self.check_only:
             self.preflight(local)
@@ -264,7 +290,10 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     Reads:  video (cs-render), meta (cs-meta), review (cs-review); when present, thumb (cs-thumb), captions.srt and
             captions.language (cs-caption), and topic, title, hook, format, voice.duration_s (kept in
             the ledger for cs-stats). A key of the wrong type fails its record before any upload.
-    Adds:   youtube {video_id, url, privacy, publish_at, thumbnail_set, caption_id, playlist_item_id}.
+            translations (cs-translate): sent as localizations, one caption track per language.
+    Adds:   youtube {video_id, url, privacy, publish_at, thumbnail_set, caption_id, playlist_item_id,
+            captions: {LANG: id}, localizations: [LANG]}. snippet.defaultLanguage and
+            defaultAudioLanguage are meta.language (else script.language).
 
     \b
     Uploads are resumable and crash-safe: the session is saved in a ledger (--db) before the first

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .. import pipe
+from .. import log, pipe
 from ..core import config
 from ..engines import tts
 from ..errors import BadInput, UsageError
@@ -52,22 +52,40 @@ class VoiceStage(pipe.Stage):
                            "re-run cs-script --force for this record")
         if not isinstance(script, dict) or not any(t.strip() for t in textnorm.script_segments(script)):
             raise BadInput("'script' has no segments with text; re-run cs-script --force for this record")
+        for number, segment in enumerate(script.get("segments") or []):
+            hidden = textnorm.invisible_only(str(segment.get("text") or "") if isinstance(segment, dict) else "")
+            if hidden:  # would speak a 0.0 s WAV, and every later stage would ask for cs-voice again
+                raise BadInput(f"script.segments[{number}].text has only invisible characters "
+                               f"({', '.join(hidden[:4])}), nothing to speak; write its words (or \"\" for a "
+                               "pause) and run cs-voice again")
 
     def engine(self, language: str) -> tts.TTS:
-        # Only espeak without --voice picks its voice from the script's language; other engines load once.
-        key = language if self.engine_name == "espeak" and not self.voice_name else ""
+        """The engine that speaks LANGUAGE: the chosen one when its voice speaks it; for the bundled (English)
+        Piper voice and another language, espeak-ng, said once on stderr; a chosen voice that does not speak
+        it is the record's error, never English phonemes read over another language's text."""
+        name = tts.speaking_engine(self.engine_name, self.voice_name, language)
+        # espeak without --voice picks its voice from the script's language; other engines load once.
+        key = f"{name}:{language}" if name == "espeak" and not self.voice_name else name
         with self.lock:  # load once per process, even when -j starts several records at the same moment
             if key not in self.engines:
+                if name != self.engine_name:
+                    log.info(f"script.language {language}: the bundled Piper voice speaks English only; speaking "
+                             f"{language} with espeak-ng (pass --voice with a Piper voice for {language}, or --engine openai)")
                 try:
-                    self.engines[key] = tts.get_tts(self.engine_name, self.voice_name, rate=self.rate,
+                    self.engines[key] = tts.get_tts(name, self.voice_name, rate=self.rate,
                                                     model=self.model, language=language)
                 except tts.UnknownVoice:
-                    if not key:
+                    if self.voice_name:
                         raise
                     # The voice came from this record's script.language: the record is wrong, not the setup.
                     raise BadInput(f"script.language {language!r} has no espeak-ng voice; use a language "
                                    "code espeak-ng knows (en, de, pt-br; `espeak-ng --voices`) or pass --voice") from None
-            return self.engines[key]
+            engine = self.engines[key]
+        if not engine.speaks(language):
+            raise BadInput(f"--voice {engine.voice} ({engine.name}) does not speak script.language {language!r}; "
+                           f"pass a --voice that speaks it, or --engine espeak (about a hundred languages offline) "
+                           "or --engine openai")
+        return engine
 
     def process(self, record: Record) -> Record:
         from .. import artifacts

@@ -27,7 +27,7 @@ class Variable:
     default: str | None  # None: unset means "not configured" (or a default computed where noted in MEANING)
     meaning: str  # one sentence for people: the README table and creator-tools(7)
     commands: tuple[str, ...] = ALL  # the cs-* commands that read it ("all": every command)
-    group: str = "toolkit"  # toolkit, engines, remotes, youtube, storage, tests
+    group: str = "toolkit"  # toolkit, engines, remotes, youtube, storage, pipelines, tests
 
     def where(self) -> str:
         return "every command" if self.commands == ALL else ", ".join(self.commands)
@@ -44,6 +44,10 @@ VARIABLES: tuple[Variable, ...] = (
              "defaults to.", ("cs-voice", "cs-caption", "cs-visuals", "cs-render", "cs-thumb", "cs-script",
                               "cs-idea", "cs-meta")),
     Variable("CS_CLUSTER_WAIT", "30", "Seconds --cluster waits for a first worker."),
+    Variable("CS_FFPROBE_TIMEOUT", "30", "Seconds any ffprobe (a file, a signed store URL) or a clip's "
+             "first-frame decode check may take before it is killed.", FILES + ("cs-doctor",)),
+    Variable("CS_FFMPEG_STALL", "60", "Seconds an ffmpeg may go without writing a frame before the watchdog "
+             "kills it (a clip whose frames never decode).", FILES),
     Variable("XDG_CACHE_HOME", None, "Base of the cache folder when CS_CACHE_DIR is unset; default ~/.cache.",
              FILES),
     Variable("XDG_STATE_HOME", None, "Base of the state folder (ledgers, stats store); default ~/.local/state.",
@@ -61,6 +65,8 @@ VARIABLES: tuple[Variable, ...] = (
              LLM, "engines"),
     Variable("CS_LLM_TIMEOUT", None, "Seconds the openai LLM engine waits per request; default "
              "CS_OPENAI_TIMEOUT, else 120.", LLM, "engines"),
+    Variable("CS_LANGUAGE", "en", "BCP-47 language of new concepts and scripts (cs-idea, cs-script --language); "
+             "later stages follow script.language.", ("cs-idea", "cs-script"), "engines"),
     Variable("CS_TTS_ENGINE", "piper", "Text-to-speech engine (piper, espeak, openai).", ("cs-voice", "cs-script"),
              "engines"),
     Variable("CS_TTS_VOICE", None, "Voice of the TTS engine (a Piper voice name or .onnx file, an OpenAI voice).",
@@ -72,10 +78,18 @@ VARIABLES: tuple[Variable, ...] = (
              "CS_OPENAI_TIMEOUT, else 120.", ("cs-voice",), "engines"),
     Variable("CS_PIPER_VOICES", None, "Folders (colon-separated) searched for a Piper --voice NAME.onnx.",
              ("cs-voice",), "engines"),
-    Variable("CS_STT_MODEL", "tiny.en", "faster-whisper model name or folder for cs-caption.", ("cs-caption",),
+    Variable("CS_STT_WINDOW_S", "600", "Seconds of a recording cs-caption hears at once; longer recordings go in "
+             "windows so memory stays flat with length.", ("cs-caption",), "engines"),
+    Variable("CS_STT_MODEL", None, "faster-whisper model name or folder for cs-caption; default the bundled "
+             "tiny.en for English and the bundled multilingual base for other languages.", ("cs-caption",),
              "engines"),
     Variable("CS_VISUALS", None, "Visual providers cs-visuals tries in order (library, pexels, pixabay, "
              "images, cards); default those of library, pexels, pixabay that are configured, then cards.", ("cs-visuals",), "engines"),
+    Variable("CS_VISUALS_TERMS", "rules", "How cs-visuals picks each sentence's search terms: rules (nouns a "
+             "viewer would picture) or llm (one model call per script, checked against the sentence).",
+             ("cs-visuals",), "engines"),
+    Variable("CS_THUMB_WORDS", "rules", "How cs-thumb picks the at most 5 title words a thumbnail shows: rules or "
+             "llm (checked like the rule).", ("cs-thumb",), "engines"),
     Variable("CS_LIBRARY", None, "Folder of your own clips and stills for the library provider.", ("cs-visuals",),
              "engines"),
     Variable("CS_IMAGE_MODEL", "gpt-image-1", "Model of the images provider.", ("cs-visuals",), "engines"),
@@ -91,6 +105,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CS_OPENAI_TIMEOUT", None, "Seconds every OpenAI-compatible client waits per request unless "
              "CS_LLM_TIMEOUT, CS_TTS_TIMEOUT or CS_IMAGES_TIMEOUT says otherwise.",
              (*LLM, "cs-voice", "cs-visuals"), "remotes"),
+    Variable("CS_MAX_CLIP_MB", "500", "Largest video clip a download may be, in MB (a bigger one is refused and "
+             "the next candidate tried).", ("cs-visuals",), "remotes"),
+    Variable("CS_MAX_STILL_MB", "50", "Largest still image a download may be, in MB.", ("cs-visuals",), "remotes"),
+    Variable("CS_MAX_JSON_MB", "10", "Largest API answer (JSON) read, in MB.", ("cs-visuals", "cs-voice", *LLM), "remotes"),
+    Variable("CS_HTTP_DEADLINE", "600", "Seconds one HTTP request may take in all (connect, answer, body).",
+             ("cs-visuals", "cs-voice", *LLM), "remotes"),
+    Variable("CS_HTTP_MIN_RATE", "10", "Slowest average body rate accepted, in KB/s (after the first 10 s): a "
+             "trickling download ends.", ("cs-visuals", "cs-voice", *LLM), "remotes"),
     Variable("CS_IMAGES_BASE_URL", None, "Server of the images provider, before OPENAI_BASE_URL (a GPU box for "
              "pictures, a hosted API for text).", ("cs-visuals",), "remotes"),
     Variable("CS_IMAGES_API_KEY", None, "Key for CS_IMAGES_BASE_URL, before OPENAI_API_KEY.", ("cs-visuals",),
@@ -132,6 +154,17 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AWS_SECRET_ACCESS_KEY", None, "S3 secret key; read by boto3.", FILES, "storage"),
     Variable("AWS_DEFAULT_REGION", None, "S3 region; read by boto3.", FILES, "storage"),
     Variable("AWS_PROFILE", None, "Profile in ~/.aws for the S3 store; read by boto3.", FILES, "storage"),
+    # --- the batch scripts in pipelines/ (read by the shell, listed so people find them) ----------------
+    Variable("CS_BATCH_DIR", "pipelines/build", "Build folder of pipelines/daily.sh.", ("pipelines/daily.sh",),
+             "pipelines"),
+    Variable("CS_LOCK", "/tmp/creator-tools-daily.lock", "Lock file that keeps two daily runs apart.",
+             ("pipelines/daily.sh",), "pipelines"),
+    Variable("CS_BIN", "~/creator-tools/.venv/bin", "Where publish-cron.sh finds the cs-* commands.",
+             ("pipelines/publish-cron.sh",), "pipelines"),
+    Variable("CS_READY_DIR", "~/videos/ready", "Records ready to publish (*.jsonl) for publish-cron.sh.",
+             ("pipelines/publish-cron.sh",), "pipelines"),
+    Variable("CS_PUBLISHED_DIR", "~/videos/published", "Where publish-cron.sh writes the published records.",
+             ("pipelines/publish-cron.sh",), "pipelines"),
     # --- tests ------------------------------------------------------------------------------------------
     Variable("CS_FAKE_VERSION", None, "Tests only: a cluster worker started with it claims that version.", ALL,
              "tests"),

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from .. import engines as registry
 from ..core import config
-from ..errors import ConfigError, EngineError, QuotaDeferred
+from ..core.config import get as setting  # `config` is also a local name below
+from ..errors import BadInput, ConfigError, EngineError, QuotaDeferred
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,11 +33,23 @@ DEFAULT_ENGINE = "piper"
 # segments). cs-script budgets words with these, cs-voice fits the rest. Others: the common 150.
 WORDS_PER_MINUTE = {"piper": 205, "espeak": 188}
 FALLBACK_WPM = 150
+# Other languages, (engine, language) -> words per minute, or characters per minute for languages written
+# without spaces (ja, zh): espeak-ng at -s 175 on three hand-written sentences per language, rounded down 3%
+# for the gaps between segments (`python bench/language_rates.py` prints the measurement: es 173, de 175,
+# ar 106, hi 176 words, ja 463 kana a minute). Chinese has no offline voice (espeak-ng spells hanzi out in
+# English: refused). A language not listed falls back to FALLBACK_RATE of its unit.
+RATES = {("espeak", "es"): 168, ("espeak", "de"): 170, ("espeak", "ar"): 103, ("espeak", "hi"): 171,
+         ("espeak", "ja"): 449}
+FALLBACK_RATE = {"words": FALLBACK_WPM, "characters": 250}
 PIPER_VOICES_ENV = config.variable("CS_PIPER_VOICES")  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
 
 
 class UnknownVoice(ConfigError):
     """The engine has no such voice (for espeak-ng, often a language it does not speak)."""
+
+
+class UnreadableText(BadInput):
+    """The voice cannot read the text's writing system: the record's problem (another voice or engine)."""
 
 
 class TTS(ABC):
@@ -61,6 +74,10 @@ class TTS(ABC):
     def close(self) -> None:
         """Release the model or connection."""
 
+    def speaks(self, language: str) -> bool:
+        """Whether this voice speaks LANGUAGE (a BCP-47 tag); engines that cannot tell say yes."""
+        return True
+
 
 ENGINES: dict[str, str] = {
     "piper": "creator_tools.engines.tts:PiperTTS",
@@ -71,6 +88,49 @@ ENGINES: dict[str, str] = {
 
 def engine_names() -> list[str]:
     return registry.names("creator_tools.tts", ENGINES)
+
+
+def speaking_engine(engine: str, voice: str | None, language: str | None) -> str:
+    """The engine that will really speak LANGUAGE when ENGINE is asked with VOICE: piper hands a language
+    its voice does not speak to espeak-ng, unless a --voice was chosen (then cs-voice stops with an error)."""
+    from .. import languages
+
+    if engine == "piper" and not voice and languages.base(language) != "en":
+        try:
+            if languages.base(language) not in piper_languages(find_piper_voice(None)):
+                return "espeak"
+        except ConfigError:
+            return "espeak"
+    return engine
+
+
+def rate_for(engine: str, language: str | None, voice: str | None = None) -> int:
+    """Measured speaking rate of ENGINE's voice in LANGUAGE, in the unit cs-script budgets that language in
+    (words per minute; characters per minute for spaceless scripts)."""
+    from .. import languages
+
+    engine = speaking_engine(engine, voice, language)
+    code = languages.base(language)
+    if code == "en":
+        return WORDS_PER_MINUTE.get(engine, FALLBACK_WPM)
+    return RATES.get((engine, code), FALLBACK_RATE[languages.unit_name(language)])
+
+
+def piper_languages(model: Path) -> set[str]:
+    """The languages a Piper voice speaks, from its config (`language.family`/`code`, `espeak.voice`):
+    {'en', 'en-us'} for en_US-joe-medium."""
+    import json
+
+    try:
+        config = json.loads(open(f"{model}.json", encoding="utf-8").read())
+    except (OSError, ValueError):
+        return set()
+    found = set()
+    language = config.get("language") if isinstance(config.get("language"), dict) else {}
+    for value in (language.get("family"), language.get("code"), (config.get("espeak") or {}).get("voice")):
+        if isinstance(value, str) and value:
+            found |= {value.lower().replace("_", "-"), value.lower().replace("_", "-").split("-")[0]}
+    return found
 
 
 def get_tts(name: str | None = None, voice: str | None = None, *, rate: float = 1.0, model: str | None = None,
@@ -131,11 +191,15 @@ class PiperTTS(TTS):
         except ImportError:
             raise ConfigError("piper is not installed; pip install piper-tts (or `pip install -e .[local]`)") from None
         self.model = PiperVoice.load(model)
+        self.languages = piper_languages(model)
         self.voice = str(model) if voice and (voice.endswith(".onnx") or os.sep in voice) else model.stem
         self.sample_rate = self.model.config.sample_rate
         # length_scale is time per phoneme: speaking RATE times faster means dividing it.
         self.rate = rate
         self.config = SynthesisConfig(length_scale=self.model.config.length_scale / rate)
+
+    def speaks(self, language: str) -> bool:
+        return not self.languages or language.lower() in self.languages or language.split("-")[0].lower() in self.languages
 
     def synthesize(self, text: str) -> bytes:
         return self.synthesize_at(text, 1.0)
@@ -164,21 +228,44 @@ class EspeakTTS(TTS):
             raise ConfigError("espeak-ng not found on PATH; install it (Debian: apt-get install espeak-ng) "
                               "or choose another engine with --engine")
         self.voice = voice or (language or "en-us").lower()
+        self.chosen = bool(voice)  # a --voice speaks its own language only; a language-named voice speaks that
         self.speed = max(80, round(self.WORDS_PER_MINUTE * rate))
         self.sample_rate = 22050
         self.synthesize("a")  # fail now, once, on an unknown voice rather than on every record
 
+    def speaks(self, language: str) -> bool:
+        # espeak-ng voice names start with their language ("en-gb", "pt-br", "es-419"; "cmn" is Chinese).
+        mine = self.voice.lower().split("/")[-1].split("-")[0].replace("cmn", "zh")
+        return mine == language.split("-")[0].lower().replace("cmn", "zh")
+
     def synthesize(self, text: str) -> bytes:
         return self.synthesize_at(text, 1.0)
 
-    def synthesize_at(self, text: str, rate: float) -> bytes:
+    def refuse_letter_names(self, text: str) -> None:
+        """UnreadableText when espeak-ng would read TEXT's letters as English letter names: Debian's espeak-ng
+        has no dictionary for Chinese characters or Japanese kanji and says "Chinese letter" over them
+        (`espeak-ng -v ja -x -q 豆` prints `(en)tS'aIni:z(ja)l'et@`). Only text without Latin letters is
+        checked, so an English brand name in a Spanish script is still read."""
         import subprocess
 
+        if self.voice.lower().startswith("en") or any("a" <= c.lower() <= "z" for c in text):
+            return
+        done = subprocess.run([self.binary, "-v", self.voice, "-x", "-q", text], capture_output=True)
+        if "(en)" in done.stdout.decode("utf-8", "replace"):
+            raise UnreadableText(f"espeak-ng voice '{self.voice}' cannot read this text (it would spell its characters "
+                                 "out as English letter names); pass --voice with a Piper voice for the language, "
+                                 "or --engine openai")
+
+    def synthesize_at(self, text: str, rate: float) -> bytes:
+        from ..core import processes
+
+        self.refuse_letter_names(text)
         speed = max(80, round(self.speed * rate))
         argv = [self.binary, "-v", self.voice, "-s", str(speed), "--stdout"]
-        done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True)
-        if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
-            message = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+        done = processes.run(argv, input=text.encode("utf-8"), stdout=processes.PIPE, text=False, check=False,
+                             timeout=600)  # the one child runner: stderr drained, killed on interrupt
+        if done.code != 0 or not done.stdout.startswith(b"RIFF"):
+            message = "; ".join(done.tail).strip() or f"exit status {done.code}"
             if "voice" in message.lower():
                 raise UnknownVoice(f"espeak-ng cannot use voice '{self.voice}' ({message}); "
                                   "list voices with `espeak-ng --voices`")
@@ -218,23 +305,29 @@ class OpenAITTS(TTS):
             import openai
         except ImportError:
             raise ConfigError("the openai package is not installed; pip install openai") from None
+        from .openai_config import Answered
+
         self.openai = openai
         self.client = openai.OpenAI(**config.client_options())
+        self.config, self.answered = config, Answered()
         self.where = config.where
-        self.model = model or config.get("CS_TTS_MODEL") or self.DEFAULT_MODEL
+        self.model = model or setting("CS_TTS_MODEL") or self.DEFAULT_MODEL
         self.voice = voice or self.DEFAULT_VOICE
         self.speed = min(4.0, max(0.25, rate))
         self.sample_rate = 24000
 
     def synthesize(self, text: str) -> bytes:
+        from .openai_config import with_retries
+
         openai = self.openai
-        try:
+
+        def speak() -> bytes:
             response = self.client.audio.speech.create(model=self.model, voice=self.voice, input=text,
                                                        response_format="wav", speed=self.speed)
-            data = response.read() if hasattr(response, "read") else response.content
-        except openai.APIConnectionError as exc:
-            raise ConfigError(f"cannot reach the OpenAI-compatible server at {self.where} ({exc}); start it or "
-                              "set OPENAI_BASE_URL to a running server") from None
+            return response.read() if hasattr(response, "read") else response.content
+
+        try:  # a timeout or 5xx defers this record (exit 4) after retries that say so; refused at once: fatal
+            data = with_retries(self.config, "audio.speech", speak, self.answered)
         except openai.AuthenticationError:
             raise ConfigError(f"{self.where} refused the API key; set OPENAI_API_KEY") from None
         except openai.RateLimitError as exc:
@@ -246,7 +339,6 @@ class OpenAITTS(TTS):
 
     def _decode(self, data: bytes) -> bytes:
         """Any audio the server sends (WAV asked for, but some servers answer MP3) as PCM at sample_rate."""
-        import subprocess
         import wave
 
         if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
@@ -258,10 +350,11 @@ class OpenAITTS(TTS):
                 pass  # another rate or layout: let ffmpeg convert it
         from ..media.ffmpeg import binary
 
-        argv = [binary(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
+        from ..core import processes
+
+        argv = [binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
                 "-ar", str(self.sample_rate), "pipe:1"]
-        done = subprocess.run(argv, input=data, capture_output=True)
-        if done.returncode != 0:
-            raise EngineError(f"{self.where} sent audio ffmpeg cannot read "
-                              f"({done.stderr.decode(errors='replace').strip()})")
+        done = processes.run(argv, input=data, stdout=processes.PIPE, text=False, check=False, timeout=600)
+        if done.code != 0:
+            raise EngineError(f"{self.where} sent audio ffmpeg cannot read ({done.last_line()})")
         return done.stdout

@@ -108,16 +108,18 @@ class ImagesProvider(Provider):
         if response.status == 400:
             raise EngineError(f"{self.service.label} refused the prompt ({_message(response)}); "
                               "this shot uses the next provider")
-        items = response.json().get("data") or []
-        if not items:
+        answer = self.service.json_object(response)
+        item = self.service.parsed(answer, _first_image)
+        if item is None:
             raise EngineError(f"{self.service.label} answered without an image")
-        item = items[0]
         if item.get("b64_json"):
             try:
                 return base64.b64decode(item["b64_json"])
-            except ValueError:
+            except (ValueError, TypeError):
                 raise EngineError(f"{self.service.label} sent an image that is not base64") from None
         if item.get("url"):
+            # The fetcher refuses a `url` that is no https (or, for an http server, http) link: an answer's
+            # "file:///home/me/private.jpg" is never read into the video.
             downloaded = self.service.download(item["url"], "still", ".png")
             try:
                 return downloaded.read_bytes()
@@ -131,6 +133,9 @@ class ImagesProvider(Provider):
 
         from PIL import Image, ImageOps
 
+        from ..media.stills import refuse_bombs
+
+        refuse_bombs()  # a generated 13000x13000 picture is refused, not two lines of Python warning
         try:
             with Image.open(io.BytesIO(data)) as image:
                 fitted = ImageOps.fit(image.convert("RGB"), (shot.width, shot.height), Image.Resampling.LANCZOS)
@@ -140,10 +145,19 @@ class ImagesProvider(Provider):
             fitted.save(temp, "JPEG", quality=92)
 
 
+def _first_image(answer: dict) -> dict | None:
+    """The first item of an images answer's `data` (None when empty); TypeError when `data` is no list of
+    objects (`"data": "nope"`)."""
+    items = answer.get("data") or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise TypeError("data is not a list of objects")
+    return items[0] if items else None
+
+
 def _message(response) -> str:
     try:
         return str(response.json().get("error", {}).get("message") or response.text())[:200]
-    except (EngineError, AttributeError):
+    except (EngineError, AttributeError, TypeError):
         return response.text()[:200]
 
 

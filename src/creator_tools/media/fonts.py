@@ -111,14 +111,30 @@ def font_for(script: str, bold: bool = True) -> FontFile:
     return FontFile(path, int(index or 0))
 
 
+def family_for(text: str) -> str | None:
+    """The Noto family for the script most of TEXT's letters are in (None for Latin text): the family libass
+    asks fontconfig for, so Arabic captions are drawn with an Arabic font rather than a fallback's guess."""
+    counts: dict[str, int] = {}
+    for char in text:
+        script = script_of(char)
+        if script and script not in ("latin", "emoji"):
+            counts[script] = counts.get(script, 0) + 1
+    if not counts:
+        return None
+    return _NOTO.get(max(counts, key=counts.get))
+
+
 def runs(text: str) -> list[tuple[str, str]]:
     """Cut TEXT into (script, piece) runs; neutral characters join the run before them (or the first one)."""
     result: list[list[str]] = []
     pending = ""
     for char in text:
         script = script_of(char)
-        if script is None and result and result[-1][0] not in ("latin", "cjk") and ord(char) >= 0x80:
-            script = "latin"  # non-ASCII punctuation (dashes, quotes) is drawn with the Latin font, which has it
+        if script is None and result and result[-1][0] not in ("latin", "cjk") and (
+                ord(char) >= 0x80 or not char.isspace() and not covers(result[-1][0], char)):
+            # Non-ASCII punctuation (dashes, quotes), and ASCII a script's font lacks (Noto Sans Hebrew has no
+            # full stop), is drawn with the Latin font, which has it: never a missing-glyph box.
+            script = "latin"
         if script is None:
             if result:
                 result[-1][1] += char
@@ -133,6 +149,25 @@ def runs(text: str) -> list[tuple[str, str]]:
         return [("latin", pending)] if pending else []
     result[0][1] = pending + result[0][1]
     return [(script, piece) for script, piece in result]
+
+
+def covers(script: str, char: str) -> bool:
+    """Whether SCRIPT's font has a glyph for CHAR (its cmap, read once per font with fontTools)."""
+    try:
+        found = font_for(script)
+    except ConfigError:
+        return True  # no font at all is reported where the text is drawn
+    return ord(char) in _cmap(found.path, found.index)
+
+
+@functools.lru_cache(maxsize=None)
+def _cmap(path: str, index: int) -> frozenset[int]:
+    try:
+        from fontTools.ttLib import TTCollection, TTFont
+    except ImportError:  # without fontTools, trust the font (the old behaviour)
+        return frozenset(range(0x20, 0x80))
+    font = TTCollection(path).fonts[index] if path.lower().endswith((".ttc", ".otc")) else TTFont(path, lazy=True)
+    return frozenset(font.getBestCmap() or {})
 
 
 def base_direction(text: str) -> str:

@@ -40,6 +40,7 @@ KEYWORDS = {
     "dog": "🐕", "cat": "🐈", "bird": "🐦", "fish": "🐟", "science": "🔬", "history": "📜", "art": "🎨",
     "write": "✍", "writing": "✍", "read": "📖", "news": "📰", "key": "🔑", "danger": "⚠",
     "taste": "😋", "bean": "🫘", "brew": "☕", "grind": "⚙",
+    "espresso": "☕", "latte": "☕", "cappuccino": "☕", "barista": "☕", "mug": "☕", "kitchen": "🍳",
 }
 FALLBACK = ["✨", "💡", "📌", "🎬", "⭐", "🔎"]  # neutral symbols, picked by the phrase
 _SKIP = re.compile(r"flag|button|keycap|skin_tone|_sign$|^regional|symbol|^input|^japanese|^squared|^circled|"

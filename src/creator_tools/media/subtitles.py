@@ -17,7 +17,7 @@ from . import textnorm
 
 Page = list[list[dict]]  # lines of words
 
-SENTENCE_END = re.compile(r"[.!?…]['\")\]]*$")
+SENTENCE_END = re.compile(r"[.!?…。！？।؟]['\")\]」』）]*$")
 NOT_SENTENCE_END = set(textnorm.ABBREVIATIONS) - {"etc."}  # "Dr." does not end a page
 PAGE_GAP_S = 0.8  # a pause this long starts a new caption page
 HOLD_S = 0.4  # a page stays this long after its last word, unless the next page starts sooner
@@ -64,9 +64,69 @@ def _tokens(words: Sequence[str], language: str) -> tuple[list[str], list[int]]:
     tokens, owner = [], []
     for index, word in enumerate(words):
         for token in textnorm.tokens(word, language):
-            tokens.append(token)
-            owner.append(index)
+            # Scripts without spaces match letter by letter: whisper groups "咖啡豆" as it likes.
+            for piece in (_units(token) if any(_spaceless(c) for c in token) else [token]):
+                tokens.append(piece)
+                owner.append(index)
     return tokens, owner
+
+
+# --- scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese) -------------------------
+
+def _spaceless(char: str) -> bool:
+    code = ord(char)
+    return (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x2FA1F
+            or 0x0E00 <= code <= 0x0EFF or 0x1780 <= code <= 0x17FF or 0x1000 <= code <= 0x109F or code == 0x30FC)
+
+
+def _wide(char: str) -> bool:
+    """Drawn about twice as wide as a Latin letter (CJK ideographs, kana, full-width punctuation)."""
+    code = ord(char)
+    return 0x2E80 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFF60 \
+        or 0x20000 <= code <= 0x2FA1F
+
+
+def _units(text: str) -> list[str]:
+    """TEXT cut into the pieces a line may break between: each letter of a spaceless script with the marks
+    after it (Thai vowels and tones stay on their consonant), runs of other letters whole, punctuation kept
+    on the piece before it (a line never starts with "。")."""
+    import unicodedata
+
+    pieces: list[str] = []
+    for char in text:
+        mark = unicodedata.category(char)[0] in "MP" or char in "\u200d\ufe0f"
+        if pieces and (mark or (not _spaceless(char) and not _spaceless(pieces[-1][-1]))):
+            pieces[-1] += char
+        else:
+            pieces.append(char)
+    return pieces
+
+
+def script_words(texts: Sequence[str], language: str = "en") -> list[str]:
+    """The script's words as captions show them: split at spaces, and a spaceless script's text into
+    letters (with their marks and punctuation), which caption lines join without spaces."""
+    found: list[str] = []
+    for text in texts:
+        for word in text.split():
+            found += _units(word) if any(_spaceless(c) for c in word) else [word]
+    return found
+
+
+def joiner(before: str, after: str) -> str:
+    """What stands between two caption words: nothing between letters of a spaceless script, else a space."""
+    return "" if before and after and (_spaceless(before[-1]) or _wide(before[-1])) and (_spaceless(after[0]) or _wide(after[0])) else " "
+
+
+def join_words(items: Sequence[str]) -> str:
+    out = ""
+    for word in items:
+        out = f"{out}{joiner(out, word)}{word}" if out else word
+    return out
+
+
+def text_width(text: str) -> float:
+    """Width in Latin-letter units: a CJK letter counts as 1.7 (max_chars assumes Latin letters)."""
+    return sum(1.7 if _wide(c) else 1 for c in text)
 
 
 def _spread(start: float, end: float, words: Sequence[str]) -> list[tuple[float, float]]:
@@ -115,8 +175,8 @@ def pages(words: Sequence[dict], max_chars: int = 32, max_lines: int = 2) -> lis
     page: Page = []
     line: list[dict] = []
 
-    def line_length(items: list[dict]) -> int:
-        return sum(len(w["word"]) for w in items) + max(0, len(items) - 1)
+    def line_length(items: list[dict]) -> float:
+        return text_width(join_words([w["word"] for w in items]))
 
     for number, word in enumerate(words):
         if line and line_length(line + [word]) > max_chars:
@@ -153,7 +213,7 @@ def _page_times(all_pages: list[Page]) -> list[tuple[float, float]]:
 
 
 def _text(line: list[dict]) -> str:
-    return " ".join(w["word"] for w in line)
+    return join_words([w["word"] for w in line])
 
 
 # --- SRT and WebVTT ---------------------------------------------------------------------------------------
@@ -167,12 +227,23 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
+# Players and YouTube read SSA override blocks (`{\fs300}`, `{\pos(0,0)}`) and a few HTML tags in SRT, and
+# SRT has no way to escape them: text from a script that looks like one is dropped, never passed on.
+_SRT_CODES = re.compile(r"\{\\[^}]*\}|</?(?:b|i|u|s|font)(?:\s[^>]*)?>", re.IGNORECASE)
+
+
+def srt_text(text: str) -> str:
+    """TEXT without what an SRT reader would take as formatting codes ("{\\fs300}Big" -> "Big")."""
+    return " ".join(_SRT_CODES.sub("", text).split())
+
+
 def write_srt(words: Sequence[dict], path: str | os.PathLike, max_chars: int = 42, max_lines: int = 2) -> None:
     all_pages = pages(words, max_chars, max_lines)
     cues = []
-    for number, (page, (start, end)) in enumerate(zip(all_pages, _page_times(all_pages)), 1):
-        text = "\n".join(_text(line) for line in page)
-        cues.append(f"{number}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{text}\n")
+    for page, (start, end) in zip(all_pages, _page_times(all_pages)):
+        text = "\n".join(line for line in (srt_text(_text(line)) for line in page) if line)
+        if text:  # a page that was only codes leaves no empty cue
+            cues.append(f"{len(cues) + 1}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{text}\n")
     atomic_write_text(path, "\n".join(cues))
 
 
@@ -234,8 +305,17 @@ def _ass_clock(seconds: float) -> str:
 
 def write_ass(words: list[dict], path: str | os.PathLike, width: int, height: int, font: str = "DejaVu Sans") -> None:
     """An ASS file for a WIDTHxHEIGHT frame: pages of one or two lines at the bottom centre, each word
-    coloured while it is spoken (one event per word, so the page never moves). FONT is a family name;
-    libass falls back through fontconfig for scripts the font lacks."""
+    coloured while it is spoken (one event per word, so the page never moves). FONT is a family name; the
+    default DejaVu Sans gives way to the Noto family of the words' script (Arabic, Devanagari, CJK...), which
+    libass shapes with HarfBuzz and lays out right to left with FriBidi."""
+    from . import fonts
+
+    spoken = " ".join(w["word"] for w in words)
+    if font == "DejaVu Sans":
+        font = fonts.family_for(spoken) or font
+    # Encoding -1: libass finds each line's base direction. With 1 (left to right) the colour tag around the
+    # spoken word splits an Arabic line into runs laid out left to right, so its words come out in reverse.
+    encoding = -1 if fonts.base_direction(spoken) == "rtl" else 1
     layout = ass_layout(width, height)
     header = [
         "[Script Info]",
@@ -253,7 +333,7 @@ def write_ass(words: list[dict], path: str | os.PathLike, width: int, height: in
         "MarginL, MarginR, MarginV, Encoding",
         f"Style: Caption,{font.replace(',', ' ')},{layout['size']},&H00{WHITE},&H00{HIGHLIGHT},{OUTLINE},{SHADOW},-1,0,0,0,"
         f"100,100,0,0,1,{layout['outline']},{layout['shadow']},2,{layout['margin_h']},{layout['margin_h']},"
-        f"{layout['margin_v']},1",
+        f"{layout['margin_v']},{encoding}",
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
@@ -268,11 +348,43 @@ def write_ass(words: list[dict], path: str | os.PathLike, width: int, height: in
             if end - start < 0.01:
                 continue
             text = r"\N".join(
-                " ".join(
-                    f"{{\\1c&H{HIGHLIGHT}&}}{ass_escape(w['word'])}{{\\1c&H{WHITE}&}}" if w is word else ass_escape(w["word"])
-                    for w in line
+                "".join(
+                    (joiner(line[k - 1]["word"], w["word"]) if k else "")
+                    + (f"{{\\1c&H{HIGHLIGHT}&}}{ass_escape(w['word'])}{{\\1c&H{WHITE}&}}" if w is word else ass_escape(w["word"]))
+                    for k, w in enumerate(line)
                 )
                 for line in page
             )
             events.append(f"Dialogue: 0,{_ass_clock(start)},{_ass_clock(end)},Caption,,0,0,0,,{text}")
     atomic_write_text(path, "\n".join(header + events) + "\n")
+
+
+# --- cues (cs-translate keeps every cue's time and replaces its text) -----------------------------------
+
+_CUE_TIME = re.compile(r"(\d+):(\d{2}):(\d{2})[,.](\d{3})\s*-->\s*(\d+):(\d{2}):(\d{2})[,.](\d{3})")
+
+
+def read_srt(path: str | os.PathLike) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each cue of an SRT (or WebVTT) file; text keeps its line breaks."""
+    with open(path, encoding="utf-8-sig") as handle:
+        blocks = re.split(r"\n\s*\n", handle.read().replace("\r\n", "\n"))
+    cues = []
+    for block in blocks:
+        lines = block.strip().split("\n")
+        for number, line in enumerate(lines):
+            match = _CUE_TIME.search(line)
+            if match:
+                h1, m1, s1, ms1, h2, m2, s2, ms2 = map(int, match.groups())
+                start = h1 * 3600 + m1 * 60 + s1 + ms1 / 1000
+                end = h2 * 3600 + m2 * 60 + s2 + ms2 / 1000
+                cues.append((start, end, "\n".join(lines[number + 1:]).strip()))
+                break
+    return cues
+
+
+def write_cues(cues: Sequence[tuple[float, float, str]], srt_path: str | os.PathLike, vtt_path: str | os.PathLike) -> None:
+    """The same cues as SRT and WebVTT files."""
+    srt = [f"{n}\n{_clock(a, ',')} --> {_clock(b, ',')}\n{t}\n" for n, (a, b, t) in enumerate(cues, 1)]
+    vtt = ["WEBVTT\n"] + [f"{_clock(a, '.')} --> {_clock(b, '.')}\n{_vtt_escape(t)}\n" for a, b, t in cues]
+    atomic_write_text(srt_path, "\n".join(srt))
+    atomic_write_text(vtt_path, "\n".join(vtt))

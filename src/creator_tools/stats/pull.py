@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -117,10 +116,12 @@ def published_from_records(records: Iterable[Record]) -> list[dict]:
 def published_from_ledger(video_ids: set[str]) -> list[dict]:
     """What cs-publish's upload ledger knows about these videos: the `youtube` key it returned and, where
     the ledger keeps it, the published record itself (topic, format, hook...)."""
+    from ..core.db import sqlite_path
     from ..youtube import ledger
 
     url = ledger.default_url()  # $CS_DB: the ledger cs-publish writes, a PostgreSQL one included
-    if not ledger.is_postgres(url) and not os.path.exists(url.removeprefix("sqlite:///")):
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
         return []
     db = ledger.connect(url, readonly=True)  # cs-publish's ledger: read as it is, never migrated from here
     wanted = ["video_id", "youtube", "path", "record"]

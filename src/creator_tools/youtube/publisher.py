@@ -65,10 +65,18 @@ class Publisher:
     # --- planning ---------------------------------------------------------------------------------------
     @staticmethod
     def wanted(record: dict) -> dict[str, Any]:
-        """The follow-up steps this record asks for."""
+        """The follow-up steps this record asks for: one caption track per translation ("captions:es") and
+        the translations' titles and descriptions as localizations."""
         srt = (record.get("captions") or {}).get("srt")
-        return {"thumbnail": (record.get("thumb") or {}).get("path"), "captions": srt,
-                "playlist": (record.get("meta") or {}).get("playlist")}
+        wanted = {"thumbnail": (record.get("thumb") or {}).get("path"), "captions": srt,
+                  "playlist": (record.get("meta") or {}).get("playlist")}
+        translations = record.get("translations") if isinstance(record.get("translations"), dict) else {}
+        if translations:
+            wanted["localizations"] = localizations(translations)
+        for language, entry in sorted(translations.items()):
+            if isinstance(entry, dict) and entry.get("srt"):
+                wanted[f"captions:{language}"] = entry["srt"]
+        return wanted
 
     @staticmethod
     def cost(row: dict | None, wanted: dict[str, Any]) -> dict[str, int]:
@@ -81,6 +89,9 @@ class Publisher:
             calls.append("captions.insert")
         if wanted["playlist"] and "playlist" not in steps:  # worst case: look up, create, add
             calls += ["playlists.list", "playlists.insert", "playlistItems.insert"]
+        if wanted.get("localizations") and "localizations" not in steps and "videos.insert" not in calls:
+            calls.append("videos.update")  # the video is up already: localizations go in an update
+        calls += ["captions.insert" for key in wanted if key.startswith("captions:") and key not in steps]
         return quota.need(*calls)
 
     def next_slot(self, uploads: ledger.Uploads) -> str:
@@ -103,6 +114,9 @@ class Publisher:
     # --- the work ---------------------------------------------------------------------------------------
     def publish(self, record: dict) -> dict:
         meta = dict(record["meta"])
+        script = record.get("script") if isinstance(record.get("script"), dict) else {}
+        if not meta.get("language") and isinstance(script.get("language"), str):
+            meta["language"] = script["language"]  # defaultLanguage and defaultAudioLanguage: the script's
         path = str(record["video"]["path"])
         rid = record.get("id", "?")
         size, sha = artifacts.size_and_sha256(path)  # a store object: its stored hash, no download
@@ -134,10 +148,13 @@ class Publisher:
                     meta["publish_at"] = self.next_slot(uploads)
                 metadata.validate(meta)
                 body = metadata.video_body(meta)
+                if wanted.get("localizations"):  # sent with the upload: no videos.update needed
+                    body["localizations"] = wanted["localizations"]
                 uploads.mark_claimed(sha, size, path)
                 video = upload.upload(
                     self.service, path=path, mimetype=MIMETYPES.get(Path(path).suffix.lower(), "application/octet-stream"),
-                    size=size, part="snippet,status", body=body, chunk_size=self.chunk_size,
+                    size=size, part="snippet,status" + (",localizations" if "localizations" in body else ""),
+                    body=body, chunk_size=self.chunk_size,
                     session_uri=(row or {}).get("session_uri"),
                     save_session=lambda uri: uploads.save_session(sha, size, path, uri),
                     forget_session=lambda: uploads.forget_session(sha),
@@ -145,6 +162,10 @@ class Publisher:
                     token_path=self.token.path)
                 video_id = video["id"]
                 uploads.save_video(sha, video_id)
+                if "localizations" in body and not (row or {}).get("session_uri"):
+                    steps["localizations"] = sorted(body["localizations"])
+                    uploads.save_step(sha, "localizations", steps["localizations"])
+                    self.say_localizations(rid, steps["localizations"])
                 status = video.get("status") or body["status"]
                 privacy, publish_at = status.get("privacyStatus"), status.get("publishAt")
             if wanted["thumbnail"] and "thumbnail" not in steps:
@@ -154,6 +175,13 @@ class Publisher:
                 language = (record.get("captions") or {}).get("language") or meta.get("language") or "en"
                 steps["captions"] = self.insert_captions(video_id, wanted["captions"], language)
                 uploads.save_step(sha, "captions", steps["captions"])
+            if wanted.get("localizations") and "localizations" not in steps:
+                steps["localizations"] = self.set_localizations(video_id, wanted["localizations"])
+                uploads.save_step(sha, "localizations", steps["localizations"])
+                self.say_localizations(rid, steps["localizations"])
+            for key in sorted(k for k in wanted if k.startswith("captions:") and k not in steps):
+                steps[key] = self.insert_captions(video_id, wanted[key], key.partition(":")[2])
+                uploads.save_step(sha, key, steps[key])
             if wanted["playlist"] and "playlist" not in steps:
                 playlist_privacy = "public" if publish_at else (privacy or "private")  # scheduled: public later
                 steps["playlist"] = self.add_to_playlist(video_id, str(wanted["playlist"]), playlist_privacy)
@@ -161,6 +189,11 @@ class Publisher:
         youtube = {"video_id": video_id, "url": watch_url(video_id), "privacy": privacy, "publish_at": publish_at,
                    "thumbnail_set": bool(steps.get("thumbnail")), "caption_id": steps.get("captions"),
                    "playlist_item_id": steps.get("playlist")}
+        tracks = {k.partition(":")[2]: v for k, v in steps.items() if k.startswith("captions:")}
+        if steps.get("captions"):
+            tracks = {(record.get("captions") or {}).get("language") or meta.get("language") or "en": steps["captions"], **tracks}
+        if tracks or steps.get("localizations"):
+            youtube.update(captions=tracks, localizations=list(steps.get("localizations") or []))
         uploads.save_done(sha, youtube, summary(record))
         return youtube
 
@@ -179,12 +212,28 @@ class Publisher:
             raise
         return True
 
+    def set_localizations(self, video_id: str, wanted: dict) -> list[str]:
+        """videos.update with part=localizations for a video uploaded before the record had translations
+        (YouTube takes them only from a video with a defaultLanguage, which the upload set)."""
+        body = {"id": video_id, "localizations": wanted}
+        self.call(self.service.videos().update(part="localizations", body=body), "videos.update")
+        return sorted(wanted)
+
+    @staticmethod
+    def say_localizations(rid: str, languages: list[str]) -> None:
+        log.info(f"record {rid}: set localizations {', '.join(languages)}: viewers with those languages see the "
+                 "translated title and description, and a title edited later in YouTube Studio does not change them")
+
     def insert_captions(self, video_id: str, path: str, language: str) -> str:
         from googleapiclient.http import MediaFileUpload
 
+        from .. import languages
+
         if not Path(path).is_file():
             raise BadInput(f"captions.srt: {path}: no such caption file; run cs-caption again")
-        body = {"snippet": {"videoId": video_id, "language": language, "name": "", "isDraft": False}}
+        # The track is named by its language ("Español" needs no code): what the viewer picks in the player.
+        body = {"snippet": {"videoId": video_id, "language": language, "name": languages.name(language),
+                            "isDraft": False}}
         media = MediaFileUpload(path, mimetype="application/octet-stream")
         return self.call(self.service.captions().insert(part="snippet", body=body, media_body=media), "captions.insert")["id"]
 
@@ -214,6 +263,12 @@ class Publisher:
         return self.call(self.service.playlistItems().insert(part="snippet", body=body), "playlistItems.insert")["id"]
 
 
+def localizations(translations: dict) -> dict[str, dict]:
+    """videos' `localizations` from cs-translate's translations: {LANG: {title, description}}."""
+    return {language: {"title": entry.get("title") or "", "description": entry.get("description") or ""}
+            for language, entry in sorted(translations.items()) if isinstance(entry, dict) and entry.get("title")}
+
+
 def warn_if_edited(rid: str, meta: dict, row: dict) -> None:
     """Metadata edited after the upload is not sent (videos.update is not implemented): say so loudly
     rather than let the record look published with the new title or privacy."""
@@ -229,7 +284,7 @@ def warn_if_edited(rid: str, meta: dict, row: dict) -> None:
 
 def check_thumbnail(path: str) -> str:
     """The MIME type of the record's thumb.path; BadInput naming that key unless it is a JPEG or PNG of at most
-    2 MB."""
+    50 MB."""
     if not Path(path).is_file():
         raise BadInput(f"thumb.path: {path}: no such thumbnail; run cs-thumb again")
     kind = metadata.image_kind(path)
@@ -237,8 +292,8 @@ def check_thumbnail(path: str) -> str:
         raise BadInput(f"thumb.path: {path}: the thumbnail is not a JPEG or PNG; run cs-thumb again")
     size = os.path.getsize(path)
     if size > metadata.THUMBNAIL_MAX:
-        raise BadInput(f"thumb.path: {path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most 2 MB "
-                       "(save it as JPEG)")
+        raise BadInput(f"thumb.path: {path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most "
+                       f"{metadata.THUMBNAIL_MAX // (1024 * 1024)} MB (save it as JPEG)")
     return kind
 
 
