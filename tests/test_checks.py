@@ -32,7 +32,8 @@ def test_corpus_figures_stay_above_the_floor():
 @pytest.mark.parametrize("clean", [
     "Scunthorpe won at home.", "Interviewers assess your skills.", "A classic martini.", "The cocktail hour.",
     "Many were shot on the beach.", "Blood samples matched the killer.", "Millions were killed in the war.",
-    "The trial heard how she was raped and murdered.", "Penicillin breaks the cell wall.", "A swastika on the flag."])
+    "The trial heard how she was raped and murdered.", "Penicillin breaks the cell wall.", "A swastika on the flag.",
+    "x" * 120, "Negro League baseball began in 1920."])
 def test_documentary_and_innocent_words_pass(clean):
     assert checks.offensive_words(clean) == []
 
@@ -42,6 +43,14 @@ def test_documentary_and_innocent_words_pass(clean):
                                         ("f*ck this", "f*ck"), ("FUCKING machine", "FUCKING")])
 def test_slurs_and_profanity_in_any_inflection(bad, word):
     assert word.lower() in [w.lower() for w in checks.offensive_words(bad)]
+
+
+def test_words_are_judged_in_the_language_they_are_written_in():
+    assert checks.offensive_words("Une bite", "fr") and checks.offensive_words("A dog bite", "en") == []
+    french = {"script": {"language": "fr", "segments": [{"text": "Une bite de chien."}]},
+              "translations": {"en": {"title": "Those bitches, and a dog bite", "tags": []}}}
+    assert [f["key"] for f in checks.offensive(french)] == ["script.segments[0].text", "translations.en.title"]
+    assert checks.offensive_words("El cielo negro de la noche", "es") == []  # Spanish for black
 
 
 def test_the_demo_script_is_caught_at_the_exact_keys():

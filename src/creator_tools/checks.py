@@ -60,10 +60,10 @@ def blocking(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def describe(findings: list[Finding], limit: int = 3) -> str:
-    """Findings in one line for an error message: `offensive at script.segments[0].text ("Mulatto")`."""
-    # A metadata finding's excerpt is the long text itself; its message says what YouTube refuses.
-    parts = [f"{f['check']} at {f['key']} ({f['message'] if f['check'] == 'metadata' else repr(f['excerpt'])})"
-             for f in findings[:limit]]
+    """Findings in one line for an error message: `offensive at script.segments[0].text ('Mulatto')`, and
+    the rule for YouTube's own (`metadata at meta.title: 140 characters; YouTube allows 100`)."""
+    parts = [f"{f['check']} at {f['key']}: {f['message']}" if f["check"] == "metadata"
+             else f"{f['check']} at {f['key']} ({f['excerpt']!r})" for f in findings[:limit]]
     more = f" and {len(findings) - limit} more" if len(findings) > limit else ""
     return "; ".join(parts) + more
 
@@ -92,6 +92,15 @@ def texts(record: dict) -> Iterator[tuple[str, str]]:
     for n, tag in enumerate(meta.get("tags") if isinstance(meta.get("tags"), list) else []):
         if isinstance(tag, str):
             yield f"meta.tags[{n}]", tag
+    translations = record.get("translations") if isinstance(record.get("translations"), dict) else {}
+    for language, entry in translations.items():  # cs-translate's titles, descriptions and tags
+        if isinstance(entry, dict):
+            for field in ("title", "description"):
+                if isinstance(entry.get(field), str):
+                    yield f"translations.{language}.{field}", entry[field]
+            for n, tag in enumerate(entry.get("tags") if isinstance(entry.get("tags"), list) else []):
+                if isinstance(tag, str):
+                    yield f"translations.{language}.tags[{n}]", tag
 
 
 def _segments(record: dict) -> list[dict]:
@@ -119,26 +128,36 @@ DOCUMENTARY = frozenset("""
 kill killed killing kills murder murdered rape raped raping rapist shot shoot shooting blood bloody war
 nazi nazis swastika sex sexual incest anus breast breasts nipple nipples penis vagina ovary ovaries
 testicle testicles rectum semen sperm urine erection clitoris nude nudity god hell damn crap weed gay
-lesbian pee poop suck drug drugs hardcore how to kill how to murder date rape daterape
+lesbian pee poop suck drug drugs hardcore how to kill how to murder date rape daterape negro
 """.split()) | {"how to kill", "how to murder", "date rape"}
 _TOKEN = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
 _library_lock = threading.Lock()
-_library: dict[str, Any] = {}
+_library: dict[str, tuple[Any, frozenset[str]]] = {}
+# BCP-47 base -> glin-profanity's list: a word is judged in its own language ("negro" is Spanish for black)
+LISTS = {"en": "english", "es": "spanish", "fr": "french", "de": "german", "it": "italian", "pt": "portuguese",
+         "nl": "dutch", "ru": "russian", "ja": "japanese", "zh": "chinese", "ko": "korean", "ar": "arabic",
+         "hi": "hindi", "tr": "turkish", "pl": "polish", "sv": "swedish", "da": "danish", "fi": "finnish",
+         "no": "norwegian", "nb": "norwegian", "cs": "czech", "hu": "hungarian", "fa": "persian", "th": "thai",
+         "eo": "esperanto"}
 
 
-def _profanity() -> tuple[Any, frozenset[str]]:
-    """glin-profanity's English filter and its word list, built once; (None, empty) when not installed."""
+def _profanity(language: str = "en") -> tuple[Any, frozenset[str]]:
+    """glin-profanity's filter and word list for LANGUAGE, built once; (None, empty) when the library is not
+    installed or has no list for it (the curated list still applies)."""
+    name = LISTS.get(str(language or "en").split("-")[0].lower())
     with _library_lock:
-        if "filter" not in _library:
+        if name not in _library:
             try:
                 from glin_profanity import Filter
                 from glin_profanity.data.dictionary import dictionary
 
-                words = frozenset(w.lower() for w in dictionary.get_words("english"))
-                _library["filter"], _library["words"] = Filter({"languages": ["english"]}), words
+                if name is None:
+                    raise ImportError(language)
+                words = frozenset(w.lower() for w in dictionary.get_words(name))
+                _library[name] = (Filter({"languages": [name]}), words)
             except ImportError:
-                _library["filter"], _library["words"] = None, frozenset()
-        return _library["filter"], _library["words"]
+                _library[name] = (None, frozenset())
+        return _library[name]
 
 
 def forms(word: str) -> set[str]:
@@ -157,28 +176,43 @@ def forms(word: str) -> set[str]:
     return found
 
 
-def offensive_words(value: str) -> list[str]:
-    """The slurs and profanity in VALUE: whole words and their inflections ("Scunthorpe", "assess" and
-    "classic" pass), never a documentary word."""
-    library, words = _profanity()
+def offensive_words(value: str, language: str = "en") -> list[str]:
+    """The slurs and profanity in VALUE (written in LANGUAGE): whole words and their inflections
+    ("Scunthorpe", "assess" and "classic" pass), never a documentary word."""
+    library, words = _profanity(language)
     listed = (words | CURATED) - DOCUMENTARY
     found: list[str] = []
     for token in _TOKEN.findall(value):
         if forms(token) & listed and not forms(token) & DOCUMENTARY:
             found.append(token)
     if library is not None:  # the library also sees through leetspeak and look-alike letters ("f*ck")
+        tokens = {t.lower() for t in _TOKEN.findall(value)}
         for match in library.check_profanity(value).get("matches") or []:
             word = str(match.get("word") if isinstance(match, dict) else getattr(match, "word", "")).lower()
-            if word and word not in DOCUMENTARY and not forms(word) & DOCUMENTARY and word not in (t.lower() for t in found):
+            # whole words only: its collapsing of repeated letters finds "xxx" in a placeholder "xxxxxxxx"
+            whole = word in tokens or (re.search(r"[^\w\s]", word) and word in value.lower())
+            if word and whole and word not in DOCUMENTARY and not forms(word) & DOCUMENTARY \
+                    and word not in (t.lower() for t in found):
                 found.append(word)
     return found
+
+
+def language_of(record: dict, key: str) -> str:
+    """The language the text at KEY is written in: a translation's own, else the script's or meta's."""
+    if key.startswith("translations."):
+        return key.split(".")[1]
+    for field in ("script", "meta"):
+        value = record.get(field)
+        if isinstance(value, dict) and isinstance(value.get("language"), str) and value["language"]:
+            return value["language"]
+    return "en"
 
 
 @check("offensive")
 def offensive(record: dict) -> list[Finding]:
     out = []
     for key, value in texts(record):
-        words = offensive_words(value)
+        words = offensive_words(value, language_of(record, key))
         if words:
             out.append(finding("offensive", BLOCK, key, ", ".join(dict.fromkeys(words)),
                                f"offensive language ({', '.join(dict.fromkeys(words))}); rewrite or reject"))

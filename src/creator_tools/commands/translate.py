@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .. import languages, log, pipe, text
+from .. import checks, languages, log, pipe, text
 from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import BadInput, UsageError
 from ..records import Record
@@ -77,7 +77,10 @@ class Translate(pipe.Stage):
 
         meta = record["meta"]
         entry = translator.meta(meta, target)
-        # TODO(review): run checks.py's content checks here too once they are on main; YouTube's rules now.
+        blocks = checks.blocking(checks.run({"meta": {**meta, **entry}}, prefix="meta."))
+        if blocks:  # the content checks (checks.py), as on what cs-meta wrote
+            raise BadInput(f"the {target} translation has a block finding ({checks.describe(blocks)}); try "
+                           "another --seed or a larger --model")
         problems = [p for p in limits.violations({**meta, **entry}) if p.startswith(("title", "description", "tags"))]
         if problems:
             raise BadInput(f"the {target} translation breaks a YouTube rule ({problems[0]}); try another --seed "
