@@ -105,7 +105,7 @@ def with_retries(config: OpenAIConfig, what: str, call: Callable[[], T], answere
             wait = backoff(attempt)
         except openai.APIConnectionError as exc:
             if not answered.once:
-                raise ConfigError(f"cannot reach the OpenAI-compatible server at {config.where} "
+                raise ConfigError(f"cannot reach the OpenAI-compatible API at {config.where} "
                                   f"({_cause(exc)}); start it or fix {config.base_variable}") from None
             failure = f"the connection to {config.where} failed during {what} ({_cause(exc)})"
             wait = backoff(attempt)
