@@ -1,6 +1,9 @@
 #!/bin/sh
 # Publish the day's finished videos, scheduled one per day over the coming week; leave deferred ones
-# (quota or rate limits: cs-publish exit 4) for the next run. Copy it, set the paths, add a crontab line:
+# (quota or rate limits: cs-publish exit 4) for the next run. Nobody watches at 3 a.m., so `cs-review
+# --auto approve-clean` approves only records the content checks find nothing to block in; a flagged one
+# stays unreviewed, cs-publish refuses it (an _error naming the finding), and a person reviews it with
+# `cs-review -i $CS_PUBLISHED_DIR/<name>.jsonl`. Copy it, set the paths, add a crontab line:
 #
 #   # m h dom mon dow  command
 #   17 3 * * *  $HOME/creator-tools/pipelines/publish-cron.sh >> $HOME/.local/state/creator-tools/publish.log 2>&1
@@ -38,8 +41,10 @@ for ready in "$CS_READY_DIR"/*.jsonl; do
     out="$CS_PUBLISHED_DIR/$name"
     # -k: a bad record (thumbnail over 2 MB, title too long) becomes an _error record, found before any
     # quota is spent, and the others go on. -o replaces $out only when the run ends (exit 0, 3 or 4).
-    "$CS_BIN/cs-publish" -k --quota "$QUOTA" --schedule-every "$SCHEDULE_EVERY_H" \
-        --metrics "$CS_PUBLISHED_DIR/.cs-publish.prom" -i "$ready" -o "$out"
+    # A record a person already approved keeps its review; the rest are judged by the rule.
+    "$CS_BIN/cs-review" -q -k --auto approve-clean -i "$ready" \
+        | "$CS_BIN/cs-publish" -k --quota "$QUOTA" --schedule-every "$SCHEDULE_EVERY_H" \
+            --metrics "$CS_PUBLISHED_DIR/.cs-publish.prom" -o "$out"
     code=$?
     case $code in
         0)  rm -f "$ready"                                 # all published: the input is done

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from llm_server import free_port, llama_server
+from llm_server import llama_server
+from loopback import free_port
 
 
 @pytest.fixture(scope="session")
@@ -14,6 +15,18 @@ def openai_server(tmp_path_factory):
     """Base URL of a real llama.cpp OpenAI-compatible server on 127.0.0.1 (started once per session)."""
     with llama_server(tmp_path_factory.mktemp("llm-server") / "server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the whole session (tests/pg_server.py); each test makes its own
+    database in it (`postgres.create_database(name)`), so test files no longer start one each."""
+    from pg_server import PostgresServer, find_bin
+
+    if find_bin() is None:  # `make setup` installs it from requirements-apt.txt
+        pytest.fail("PostgreSQL is missing; run `make setup` (requirements-apt.txt lists postgresql)")
+    with PostgresServer() as server:
+        yield server
 
 
 @pytest.fixture

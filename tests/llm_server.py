@@ -3,20 +3,13 @@ SmolLM2 model. Tests point the `openai` engines at it through OPENAI_BASE_URL.""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from loopback import free_port, http_answers, wait_until
 
 
 def bundled_gguf() -> Path:
@@ -35,15 +28,10 @@ def llama_server(log_path: Path) -> Iterator[str]:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}/v1"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(url + "/models", timeout=2).read()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"llama_cpp.server did not start; see {log_path}")
-                    time.sleep(0.3)
+            try:
+                wait_until(lambda: http_answers(url + "/models"), 120, process=process, what="llama_cpp.server")
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; see {log_path}") from None
             yield url
         finally:
             process.terminate()

@@ -17,11 +17,11 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from loopback import free_port, wait_until
 
 
 def find_bin() -> Path | None:
@@ -33,12 +33,6 @@ def find_bin() -> Path | None:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresServer:
@@ -74,7 +68,7 @@ class PostgresServer:
                         "-E", "UTF8", "--locale=C", "--no-sync"],
                        check=True, capture_output=True, cwd=self.root, **self._as())
         for _attempt in range(5):  # another process may take the port between probing and binding
-            self.port = _free_port()
+            self.port = free_port()
             self.process = subprocess.Popen(
                 [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data}",
@@ -88,15 +82,14 @@ class PostgresServer:
                            + (self.root / "server.log").read_text(errors="replace")[-2000:])
 
     def _wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            ready = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"])
-            if ready.returncode == 0:
-                return True
-            time.sleep(0.2)
-        return False
+        def ready() -> bool:
+            return subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]).returncode == 0
+
+        try:
+            wait_until(ready, timeout, process=self.process, what="PostgreSQL")
+            return True
+        except RuntimeError:
+            return False
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

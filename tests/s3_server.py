@@ -14,17 +14,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from loopback import free_port, port_open, wait_until
 
 
 UNSET = ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")  # a developer's own AWS set-up stays out
@@ -49,16 +43,11 @@ class S3Server:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(self.port)], stdout=self._log,
                                         stderr=subprocess.STDOUT, env=environment)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.__exit__(None, None, None)
-                    raise RuntimeError(f"moto_server did not start; see {self.log_path}")
-                time.sleep(0.1)
+        try:
+            wait_until(lambda: port_open(self.port), 60, process=self.process, what="moto_server")
+        except RuntimeError as exc:
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"{exc}; see {self.log_path}") from None
         return self
 
     def __exit__(self, *exc) -> None:

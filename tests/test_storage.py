@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from media_fixtures import script_record  # noqa: E402
+from loopback import free_port, wait_until  # noqa: E402
 from s3_server import UNSET, S3Server  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -225,8 +226,6 @@ def test_bad_credentials_are_one_line_naming_the_variable(tmp_path):
 
 
 def test_unreachable_endpoint_names_aws_endpoint_url(tmp_path):
-    from s3_server import free_port
-
     env = environment(AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}", AWS_ACCESS_KEY_ID="k",
                       AWS_SECRET_ACCESS_KEY="s", AWS_DEFAULT_REGION="us-east-1",
                       AWS_MAX_ATTEMPTS="1", CS_OUT_DIR=f"s3://{BUCKET}/x", CS_CACHE_DIR=str(tmp_path / "c"))
@@ -245,6 +244,7 @@ if sys.argv[3:] == ["stale-head"]:  # a worker whose existence check ran before 
     storage.S3Store.head = lambda self, key: None if not calls.append(key) and len(calls) == 1 else real(self, key)
 path = artifacts.artifact_path("race", "rec", {"same": "inputs"}, ".bin")
 artifacts.atomic_write_bytes(path, sys.argv[1].encode() * 1000000)
+Path(sys.argv[2] + "." + sys.argv[1]).touch()  # written: the test waits for every racer's mark
 while not os.path.exists(sys.argv[2]):  # all racers start publishing at the same moment
     time.sleep(0.001)
 print(artifacts.publish(path))
@@ -258,7 +258,8 @@ def test_racing_publishers_store_one_object_and_all_succeed(s3, tmp_path):
         env = s3_env(s3, "race", tmp_path / f"cache{number}")
         racers.append(subprocess.Popen([sys.executable, "-c", RACER, f"worker{number}", str(go)], env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    time.sleep(3)  # all of them written and waiting
+    wait_until(lambda: all((tmp_path / f"go.worker{n}").exists() for n in range(6)), 120,
+               what="the racers")  # all of them written and waiting (a fixed 3 s used to stand in)
     go.touch()
     results = [racer.communicate(timeout=60) for racer in racers]
     assert all(racer.returncode == 0 for racer in racers), [err for _, err in results]
@@ -352,3 +353,50 @@ def test_a_cache_folder_that_is_a_file_is_one_line(s3, runs, tmp_path):
     done = sh("cs-caption --force", tmp_path, [record], s3_env(s3, "cache-file", blocker))
     assert done.returncode == 1 and done.stderr.splitlines() == [
         f"cs-caption: error: the cache folder {blocker} is a file; point CS_CACHE_DIR at a folder (or unset it)"], done.stderr
+
+
+def test_a_failed_bucket_check_is_not_kept(s3, monkeypatch):
+    """storage.get_store once cached a store whose bucket check failed: the bucket made a moment later stayed
+    "missing" for the life of the process (a cluster worker, a long -j run). core.once keeps no failure."""
+    from creator_tools import storage
+
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    for name in UNSET:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(storage.NoBucket):
+        storage.get_store("s3", "made-later")
+    s3.make_bucket("made-later")
+    assert storage.get_store("s3", "made-later").head("nothing-here") is None
+
+def test_review_page_serves_a_stored_video_through_the_cache(s3, tmp_path):
+    """cs-review's page plays an s3:// video (fetched once into the cache) with ranges, like a local one."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    video = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=160x90:rate=10:duration=1", "-pix_fmt", "yuv420p", str(video)], check=True)
+    s3.client().put_object(Bucket=BUCKET, Key="review/clip.mp4", Body=video.read_bytes())
+    record = {"id": "stored", "video": {"path": f"s3://{BUCKET}/review/clip.mp4", "duration_s": 1.0}}
+    proc = subprocess.Popen([str(BIN / "cs-review"), "--timeout", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=s3_env(s3, "review", tmp_path / "cache"))
+    proc.stdin.write(json.dumps(record) + "\n")
+    proc.stdin.close()
+    proc.stdin = None
+    url = urlsplit(proc.stderr.readline().split("open ", 1)[1].strip())
+
+    def ask(method: str, path: str, headers: dict, body: bytes | None = None) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", url.port, timeout=30)
+        connection.request(method, url.path + path, body=body, headers={"Host": url.netloc, **headers})
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+
+    status, data = ask("GET", "file/0/video", {"Range": "bytes=10-59"})
+    assert status == 206 and data == video.read_bytes()[10:60]
+    finish = json.dumps({"decisions": {"0": {"status": "approved"}}, "finish": True}).encode()
+    assert ask("POST", "decide", {"Origin": f"http://{url.netloc}", "Content-Type": "application/json"}, finish)[0] == 200
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["review"]["status"] == "approved"
+    assert json.loads(out)["video"]["path"] == f"s3://{BUCKET}/review/clip.mp4"  # the record keeps its URI

@@ -48,6 +48,12 @@ KEYWORDS = {
     "night": (20, 20, 60),  # navy
     "desert": (220, 190, 110),  # sand
     "flower": (230, 90, 180),  # pink
+    # Short nouns among long words (issue 16): a query of the longest words finds none of them.
+    "cat": (128, 128, 128),  # grey
+    "rose": (150, 0, 80),  # crimson
+    "city": (0, 200, 200),  # cyan
+    "bird": (230, 230, 0),  # yellow
+    "camel": (100, 0, 180),  # purple
 }
 SERVICES = ("pexels", "pixabay", "images")
 ALWAYS = -1

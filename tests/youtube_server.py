@@ -13,7 +13,7 @@ What it implements:
   (mine/id, paging), playlists.insert, playlistItems.list (playlistId, videoId, paging; the uploads playlist
   lists every video), playlistItems.insert, captions.list.
 - Google's JSON error shape and YouTube's limits (title <= 100 chars, no < or >, description <= 5000 bytes,
-  tags <= 500 chars, thumbnail <= 2 MB JPEG/PNG, publishAt only with private and in the future).
+  tags <= 500 chars, thumbnail <= 50 MB JPEG/PNG, publishAt only with private and in the future).
 - A quota counter per call (same unit costs as the real API) and injectable faults (`state.faults`).
 
 Extending it (cs-stats adds the Analytics API this way):
@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 CHUNK_GRANULARITY = 256 * 1024
-THUMBNAIL_MAX = 2 * 1024 * 1024
+THUMBNAIL_MAX = 50 * 1024 * 1024  # thumbnails.set since 2026-09-14
 SCOPE_UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
 SCOPE_YOUTUBE = "https://www.googleapis.com/auth/youtube"
 SCOPE_FORCE_SSL = "https://www.googleapis.com/auth/youtube.force-ssl"
@@ -648,7 +648,7 @@ class YouTubeServer:
         if video_id not in self.state.videos:
             raise ApiError(404, "videoNotFound", "The video that you are trying to update cannot be found.", "youtube.thumbnail")
         if len(data) > THUMBNAIL_MAX:
-            raise ApiError(413, "mediaBodyTooLarge", "The thumbnail image file is larger than 2 MB.", "youtube.thumbnail")
+            raise ApiError(413, "mediaBodyTooLarge", "The thumbnail image file is larger than 50 MB.", "youtube.thumbnail")
         if not (data.startswith(b"\xff\xd8\xff") or data.startswith(b"\x89PNG\r\n\x1a\n")):
             raise ApiError(400, "invalidImage", "The provided image content is invalid.", "youtube.thumbnail")
         path = self.state.root / "media" / f"thumb-{video_id}"

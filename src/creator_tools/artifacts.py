@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import io
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
+from .core import config, files
 from .records import fingerprint
 
-OUT_DIR_ENV = "CS_OUT_DIR"
-CACHE_DIR_ENV = "CS_CACHE_DIR"
-
-
-def out_location() -> str:
-    """$CS_OUT_DIR as given: a folder (default ./cs-out) or a store URL such as s3://bucket/prefix."""
-    return os.environ.get(OUT_DIR_ENV) or "cs-out"
+OUT_DIR_ENV = config.variable("CS_OUT_DIR")
+CACHE_DIR_ENV = config.variable("CS_CACHE_DIR")
+out_location = config.out_location  # $CS_OUT_DIR as given: a folder (default ./cs-out) or s3://bucket/prefix
 
 
 def out_dir() -> Path:
@@ -39,15 +35,21 @@ def out_dir() -> Path:
 
 def cache_dir() -> Path:
     """$CS_CACHE_DIR, else $XDG_CACHE_HOME/creator-tools (~/.cache when unset): safe to delete at any time."""
-    if os.environ.get(CACHE_DIR_ENV):
-        folder = Path(os.environ[CACHE_DIR_ENV])
+    if config.is_set(CACHE_DIR_ENV):
+        folder = Path(config.get(CACHE_DIR_ENV))
     else:
-        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "creator-tools"
+        folder = Path(config.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "creator-tools"
     if folder.exists() and not folder.is_dir():
         from .errors import ConfigError
 
         raise ConfigError(f"the cache folder {folder} is a file; point {CACHE_DIR_ENV} at a folder (or unset it)")
     return folder
+
+
+def scratch(prefix: str):
+    """A per-run scratch folder under $CS_OUT_DIR/.tmp/ (cs-render's segments, cs-thumb's frames), removed
+    at the end; a killed run's is swept by the next run, so nothing piles up in /tmp (core.files.scratch)."""
+    return files.scratch(out_dir(), prefix)
 
 
 def artifact_path(kind: str, record_id: str, inputs: Any, suffix: str) -> Path:
@@ -56,39 +58,14 @@ def artifact_path(kind: str, record_id: str, inputs: Any, suffix: str) -> Path:
     return out_dir() / kind / f"{safe_id}-{fingerprint(inputs)[:10]}{suffix}"
 
 
-@contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path in PATH's folder (same suffix, so tools pick the format); rename it over PATH only
-    if the block ends without an exception, else remove it."""
-    import tempfile
-
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=final.parent)
-    os.close(fd)
-    try:
-        yield Path(temp)
-        # mkstemp makes owner-only files; finished artifacts get the usual umask-based mode.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temp, 0o666 & ~mask)
-        os.replace(temp, final)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
+def atomic_output(path: str | os.PathLike, mode: int | None = None, *, replace: bool = True):
+    """core.files.atomic_output: a temp path beside PATH, renamed over it when the block ends well."""
+    return files.atomic_output(path, mode, replace=replace)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_output(path) as temp:
-        temp.write_text(text, encoding="utf-8")
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_output(path) as temp:
-        temp.write_bytes(data)
+atomic_publish = files.atomic_publish
+atomic_write_text = files.atomic_write_text
+atomic_write_bytes = files.atomic_write_bytes
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -200,17 +177,6 @@ def with_local_files(record: dict, *fields: str) -> dict:
         if isinstance(value, dict) and isinstance(value.get(name), str):
             copy[key] = {**value, name: local_path(value[name])}
     return copy
-
-
-def open_stream(path_or_uri: Any) -> IO[bytes]:
-    """A binary stream over the artifact, read as it arrives (a big video needs no full local copy)."""
-    from . import storage
-
-    text = str(path_or_uri)
-    if not storage.is_uri(text):
-        return open(text, "rb")
-    store, key = _store_of(text)
-    return store.open(key)
 
 
 def size_and_sha256(path_or_uri: Any) -> tuple[int, str]:

@@ -1,9 +1,9 @@
 """--cluster ADDRESS: the driver's window of records, run on the workers of a Dask distributed cluster.
 
 The client (the `cs-NAME` process in the pipe) reads its input lazily, submits each record as a Dask task
-and writes results in input order, exactly as `-j N` does with threads (pipe._ordered). Only the command
+and writes results in input order, exactly as `-j N` does with threads (driver.ordered). Only the command
 name, its parsed options and the record cross the wire: a worker rebuilds the stage with the same factory
-the CLI uses (pipe.FACTORIES) and keeps it for the life of its process, so models load once per worker.
+the CLI uses (FACTORIES) and keeps it for the life of its process, so models load once per worker.
 Workers write artifacts to their own CS_OUT_DIR, which must name the same shared folder (or bucket) as the
 client's; `check_workers` refuses to start otherwise, and when a worker runs another creator-tools.
 
@@ -12,23 +12,28 @@ Imported only when --cluster is given: `--help` and local runs never load distri
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterator
 
-from . import __version__, log, pipe
-from .engines import OncePerProcess
+from . import __version__, log
+from .core import config
+from .core.once import Once
 from .errors import ConfigError, CSError, EngineError
+from .pipeline import driver
+from .pipeline.metrics import Metrics
+from .pipeline.stage import FACTORIES, Outcome, PipeOptions, Stage
 from .records import Item, new_id
 
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-FAKE_VERSION_ENV = "CS_FAKE_VERSION"  # tests only: a worker started with it claims that version
+FAKE_VERSION_ENV = config.variable("CS_FAKE_VERSION")  # tests only: a worker started with it claims that version
 CONNECT_TIMEOUT_S = 10
-WORKERS_TIMEOUT_ENV = "CS_CLUSTER_WAIT"  # seconds to wait for a first worker (default 30)
+WORKERS_TIMEOUT_ENV = config.variable("CS_CLUSTER_WAIT")  # seconds to wait for a first worker (default 30)
 
 
 class KilledWorker(EngineError):
@@ -41,11 +46,11 @@ class KilledWorker(EngineError):
 # --- the client side ------------------------------------------------------------------------------------
 
 
-def ordered(stage: pipe.Stage, opts: pipe.PipeOptions, items: Iterator[Item], metrics: pipe.Metrics) -> Iterator[pipe.Outcome]:
-    """pipe._ordered for --cluster: at most 2 x jobs records submitted, results in input order."""
+def ordered(stage: Stage, opts: PipeOptions, items: Iterator[Item], metrics: Metrics) -> Iterator[Outcome]:
+    """driver.ordered for --cluster: at most 2 x jobs records submitted, results in input order."""
     if opts.recipe is None:  # a group subcommand (cs-publish, cs-stats report) builds its stage by hand
         log.warn("--cluster is not supported by this command; working on this machine")
-        yield from pipe._ordered(pipe.functools.partial(pipe._handle, stage, opts), items, opts.jobs, metrics)
+        yield from driver.ordered(functools.partial(driver.handle, stage, opts), items, opts.jobs, metrics)
         return
     client = connect(opts.cluster)
     try:
@@ -75,7 +80,7 @@ def ordered(stage: pipe.Stage, opts: pipe.PipeOptions, items: Iterator[Item], me
         _close(client)
 
 
-def collect(client: Client, stage: pipe.Stage, opts: pipe.PipeOptions, item: Item, future: Future) -> pipe.Outcome:
+def collect(client: Client, stage: Stage, opts: PipeOptions, item: Item, future: Future) -> Outcome:
     """The outcome of one record, its messages printed here as if the record had been processed here."""
     from distributed import KilledWorker as DaskKilledWorker
 
@@ -88,26 +93,26 @@ def collect(client: Client, stage: pipe.Stage, opts: pipe.PipeOptions, item: Ite
     except Exception as exc:  # cancelled because the scheduler went away, or a comm error
         if client.status != "running" or type(exc).__name__ in ("CancelledError", "FutureCancelledError"):
             raise _lost(opts, exc) from None
-        outcome, said = pipe.Outcome(), []
-        pipe._fail(stage.name, opts, item, CSError(f"unexpected {type(exc).__name__} on the cluster: {exc}"), outcome)
+        outcome, said = Outcome(), []
+        driver.fail(stage.name, opts, item, CSError(f"unexpected {type(exc).__name__} on the cluster: {exc}"), outcome)
     for level, message in said:
         log.say(level, message)
     return outcome
 
 
-def _lost(opts: pipe.PipeOptions, exc: Exception) -> CSError:
+def _lost(opts: PipeOptions, exc: Exception) -> CSError:
     return CSError(f"lost the Dask scheduler at {opts.cluster} ({type(exc).__name__}); the records written so far "
                    "are done: start the scheduler again and re-run the same command, finished records are skipped")
 
 
-def _killed(stage: pipe.Stage, opts: pipe.PipeOptions, item: Item, exc: Exception) -> pipe.Outcome:
-    outcome = pipe.Outcome()
+def _killed(stage: Stage, opts: PipeOptions, item: Item, exc: Exception) -> Outcome:
+    outcome = Outcome()
     record = item.record
     if record is not None and "_error" not in record:
         record.setdefault("id", new_id({k: v for k, v in record.items() if not k.startswith("_")}))
     error = KilledWorker("the record's task killed its cluster worker every time it ran (out of memory, a "
                          "crash in an engine, or workers stopped by hand); re-run it later or on a bigger worker")
-    pipe._fail(stage.name, opts, item, error, outcome)
+    driver.fail(stage.name, opts, item, error, outcome)
     return outcome
 
 
@@ -156,7 +161,7 @@ def _address_in(path: str) -> str:
 def check_workers(client: Client, resources: dict[str, float]) -> int:
     """Wait for a worker, refuse workers that run another creator-tools or write to another CS_OUT_DIR, and
     return the cluster's total worker threads (the default -j)."""
-    wait = float(os.environ.get(WORKERS_TIMEOUT_ENV) or 30)
+    wait = config.number(WORKERS_TIMEOUT_ENV)
     try:
         client.wait_for_workers(1, timeout=wait)
     except TimeoutError:
@@ -201,28 +206,28 @@ def _close(client: Client) -> None:
 
 # --- the worker side ------------------------------------------------------------------------------------
 
-_stages = OncePerProcess()
+_stages = Once()
 
 
-def work(name: str, params: dict[str, Any], opts: pipe.PipeOptions, item: Item) -> tuple[pipe.Outcome, list]:
+def work(name: str, params: dict[str, Any], opts: PipeOptions, item: Item) -> tuple[Outcome, list]:
     """One record on a worker: the driver's own per-record handling, with its stderr lines sent back."""
     with log.capture() as said:
         try:
             stage = stage_for(name, params, opts)
         except CSError as exc:
-            outcome = pipe.Outcome()
-            pipe._fail(name, opts, item, exc, outcome)
+            outcome = Outcome()
+            driver.fail(name, opts, item, exc, outcome)
             return outcome, said
-        return pipe._handle(stage, opts, item), said
+        return driver.handle(stage, opts, item), said
 
 
-def stage_for(name: str, params: dict[str, Any], opts: pipe.PipeOptions) -> pipe.Stage:
+def stage_for(name: str, params: dict[str, Any], opts: PipeOptions) -> Stage:
     """The stage for these options, built once per worker process by the command's own factory."""
     key = (name, repr(sorted(params.items())), opts.force, opts.dry_run)
 
-    def build() -> pipe.Stage:
-        importlib.import_module(f"creator_tools.commands.{name}")  # registers pipe.FACTORIES[name]
-        return pipe.FACTORIES[name](opts=opts, **params)
+    def build() -> Stage:
+        importlib.import_module(f"creator_tools.commands.{name}")  # registers FACTORIES[name]
+        return FACTORIES[name](opts=opts, **params)
 
     return _stages.get(key, build)
 
@@ -231,9 +236,7 @@ def facts(dask_worker: Any = None) -> dict[str, str]:
     """What must agree between the client and every worker (Client.run passes `dask_worker`)."""
     import socket
 
-    from .artifacts import OUT_DIR_ENV
-
-    where = os.environ.get(OUT_DIR_ENV) or "cs-out"  # as given: pathlib would turn s3://b into s3:/b
+    where = config.out_location()  # as given: pathlib would turn s3://b into s3:/b
     name = str(dask_worker.name) if dask_worker is not None else "client"
     return {"version": version(), "name": name, "host": socket.gethostname(),
             "out_dir": where if "://" in where else os.path.abspath(where)}
@@ -242,7 +245,7 @@ def facts(dask_worker: Any = None) -> dict[str, str]:
 def version() -> str:
     """creator-tools' version plus a hash of its installed source, so an edited checkout counts as different.
     CS_FAKE_VERSION replaces it: the tests start one worker with it to see the mismatch reported."""
-    fake = os.environ.get(FAKE_VERSION_ENV)
+    fake = config.get(FAKE_VERSION_ENV)
     return fake or f"{__version__}+{_source_hash()}"
 
 

@@ -7,7 +7,6 @@ cs-idea and cs-script take `--language` (env CS_LANGUAGE, default en); every lat
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 
@@ -54,7 +53,9 @@ def canonical(value: str) -> str:
 
 def from_env(value: str | None) -> str:
     """The --language flag's value, else $CS_LANGUAGE, else en."""
-    return canonical(value or os.environ.get(ENV) or DEFAULT)
+    from .core import config
+
+    return canonical(value or config.get(ENV) or DEFAULT)
 
 
 def base(tag: str | None) -> str:

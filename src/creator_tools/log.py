@@ -3,11 +3,12 @@ rich is imported only when a progress bar is actually shown (stderr is a termina
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
+
+from .core import config
 
 _state = {"command": "cs", "quiet": False}
 _lock = threading.Lock()
@@ -70,11 +71,11 @@ def say(level: str, message: str) -> None:
 
 
 def debug_enabled() -> bool:
-    return os.environ.get("CS_DEBUG", "") not in ("", "0")
+    return config.debug()
 
 
 def show_progress() -> bool:
-    return not _state["quiet"] and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    return not _state["quiet"] and sys.stderr.isatty() and config.get("TERM") != "dumb"
 
 
 _bar: dict = {"progress": None, "tasks": 0}

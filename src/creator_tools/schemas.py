@@ -190,12 +190,42 @@ SEGMENT = Obj("a segment object {text, visual, on_screen}", text=TEXT, visual=TE
 SPAN = Obj("an object {start, end} in seconds", start=Field(SECONDS, True), end=Field(SECONDS, True))
 WORD = Obj("a word object {word, start, end}", word=Field(TEXT, True), start=Field(SECONDS, True),
            end=Field(SECONDS, True))
+ASSET_ID = AnyOf("a string or a number", TEXT, Number("a number"))
+# Another candidate for a shot (cs-visuals), and what cs-review copies into the shot's `replace`.
+ALTERNATIVE = Obj("an alternative object {provider, asset_id, kind, url, link, preview, author, license, duration_s}",
+                  provider=Field(TEXT, True), asset_id=Field(ASSET_ID, True), kind=Field(Choice("clip", "still"), True),
+                  url=TEXT, link=TEXT, preview=TEXT, author=TEXT, license=TEXT, duration_s=SECONDS)
+CARD_CHOICE = Obj("{\"kind\": \"card\"}", kind=Field(Choice("card"), True))
+
+
+class Replacement(Shape):
+    """A shot's `replace`: {"kind": "card"}, else an alternative (each object checked as its own kind)."""
+
+    what = "one of the shot's alternatives or {\"kind\": \"card\"}"
+
+    def _shape(self, value: Any) -> Shape:
+        return CARD_CHOICE if isinstance(value, dict) and value.get("kind") == "card" else ALTERNATIVE
+
+    def fits(self, value: Any) -> bool:
+        return self._shape(value).fits(value)
+
+    def problems(self, value: Any, path: str) -> Iterator[str]:
+        if not isinstance(value, dict):
+            yield f"{path} should be {self.what}, got {describe(value)}"
+            return
+        yield from self._shape(value).problems(value, path)
+
+
+REPLACE = Replacement()
 SHOT = Obj("a shot object {start, end, kind, path, ...}", start=SECONDS, end=SECONDS, duration_s=SECONDS,
-           text=TEXT, query=TEXT, kind=Choice("clip", "still", "card"), path=TEXT, provider=TEXT,
-           asset_id=AnyOf("a string or a number", TEXT, Number("a number")), url=TEXT, author=TEXT,
-           license=TEXT, synthetic=FLAG)
-THUMB = Obj("a thumbnail object {path, width, height, size_bytes, score}", path=Field(PATH, True), width=PIXELS,
-            height=PIXELS, size_bytes=BYTES, score=Number("a number"))
+           text=TEXT, query=TEXT, queries=ListOf("a list of search strings", TEXT),
+           kind=Choice("clip", "still", "card"), path=TEXT, provider=TEXT, asset_id=ASSET_ID, url=TEXT, author=TEXT,
+           license=TEXT, synthetic=FLAG, alternatives=ListOf("a list of alternative objects", ALTERNATIVE),
+           replace=REPLACE)
+THUMB = Obj("a thumbnail object {path, width, height, size_bytes, score, text}", path=Field(PATH, True), width=PIXELS,
+            height=PIXELS, size_bytes=BYTES, score=Number("a number"), text=TEXT)
+FINDING = Obj("a finding {check, severity, key, excerpt, message}", check=Field(TEXT, True),
+              severity=Field(Choice("block", "warn"), True), key=TEXT, excerpt=TEXT, message=TEXT)
 CHAPTER = Obj("a chapter object {start, title}", start=Field(SECONDS, True), title=Field(TEXT, True))
 
 SHAPES: dict[str, Shape] = {
@@ -230,6 +260,10 @@ SHAPES: dict[str, Shape] = {
                    video_id=Field(Text("a video id (a non-empty string)", nonempty=True), True), url=TEXT,
                    privacy=TEXT, publish_at=TEXT, thumbnail_set=FLAG, caption_id=TEXT, playlist_item_id=TEXT),
     "translations": Obj("an object {LANG: {title, description, tags, srt, vtt}}"),
+    "review": Obj("an object {status, by, at, flags, notes, edits}",
+                  status=Field(Choice("approved", "rejected", "changes", "unreviewed"), True),
+                  by=Choice("web", "terminal", "auto"), at=TEXT, notes=TEXT, edits=Obj("an object"),
+                  flags=ListOf("a list of findings {check, severity, key, excerpt, message}", FINDING)),
     "stats": Obj("an object {video_id, views, ...}", video_id=TEXT, views=COUNT),
     "recommendation": Obj("an object"),
 }
@@ -238,7 +272,7 @@ SHAPES: dict[str, Shape] = {
 MADE_BY = {"topic": "cs-idea", "title": "cs-idea", "hook": "cs-idea", "angle": "cs-idea", "audience": "cs-idea",
            "format": "cs-idea", "script": "cs-script", "voice": "cs-voice", "captions": "cs-caption",
            "visuals": "cs-visuals", "video": "cs-render", "thumbs": "cs-thumb", "thumb": "cs-thumb",
-           "meta": "cs-meta", "translations": "cs-translate", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
+           "meta": "cs-meta", "translations": "cs-translate", "review": "cs-review", "youtube": "cs-publish", "stats": "cs-stats", "recommendation": "cs-stats recommend"}
 
 
 def problems(key: str, value: Any, fields: Iterable[str] | None = None) -> list[str]:

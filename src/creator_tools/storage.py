@@ -9,10 +9,10 @@ put-if-absent: two workers racing on one record store one object, and both succe
 from __future__ import annotations
 
 import os
-import threading
 from abc import ABC, abstractmethod
 from typing import IO, Any
 
+from .core.once import Once
 from .errors import BadInput, ConfigError, EngineError
 
 GROUP = "creator_tools.storage"
@@ -80,19 +80,14 @@ class LocalStore(Store):
             os.link(local, target)
         except FileExistsError:
             return False
-        except OSError:  # another file system: copy beside it, then link the finished copy into place
+        except OSError:  # another file system: copy beside it, then publish the finished copy if still absent
             import shutil
-            import tempfile
 
-            fd, temp = tempfile.mkstemp(prefix=".put.", dir=os.path.dirname(target))
-            os.close(fd)
-            try:
-                shutil.copyfile(local, temp)
-                os.link(temp, target)
-            except FileExistsError:
-                return False
-            finally:
-                os.unlink(temp)
+            from .core import files
+
+            with files.atomic_publish(target, replace=False) as out:
+                shutil.copyfile(local, out.temp)
+            return out.won
         return True
 
     def get(self, key: str, local: str) -> None:
@@ -266,8 +261,7 @@ def _translate(exc: Any, bucket: str, key: str, method: str) -> Exception:
 
 # --- the registry ---------------------------------------------------------------------------------------
 
-_stores: dict[tuple[str, str], Store] = {}
-_lock = threading.Lock()
+_stores = Once()  # (scheme, bucket) -> Store, one per process (boto3 clients are thread-safe)
 
 
 def split(location: str) -> tuple[str, str, str]:
@@ -287,15 +281,17 @@ def is_uri(value: Any) -> bool:
 
 def get_store(scheme: str, bucket: str) -> Store:
     """The store engine for SCHEME holding BUCKET, one per process (boto3 clients are thread-safe)."""
+    return _stores.get((scheme, bucket), lambda: _new_store(scheme, bucket))
+
+
+def _new_store(scheme: str, bucket: str) -> Store:
+    """A store whose bucket answered; one that failed the check is not kept (the bucket may be made)."""
     from .engines import load
 
-    with _lock:
-        if (scheme, bucket) not in _stores:
-            engine = load(GROUP, BUILTINS, scheme, HINT)
-            _stores[scheme, bucket] = engine(bucket)
-            if scheme != "local":
-                _check_bucket(_stores[scheme, bucket], bucket)
-        return _stores[scheme, bucket]
+    store = load(GROUP, BUILTINS, scheme, HINT)(bucket)
+    if scheme != "local":
+        _check_bucket(store, bucket)
+    return store
 
 
 def _check_bucket(store: Store, bucket: str) -> None:

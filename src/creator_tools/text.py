@@ -6,6 +6,8 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 
+from .core.once import once
+
 # A sentence ends at . ! ? … followed by a space, or at a full stop of a script that writes none after it
 # (Chinese and Japanese 。！？, Hindi's danda), and at Arabic's question mark.
 _SENTENCE = re.compile(r"(?<=[.!?…؟])[\"')\]]*\s+(?=\S)|(?<=[。！？।])[」』）\"']*\s*(?=\S)")
@@ -267,17 +269,12 @@ def real_words(value: str, vocabulary: set[str]) -> bool:
                                or stem(w.removesuffix("'s")) in vocabulary for w in found)
 
 
-_WORDS: set[str] | None = None
-
-
+@once
 def dictionary() -> set[str]:
     """/usr/share/dict/words, lower-cased and stemmed, when the system has it (else the record's own words
     are the only word list)."""
-    global _WORDS
-    if _WORDS is None:
-        try:
-            with open("/usr/share/dict/words", encoding="utf-8", errors="replace") as handle:
-                _WORDS = {stem(line.strip().casefold()) for line in handle if line.strip()}
-        except OSError:
-            _WORDS = set()
-    return _WORDS
+    try:
+        with open("/usr/share/dict/words", encoding="utf-8", errors="replace") as handle:
+            return {stem(line.strip().casefold()) for line in handle if line.strip()}
+    except OSError:
+        return set()

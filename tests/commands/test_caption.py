@@ -86,6 +86,17 @@ def test_ass_escapes_user_text(tmp_path):
     assert "\\N" not in body.replace("\\N", "", 1)  # only our own line break, not the user's "\New"
 
 
+def test_srt_drops_override_codes_from_the_script(tmp_path):
+    """Issue 14 item 18: `{\\fs300}` from the script reached the SRT, which players and YouTube render."""
+    words = [{"word": w, "start": n * 0.4, "end": n * 0.4 + 0.3}
+             for n, w in enumerate(["{\\fs300}Huge", "<font", 'size="90">words</font>', "{\\pos(1,2)}", "a<b"])]
+    subtitles.write_srt(words, tmp_path / "a.srt")
+    text = (tmp_path / "a.srt").read_text()
+    assert "\\fs" not in text and "\\pos" not in text and "font" not in text
+    spoken = [line for line in text.splitlines() if line and not line.isdigit() and "-->" not in line]
+    assert " ".join(spoken) == "Huge words a<b"
+
+
 # --- errors (no model) ------------------------------------------------------------------------------------
 
 
@@ -224,3 +235,43 @@ def test_silence_has_no_words(tmp_path):
                     str(silent)], check=True)
     result = run_cs("caption", [{"id": "quiet", "media": str(silent)}], cwd=tmp_path)
     assert result.code == 1 and "no speech found" in result.stderr
+
+
+@pytest.mark.slow
+def test_long_recordings_are_heard_in_windows_with_the_same_words(voiced, monkeypatch):
+    """Issue 14 item 9: a 3-hour recording peaked at 9.9 GB decoded whole. Heard in windows (10-minute ones
+    with 10 s of overlap for real; here 8 s with 2 s, so the 10.6 s clip makes two), the words and times match
+    hearing it whole."""
+    from creator_tools.engines import stt
+
+    folder, record = voiced
+    path = record["voice"]["path"]
+    whisper = stt.get_stt()
+    whole = whisper.transcribe(path, "en")
+    monkeypatch.setenv(stt.WINDOW_ENV, "8")
+    monkeypatch.setattr(stt, "OVERLAP_S", 2.0)
+    assert len([w.keep_from for w in stt.windows(path)]) >= 2
+    windowed = whisper.transcribe(path, "en")
+    said = lambda t: [w["word"].lower().strip(".,!?") for w in t.words]  # noqa: E731
+    assert word_error_rate(said(whole), said(windowed)) < 0.1, (said(whole), said(windowed))
+    starts = [w["start"] for w in windowed.words]
+    assert starts == sorted(starts)  # no word heard twice in an overlap
+    assert abs(windowed.duration_s - whole.duration_s) < 0.1
+    assert abs(len(windowed.envelope) - len(whole.envelope)) <= 2
+
+
+def test_a_long_recording_cut_short_fails_before_any_window_is_heard(voiced, monkeypatch, tmp_path):
+    from creator_tools.engines import stt
+    from creator_tools.errors import BadInput
+
+    folder, record = voiced
+    whole = tmp_path / "whole.m4a"  # moov first: the cut file still says how long it was
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", record["voice"]["path"], "-c:a", "aac",
+                    "-movflags", "+faststart", str(whole)], check=True)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    monkeypatch.setenv(stt.WINDOW_ENV, "8")
+    monkeypatch.setattr(stt, "OVERLAP_S", 2.0)
+    with pytest.raises(BadInput, match="cut short or damaged"):
+        next(stt.windows(str(cut)))

@@ -182,6 +182,7 @@ def test_one_date_parser_and_one_default_category():
     (["--publish-at", "2020-01-01T00:00:00Z"], "is in the past"),
     (["--publish-at", "+2d", "--privacy", "public"], "--publish-at needs --privacy private"),
     (["--publish-at", "whenever"], "not a time"),
+    (["--publish-at", "+3000000d"], "too far ahead"),  # was an OverflowError traceback, exit 1
     (["--category", "cooking shows"], "unknown category"),
     (["--language", "english!"], "not a language code"),
 ])
@@ -198,7 +199,7 @@ def test_record_without_script(tmp_path):
 def test_unreachable_api_is_an_error_not_a_fallback(tmp_path, dead_api):
     run = run_cs("meta", [record("r", None)], cwd=tmp_path, env=dead_api)
     assert run.code == 1 and run.records == []
-    assert "cannot reach the OpenAI-compatible API" in run.stderr and "OPENAI_BASE_URL" in run.stderr
+    assert "cannot reach the OpenAI-compatible server" in run.stderr and "OPENAI_BASE_URL" in run.stderr
 
 
 def test_help_imports_no_model():
@@ -350,3 +351,27 @@ def test_credit_lines_once_per_stock_asset():
     assert meta_cmd._credits({"visuals": STOCK + GENERATED}) == \
         "Credits:\nVideo by Ann Lee on Pexels\nPhoto by Bo Kim on Pixabay"
     assert meta_cmd._credits({"visuals": GENERATED}) == "" and meta_cmd._credits({}) == ""
+
+
+def test_a_draft_with_a_block_finding_is_asked_again_and_fails_when_none_passes(tmp_path):
+    """The content checks (checks.py) on what cs-meta writes: an offensive first answer is asked again; a
+    record whose every answer is offensive fails naming the finding, and the other records go on."""
+    from writer_server import WriterServer
+
+    bad = json.dumps({"title": "Espresso Shots for Motherfuckers", "description": "Pull a better espresso shot "
+                      "at home, you dumb bastard, with fresh beans.", "tags": ["espresso", "home espresso", "coffee"]})
+    good = json.dumps({"title": "Pull a Better Espresso Shot at Home", "description": "Fresh beans, a fine grind "
+                       "and a level tamp make a sweeter espresso shot at home.", "tags": ["espresso", "home espresso", "coffee"]})
+    env = {"OPENAI_API_KEY": "test", "CS_LLM_RETRIES": "0"}
+    records = [record("again", None, fmt="short"), record("never", None, fmt="short"), {"id": "no-script"}]
+    with WriterServer([bad, good, bad]) as writer:  # one run (the openai client takes seconds to import)
+        run = run_cs("meta", records, "-k", "--engine", "openai", cwd=tmp_path, env={**env, "OPENAI_BASE_URL": writer.url})
+    assert run.code == 3, run.stderr
+    again, never, _ = run.records
+    assert "record again: metadata draft 1 has offensive" in run.stderr and "_error" not in again
+    from creator_tools import checks
+
+    assert checks.run({"meta": again["meta"]}, only=["offensive"]) == []
+    message = never["_error"]["message"]
+    assert "every metadata draft had a block finding" in message and "offensive" in message and "--seed" in message
+    assert len(writer.asked) == 2 + meta_cmd.TRIES

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pg_server import PostgresServer, find_bin  # noqa: E402
 from youtube_server import SCOPE_READONLY, YouTubeServer  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -82,7 +81,8 @@ def env(tmp_path, server) -> dict:
     token = server.state.token_file(tmp_path / "token.json", server.url)
     return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
             "CS_YOUTUBE_BACKOFF_BASE": "0.05", "CS_OUT_DIR": str(tmp_path / "out"), "CS_YOUTUBE_TOKEN": "",
-            "CS_YOUTUBE_ENDPOINT": "", "NO_PROXY": "127.0.0.1,localhost", "_TOKEN": str(token)}
+            "CS_YOUTUBE_ENDPOINT": "", "NO_PROXY": "127.0.0.1,localhost", "_TOKEN": str(token),
+            "CS_REQUIRE_REVIEW": "0"}  # these tests are about uploading; the review gate's own tests set it to 1
 
 
 def publish(server, env, records, *args, timeout=120) -> subprocess.CompletedProcess:
@@ -146,6 +146,22 @@ def test_publishes_video_thumbnail_captions_and_playlist(server, env, media, tmp
     # the ledger lives under XDG_STATE_HOME
     assert (tmp_path / "state" / "creator-tools" / "youtube.sqlite").exists()
 
+
+
+def test_a_3_mb_thumbnail_is_set(server, env, media, tmp_path):
+    """thumbnails.set takes up to 50 MB since 2026-09-14: a 3 MB JPEG is no longer refused."""
+    from PIL import Image
+
+    thumb = tmp_path / "big-thumb.jpg"
+    Image.frombytes("RGB", (2400, 1350), os.urandom(2400 * 1350 * 3)).save(thumb, "JPEG", quality=95)
+    assert thumb.stat().st_size > 3 * 1024 * 1024
+    record = make_record(media, privacy="private")
+    record["thumb"] = {**record["thumb"], "path": str(thumb), "size_bytes": thumb.stat().st_size}
+    done = publish(server, env, [record])
+    assert done.returncode == 0, done.stderr
+    [out] = outputs(done)
+    assert out["youtube"]["thumbnail_set"] is True
+    assert server.state.thumbnails[out["youtube"]["video_id"]]["size"] == thumb.stat().st_size
 
 def test_publish_at_forces_private_and_existing_playlist_is_found_by_id(server, env, media, tmp_path):
     first = publish(server, env, [make_record(media, playlist="Existing", publish_at=None)])
@@ -366,7 +382,8 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     assert not server.state.sessions and not server.state.videos
 
     big = tmp_path / "big.png"
-    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2 * 1024 * 1024 + 10))
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(1024))
+    os.truncate(big, 50 * 1024 * 1024 + 10)  # over YouTube's 50 MB without writing 50 MB of noise
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("not a video")
     bad = [
@@ -380,7 +397,7 @@ def test_check_validates_without_uploading(server, env, media, tmp_path):
     done = publish(server, env, bad, "--check", "-k")
     assert done.returncode == 3
     errors = {r["id"]: r["_error"]["message"] for r in outputs(done)}
-    assert "2 MB" in errors["big-thumb"]
+    assert "50 MB" in errors["big-thumb"]
     assert "not a readable video" in errors["not-video"] or "no video stream" in errors["not-video"]
     assert "100" in errors["long-title"]
     assert "in the past" in errors["past"]
@@ -567,14 +584,6 @@ def test_still_image_named_mp4_is_refused_before_upload(server, env, media, tmp_
 # --- one ledger for many publishers (issue 9, item 4) -------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    if find_bin() is None:  # `make setup` installs it from requirements-apt.txt
-        pytest.fail("PostgreSQL is missing; run `make setup` (requirements-apt.txt lists postgresql)")
-    with PostgresServer() as running:
-        yield running
-
-
 def batch(media, tmp_path, prefix: str, count: int) -> list[dict]:
     """COUNT distinct videos (the test MP4 with a few bytes appended), each with its thumbnail."""
     out = []
@@ -675,6 +684,8 @@ def wrong_types(good: dict, tmp_path: Path) -> dict[str, tuple[dict, str]]:
         "format-num": ({"format": 5}, f'format should be one of "short", "long", got 5; re-run cs-idea {fix}'),
         "srt-gone": ({"captions": {"srt": str(tmp_path / "gone.srt")}},
                      f"captions.srt: {tmp_path / 'gone.srt'}: no such caption file; run cs-caption again"),
+        "srt-empty": ({"captions": {"srt": ""}}, 'captions.srt is empty; run cs-caption again (or leave the '
+                     '"captions" key out to publish without captions)'),
         "thumb-gone": ({"thumb": {"path": str(tmp_path)}},
                        f"thumb.path: {tmp_path}: no such thumbnail; run cs-thumb again"),
         "video-gone": ({"video": {"path": str(tmp_path / "gone.mp4")}},
@@ -716,6 +727,55 @@ def test_a_wrong_ledger_key_fails_before_the_upload(server, env, media):
         'cs-publish: error: <stdin>:1: record rec-1: voice should be an object {engine, voice, path, duration_s, '
         'segments}, got "x"; re-run cs-voice --force for this record or fix the record']
     assert not server.state.videos and not server.state.sessions and server.state.calls == []
+
+
+# --- the review gate (cs-review) ----------------------------------------------------------------------------
+
+DEMO_SCRIPT = {"title": "Why the Sky Is Blue", "language": "en", "cta": "Subscribe for more about the sky.",
+               "segments": [{"text": "The Greatest Show on Earth; A Perfect Day in Hell (Las Vegas) ; The Power of Love "
+                                     "& War Movie; How to Build a Fire with Mulatto Women and Men 2; The Last Summer.",
+                             "visual": "sky", "on_screen": "Your video title with at most five words"}]}
+
+
+def gated(env: dict) -> dict:
+    return {**env, "CS_REQUIRE_REVIEW": "1"}
+
+
+def test_gate_refuses_the_demo_script_until_a_person_approves(server, env, media):
+    """`make demo`'s "Why the Sky Is Blue" (a title list with a slur, our prompt on screen) is never uploaded,
+    even as a private draft and with --no-review, before any quota is spent; approved, it goes up."""
+    record = {**make_record(media, privacy="private"), "topic": "why the sky is blue", "script": DEMO_SCRIPT}
+    done = publish(server, gated(env), [record], "-k", "--no-review")
+    assert done.returncode == 3, done.stderr
+    [out] = outputs(done)
+    message = out["_error"]["message"]
+    assert "offensive" in message and "Mulatto" in message and "prompt-echo" in message and "cs-review" in message
+    assert not server.state.videos and not server.state.calls  # refused before any call
+    approved = {**record, "review": {"status": "approved", "by": "web", "flags": [], "edits": {}}}
+    done = publish(server, gated(env), [approved])
+    assert done.returncode == 0, done.stderr
+    assert_one_complete_video(server, media)
+
+
+def test_gate_needs_an_approval_for_public_unlisted_and_scheduled_uploads(server, env, media):
+    records = [{**make_record(media, privacy="public"), "id": "public"},
+               {**make_record(media, privacy="unlisted"), "id": "unlisted"},
+               {**make_record(media, privacy="private", publish_at="2099-01-02T15:00:00Z"), "id": "scheduled"},
+               {**make_record(media, privacy="public"), "id": "changes", "review": {"status": "changes"}},
+               {**make_record(media, privacy="public"), "id": "rejected", "review": {"status": "rejected"}}]
+    done = publish(server, gated(env), records, "-k")
+    assert done.returncode == 3, done.stderr
+    out = {r["id"]: r for r in outputs(done)}
+    for rid in ("public", "unlisted", "scheduled", "changes"):
+        assert "review.status approved" in out[rid]["_error"]["message"] and "cs-review" in out[rid]["_error"]["message"]
+    assert "_error" not in out["rejected"] and "youtube" not in out["rejected"]  # passed on, not uploaded
+    assert not server.state.videos and not server.state.calls
+    # a private draft needs no review, and --no-review (or CS_REQUIRE_REVIEW=0) lets a clean public one go
+    done = publish(server, gated(env), [{**make_record(media, privacy="private"), "id": "draft"}])
+    assert done.returncode == 0, done.stderr
+    done = publish(server, gated(env), [records[0]], "--no-review")  # the same file: the ledger answers
+    assert done.returncode == 0 and "youtube" in outputs(done)[0], done.stderr
+    assert "_error" not in outputs(publish(server, {**env, "CS_REQUIRE_REVIEW": "0"}, [records[1]]))[0]
 
 
 # --- languages: localizations and one caption track per language ------------------------------------------

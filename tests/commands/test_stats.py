@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pg_server import PostgresServer, find_bin  # noqa: E402
 from youtube_analytics import Analytics  # noqa: E402
 from youtube_server import YouTubeServer  # noqa: E402
 
@@ -40,14 +39,6 @@ def cs(*args: str, env: dict, stdin: str | None = None, check: bool = True) -> s
 
 def records(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    if find_bin() is None:  # `make setup` installs it from requirements-apt.txt
-        pytest.fail("PostgreSQL is missing; run `make setup` (requirements-apt.txt lists postgresql)")
-    with PostgresServer() as server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -313,7 +304,8 @@ def test_pull_joins_what_cs_publish_uploaded(channel, tmp_path):
     record = {"id": "rec-upload", "topic": "sourdough", "format": "short", "hook": "Why does bread rise?",
               "voice": {"duration_s": 1.0}, "video": {"path": str(video)},
               "meta": {"title": "Bread rises", "description": "A test.", "tags": ["bread"], "category_id": "27",
-                       "privacy": "public", "language": "en"}}
+                       "privacy": "public", "language": "en"},
+              "review": {"status": "approved", "by": "auto"}}  # a public upload needs an approval (cs-review)
     published = subprocess.run([str(BIN / "cs-publish")], input=json.dumps(record) + "\n", capture_output=True,
                                text=True, env=channel.env, timeout=300)
     assert published.returncode == 0, published.stderr

@@ -43,6 +43,18 @@ def open_jpeg(path: str):
     return image
 
 
+def jpeg_quality_at_least(image, quality: int) -> bool:
+    """Whether IMAGE's luminance quantization table is no coarser than Pillow's at QUALITY."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, "JPEG", quality=quality)
+    reference = Image.open(buffer).quantization[0]
+    return sum(image.quantization[0]) <= sum(reference)
+
+
 def check_thumbs(out: dict, cwd: Path, count: int) -> None:
     thumbs = out["thumbs"]
     assert len(thumbs) == count
@@ -50,9 +62,10 @@ def check_thumbs(out: dict, cwd: Path, count: int) -> None:
         path = cwd / thumb["path"]
         data = path.read_bytes()
         assert data[:3] == b"\xff\xd8\xff"  # JPEG
-        assert len(data) == thumb["size_bytes"] <= 2 * 1024 * 1024
+        assert len(data) == thumb["size_bytes"] <= 50 * 1024 * 1024
         image = open_jpeg(path)
         assert image.format == "JPEG" and image.size == (1280, 720) == (thumb["width"], thumb["height"])
+        assert jpeg_quality_at_least(image, 90), thumb  # high quality, not squeezed toward 2 MB
         assert 0 <= thumb["score"] <= 1
     assert len({t["path"] for t in thumbs}) == count
     assert out["thumb"] == max(thumbs, key=lambda t: t["score"])
@@ -233,3 +246,31 @@ def test_a_video_of_cards_gets_wordless_card_thumbnails(tmp_path, video):
     titled = run_cs("thumb", [record(video, "Bee colonies on city roofs", "titled", visuals=[cards[1]])], "-n", "1",
                     cwd=tmp_path)
     assert titled.code == 0 and titled.records[0]["thumbs"][0]["score"] == 1.0, titled.stderr
+
+
+def test_a_long_title_shows_at_most_five_large_words(tmp_path, video):
+    """The demo's 10-word title came out small and low: the thumbnail shows at most 5 of its words, large."""
+    from creator_tools.media import thumbnail
+
+    title = "Why Your Home Espresso Tastes Bitter and How to Fix It Today"
+    run = run_cs("thumb", [record(video, title=title)], "-n", "1", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    text = run.records[0]["thumb"]["text"]
+    assert text == "Home Espresso Tastes Bitter" and thumbnail.text_problems(text, title) == []
+    font, lines = thumbnail.layout(text, thumbnail.pick_font(text)[0], (1280 - 112, int(720 * 0.62)))
+    assert font.size >= 120 and len(lines) <= 3
+    assert thumbnail.thumb_text("Why Home Espresso Tastes Bitter (and how to fix it at home)") == \
+        "Why Home Espresso Tastes Bitter"  # the first clause, when it is short enough
+    assert thumbnail.text_problems("Perfect Crema Every Time", title) == ["not in the title: perfect, crema, every, time"]
+
+
+@pytest.mark.slow
+def test_words_chosen_by_an_llm_are_checked_like_cs_meta_output(tmp_path, video, openai_server):
+    from creator_tools.media import thumbnail
+
+    title = "Why Your Home Espresso Tastes Bitter and How to Fix It Today"
+    run = run_cs("thumb", [record(video, title=title)], "-n", "1", "--words", "llm", "--engine", "openai",
+                 cwd=tmp_path, timeout=900, env={"OPENAI_BASE_URL": openai_server, "OPENAI_API_KEY": "test"})
+    assert run.code == 0, run.stderr
+    text = run.records[0]["thumb"]["text"]
+    assert thumbnail.text_problems(text, title) == [], (text, run.stderr)  # the model's, or the rule's after a warning

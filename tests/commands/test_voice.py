@@ -262,6 +262,17 @@ def test_empty_segments_and_unknown_language_are_record_errors(tmp_path):
     assert len(run.records[2]["voice"]["segments"]) == 2 and "_error" not in run.records[2]
 
 
+def test_a_segment_of_only_invisible_characters_is_an_error_naming_it(tmp_path):
+    """Issue 14 item 13: U+202E and U+200B alone made a 0.0 s WAV and exit 0; later stages asked for cs-voice
+    again, which made it again."""
+    hidden = script_record(["Fresh beans.", "\u202e\u200b"], "", record_id="hidden")
+    run = run_cs("voice", [hidden], "--engine", "espeak", cwd=tmp_path)
+    assert run.code == 1 and run.records == []
+    assert ("record hidden: script.segments[1].text has only invisible characters (U+202E, U+200B), nothing to "
+            "speak") in run.stderr
+    assert not list((tmp_path / "cs-out").rglob("*.wav"))
+
+
 @pytest.mark.parametrize("engine", ["espeak", "piper"])
 def test_voice_fits_its_rate_to_the_target_length(tmp_path, engine):
     """A script written for 20 s but 14 s long as spoken is slowed (within 0.85-1.15) to land within 10%."""
@@ -283,3 +294,47 @@ def test_voice_fits_its_rate_to_the_target_length(tmp_path, engine):
     off = run_cs("voice", [{**record, "script": {**record["script"], "target_s": natural}}], "--engine", engine,
                  cwd=tmp_path)
     assert off.records[0]["voice"]["rate"] == 1.0 and "fitted_from_s" not in off.records[0]["voice"]
+
+
+# --- files: pairs that belong together, full disks (issue 14 items 15-17) ------------------------------
+
+
+def test_a_wav_beside_timings_of_another_run_is_not_trusted(tmp_path):
+    """An interrupted --force once left the first pass's WAV beside the old timings and the next run trusted
+    the pair: now the timings name their WAV's sha256 and a mismatch is spoken again."""
+    record = script_record(["Grind the beans just before brewing."])
+    first = run_cs("voice", [record], "--engine", "espeak", cwd=tmp_path)
+    assert first.code == 0, first.stderr
+    wav = Path(first.records[0]["voice"]["path"])
+    other = run_cs("voice", [script_record(["Short."], record_id="x")], "--engine", "espeak", cwd=tmp_path)
+    wav.write_bytes(Path(other.records[0]["voice"]["path"]).read_bytes())  # a WAV the timings do not describe
+    again = run_cs("voice", [record], "--engine", "espeak", cwd=tmp_path)
+    assert again.code == 0, again.stderr
+    rate, frames = wav_info(again.records[0]["voice"]["path"])
+    assert again.records[0]["voice"]["duration_s"] == pytest.approx(frames / rate, abs=0.01)
+    assert again.records[0]["voice"]["duration_s"] == first.records[0]["voice"]["duration_s"]
+    assert sorted(p.name for p in wav.parent.iterdir()) == sorted([wav.name, wav.with_suffix(".json").name,
+                                                                  *(p.name for p in wav.parent.glob("x-*"))])
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 96 KiB tmpfs: a full disk a second of speech fills (root only: it mounts)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip("needs root to mount a tmpfs")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_full_disk_is_one_line_naming_the_folder_and_leaves_no_wav(tmp_path, tiny_disk):
+    long = " ".join(["Fresh beans make better espresso, so weigh every dose."] * 4)
+    done = run_cs("voice", [script_record([long])], "--engine", "espeak", cwd=tmp_path,
+                  env={"CS_OUT_DIR": str(tiny_disk / "out")})
+    assert done.code == 1 and not done.records
+    assert done.stderr.strip().splitlines() == [
+        f"cs-voice: error: no space left in {tiny_disk / 'out' / 'voice'}; free space there (or point CS_OUT_DIR / -o "
+        "elsewhere) and re-run (finished files are reused)"]
+    assert list((tiny_disk / "out" / "voice").iterdir()) == []  # no unfitted WAV, no temp file

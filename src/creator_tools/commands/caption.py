@@ -9,12 +9,13 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..errors import BadInput, MissingInput, UsageError
 from ..records import Record
 
 # The whisper engine, the subtitle writers and artifacts (pathlib, dataclasses, difflib) load when a record
 # is captioned, so --help stays quick; the one name the options need is copied here.
-STT_MODEL_ENV = "CS_STT_MODEL"  # engines.stt.MODEL_ENV (tests/test_contract.py checks they agree)
+STT_MODEL_ENV = config.variable("CS_STT_MODEL")  # engines.stt.MODEL_ENV (tests/test_contract.py checks they agree)
 SOURCES = ("voice", "video", "media")  # where the audio comes from, in order of preference
 MIN_SCRIPT_MATCH = 0.5  # below this share of matched words the recording is not the script: show what was said
 
@@ -53,7 +54,7 @@ class CaptionStage(pipe.Stage):
     def settings(self) -> dict[str, Any]:
         from ..engines import stt
 
-        return {"model": self.model or os.environ.get(stt.MODEL_ENV) or stt.DEFAULT_MODEL,
+        return {"model": self.model or config.get(stt.MODEL_ENV) or stt.DEFAULT_MODEL,
                 "language": self.language, "size": self.size, "font": self.font, "use_script": self.use_script}
 
     def inputs(self, record: Record) -> Any:
@@ -68,7 +69,7 @@ class CaptionStage(pipe.Stage):
         script = record.get("script") if self.use_script else None
         settings = self.settings()
         language = self._language(record)
-        if not (self.model or os.environ.get(STT_MODEL_ENV)) and language and not language.lower().startswith("en"):
+        if not (self.model or config.is_set(STT_MODEL_ENV)) and language and not language.lower().startswith("en"):
             from ..engines import stt
 
             settings["model"] = stt.default_model(language)  # the multilingual base, not tiny.en

@@ -8,8 +8,8 @@ from typing import Any, Iterable
 
 import click
 
-from .. import languages, log, pipe, text
-from ..engines.llm import LLMSettings, get_llm, llm_options
+from .. import checks, languages, log, pipe, text
+from ..engines.llm import LLMSettings, get_llm
 from ..errors import BadInput, EngineError, UsageError
 from ..records import Record, new_id, read_items
 
@@ -62,6 +62,7 @@ class Idea(pipe.Stage):
                  language: str = languages.DEFAULT):
         self.topics, self.count, self.format, self.titles, self.llm = topics, count, fmt, titles, llm
         self.language = language
+        self.blocked: dict[str, list[dict]] = {}  # topic -> the block findings of its last refused draft
 
     def settings(self) -> dict[str, Any]:
         settings = {"n": self.count, "format": self.format, "llm": self.llm.fingerprint()}
@@ -98,6 +99,9 @@ class Idea(pipe.Stage):
             concept = self._concept(topic, steer, number)
             if concept:
                 concepts.append(self._record(record, topic, steer, concept, number))
+        if not concepts and self.blocked.get(topic):  # the model only wrote what must not go out
+            raise EngineError(f"no usable concept for topic {text.truncate(topic, 60)!r}: every draft had a block "
+                              f"finding ({checks.describe(self.blocked[topic])}); try another --seed or a larger --model")
         if not concepts:  # a topic must never vanish silently
             raise EngineError(f"no usable concept for topic {text.truncate(topic, 60)!r}: every answer was off-topic "
                               "or a near-duplicate; try another --seed, other wording, or a larger --model")
@@ -120,6 +124,11 @@ class Idea(pipe.Stage):
                 continue
             if len(concept["title"].split()) > TITLE_WORDS:
                 log.info(f"topic {short!r}: dropped a sentence given as a title ({concept['title']!r})")
+                continue
+            blocks = checks.blocking(checks.run({"topic": topic, **concept}))
+            if blocks:  # offensive words, our own prompt echoed, a list of titles: ask again
+                self.blocked[topic] = blocks
+                log.info(f"topic {short!r}: dropped a concept with {checks.describe(blocks, 1)}")
                 continue
             clash = self.titles.claim(concept["title"])
             if clash is None:
@@ -201,7 +210,7 @@ def _file_topics(path: str) -> list[str]:
 @click.option("--language", metavar="TAG", envvar=languages.ENV, default=languages.DEFAULT, show_default=True,
               help=f"BCP-47 language of the concepts (env {languages.ENV}): es, de, pt-BR, ar, hi, ja, zh...; "
                    "cs-script and every later stage follow it.")
-@llm_options
+@pipe.llm_options
 def cli(opts, topics, count, topics_file, fmt, history, language, llm):
     """Topic -> video concepts (title, hook, angle, audience, format).
 

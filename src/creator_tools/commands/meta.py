@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from .. import languages, log, pipe, text
+from .. import checks, languages, log, pipe, text
 from ..youtube import metadata as limits
-from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
+from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import BadInput, EngineError, ExitStatus, MissingInput, UsageError
 from ..records import Record
 
@@ -35,6 +35,7 @@ SCHEMA = {
     },
     "required": ["title", "description", "tags"],
 }
+TRIES = 3  # answers asked for while what cs-meta wrote has a block finding (the content checks)
 PLACEHOLDER_TAGS = {"tag", "tags", "keyword", "keywords", "youtube", "video", "string", "title", "narration"}
 # Words too vague to be tags on their own (text.STOPWORDS already drops the shortest fillers).
 VAGUE = frozenset("about after again before being from have into just like more most much never nobody only "
@@ -111,8 +112,35 @@ class Meta(pipe.Stage):
         narration = " ".join(str(s.get("text") or "") for s in segments).strip()
         topic = str(record.get("topic") or record.get("title") or script.get("title") or "")
         base_title = str(script.get("title") or record.get("title") or topic)
-        written = self._write(record, topic, base_title, narration)
+        for attempt in range(TRIES):
+            written = self._write(record, topic, base_title, narration, seed_offset=attempt * 7)
+            title, description, chapters, tags = self._compose(record, script, segments, narration, topic, base_title,
+                                                               written)
+            draft = {"title": title, "description": description, "tags": tags}
+            blocks = checks.blocking(checks.run({"meta": draft}, prefix="meta."))
+            if not blocks:
+                break
+            log.info(f"record {record.get('id')}: metadata draft {attempt + 1} has {checks.describe(blocks, 1)}; asking again")
+        else:
+            raise EngineError(f"every metadata draft had a block finding ({checks.describe(blocks)}); "
+                              "try another --seed or a larger --model")
 
+        publish_at = self._publish_at()
+        meta = {
+            "title": title, "description": description, "tags": tags, "chapters": chapters,
+            "category_id": self.category, "language": self._language(record, script),
+            "privacy": self.privacy, "publish_at": publish_at, "made_for_kids": self.made_for_kids,
+            "synthetic_media": self._synthetic(record), "playlist": self.playlist,
+        }
+        problems = limits.violations(meta, duration_s=_duration(record))
+        if problems:  # the repairs above should make this impossible; say so rather than pass bad metadata
+            raise EngineError(f"generated metadata still breaks a YouTube rule ({problems[0]}); "
+                              "please report this with the record")
+        return {**record, "meta": meta}
+
+    def _compose(self, record: Record, script: dict, segments: list[dict], narration: str, topic: str,
+                 base_title: str, written: dict) -> tuple[str, str, list[dict], list[str]]:
+        """Title, description, chapters and tags from the model's answer, repaired to YouTube's rules."""
         title = self._title(written.get("title"), topic, base_title, record)
         paragraph = self._paragraph(written.get("description"), topic, base_title, record, narration)
         tags = self._tags(written.get("tags"), topic, title, base_title, narration, self._language(record, script))
@@ -137,19 +165,7 @@ class Meta(pipe.Stage):
             room = limits.DESCRIPTION_MAX_BYTES - len(tail_text.encode("utf-8")) - 2
             chapters = []
         description = "\n\n".join(p for p in [limits.fit_bytes(paragraph, room), tail_text] if p)
-
-        publish_at = self._publish_at()
-        meta = {
-            "title": title, "description": description, "tags": tags, "chapters": chapters,
-            "category_id": self.category, "language": self._language(record, script),
-            "privacy": self.privacy, "publish_at": publish_at, "made_for_kids": self.made_for_kids,
-            "synthetic_media": self._synthetic(record), "playlist": self.playlist,
-        }
-        problems = limits.violations(meta, duration_s=_duration(record))
-        if problems:  # the repairs above should make this impossible; say so rather than pass bad metadata
-            raise EngineError(f"generated metadata still breaks a YouTube rule ({problems[0]}); "
-                              "please report this with the record")
-        return {**record, "meta": meta}
+        return title, description, chapters, tags
 
     def verify(self, record: Record) -> Record:
         """--check: every violation of this record's meta in one error; the record passes through unchanged."""
@@ -162,14 +178,14 @@ class Meta(pipe.Stage):
 
     # --- writing with the LLM, then repairing -----------------------------------------------------------
 
-    def _write(self, record: Record, topic: str, title: str, narration: str) -> dict:
+    def _write(self, record: Record, topic: str, title: str, narration: str, seed_offset: int = 0) -> dict:
         prompt = f"Topic: {topic}\nTitle: {title}\nNarration: {text.truncate(narration, 600)}"
         language = self._language(record, record["script"])
         if not language.lower().startswith("en"):  # metadata in the script's language, not English
             prompt += f"\nWrite the title, description and tags in {languages.name(language)}."
         engine = get_llm(self.llm)  # loaded on first use, once per process
         try:
-            reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES)
+            reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES, seed_offset=seed_offset)
         except InvalidReply as exc:  # a model that answered badly is worked around; a failing server stays an error
             log.warn(f"record {record.get('id')}: {exc.message}; using the script's own words")
             return {}
@@ -352,7 +368,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.option("--language", metavar="CODE", help="Language code (en, pt-BR). Default: the script's.")
 @click.option("--check", is_flag=True, help="Only check existing meta: each record passes through unchanged; one "
               "whose meta breaks a rule is a record error listing every violation (exit 3; -k checks them all).")
-@llm_options
+@pipe.llm_options
 def cli(opts: pipe.PipeOptions, category: str, privacy: str, publish_at: str | None, made_for_kids: bool,
         synthetic: bool | None, playlist: str | None, language: str | None, check: bool, llm: LLMSettings) -> pipe.Stage:
     """Script -> YouTube title, description, tags, chapters and publishing settings.

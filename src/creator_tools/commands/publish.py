@@ -12,12 +12,39 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..errors import BadInput, ConfigError, UsageError
 
 # The YouTube modules and the ffmpeg helpers (subprocess, sqlite3, urllib, pathlib) load when a record is
 # published, so --help stays quick; the option default is copied here.
 DEFAULT_BUDGET = 10_000  # youtube.quota.DEFAULT_BUDGET (tests/test_contract.py checks they agree)
 DEFAULT_UPLOADS = 100  # youtube.quota.DEFAULT_UPLOADS
+
+
+REVIEW_ENV = config.variable("CS_REQUIRE_REVIEW")  # 0: public, unlisted and scheduled uploads need no review (--no-review)
+
+
+def review_gate(record: dict, require_review: bool, scheduling: bool) -> None:
+    """The last gate, before any quota is spent: a record with a block finding (the content checks, run here
+    again) goes up only with review.status approved (a person saw the finding); a public, unlisted or
+    scheduled upload needs that approval too unless REQUIRE_REVIEW is off. Private drafts need no review."""
+    from .. import checks
+
+    review = record.get("review") if isinstance(record.get("review"), dict) else {}
+    status = review.get("status")
+    if status == "approved":
+        return
+    blocks = checks.blocking(checks.run(record))
+    if blocks:
+        raise BadInput(f"not uploaded: {checks.describe(blocks)} (block findings) and no person approved it "
+                       f"(review.status is {status or 'missing'}); run cs-review and approve or fix it")
+    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    privacy = meta.get("privacy")
+    scheduled = bool(meta.get("publish_at")) or scheduling
+    if require_review and (privacy in ("public", "unlisted") or scheduled):
+        kind = "a scheduled" if scheduled else f"a {privacy}"
+        raise BadInput(f"not uploaded: {kind} upload needs review.status approved (it is {status or 'missing'}); "
+                       f"run cs-review first, or pass --no-review ({REVIEW_ENV}=0) to publish unreviewed")
 
 
 IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif"}
@@ -44,10 +71,13 @@ class Publish(pipe.Stage):
     # too when present (captions.language names the track); the concept and the voice's length go into the
     # ledger for cs-stats, after the upload, where a wrong type used to fail the record with the video sent.
     reads = {"thumb": ("path",), "captions": ("srt", "language"), "voice": ("duration_s",),
-             "topic": None, "title": None, "hook": None, "format": None, "translations": None, "script": ("language",)}
+             "topic": None, "title": None, "hook": None, "format": None, "review": ("status",),
+             "translations": None, "script": ("language",)}
 
     def __init__(self, token: str | None, endpoint: str | None, budget: int, chunk_size: int, check: bool,
-                 schedule_every: float | None, uploads_per_day: int = DEFAULT_UPLOADS, db: str | None = None):
+                 schedule_every: float | None, uploads_per_day: int = DEFAULT_UPLOADS, db: str | None = None,
+                 require_review: bool = True):
+        self.require_review = require_review
         self.token_option = token
         self.db = db
         self.uploads_per_day = uploads_per_day
@@ -107,7 +137,11 @@ class Publish(pipe.Stage):
         if container in IMAGE_FORMATS or container.endswith("_pipe") or seconds <= 0:
             raise BadInput(f"video.path: {path}: is a still image ({container}), not a video, whatever its name "
                            "says; run cs-render again")
-        srt = (record.get("captions") or {}).get("srt")
+        captions = record.get("captions") or {}
+        srt = captions.get("srt")
+        if "srt" in captions and not (srt or "").strip():  # "" would publish without captions, silently
+            raise BadInput('captions.srt is empty; run cs-caption again (or leave the "captions" key out to '
+                           "publish without captions)")
         if srt and not os.path.isfile(srt):
             raise BadInput(f"captions.srt: {srt}: no such caption file; run cs-caption again")
         thumb = (record.get("thumb") or {}).get("path")
@@ -132,6 +166,11 @@ class Publish(pipe.Stage):
 
     def process(self, record: dict) -> dict:
         from .. import artifacts
+
+        review = record.get("review") if isinstance(record.get("review"), dict) else {}
+        if review.get("status") == "rejected":
+            return record  # a person said no: passed on, not uploaded, not an error
+        review_gate(record, self.require_review, bool(self.schedule_every))
 
         # the small s3:// files are fetched once into the local cache; the video is read from the store in
         # chunks as it uploads. The record keeps its URIs.
@@ -232,20 +271,23 @@ class Publish(pipe.Stage):
               "would exceed it are deferred.")
 @click.option("--uploads-per-day", type=click.IntRange(1), default=DEFAULT_UPLOADS, show_default=True, metavar="N",
               help="Daily videos.insert calls (YouTube's own bucket for uploads); more records are deferred.")
-@click.option("--db", envvar="CS_DB", metavar="URL", help="Upload and quota ledger: a SQLite file, or "
+@click.option("--db", envvar=config.variable("CS_DB"), metavar="URL", help="Upload and quota ledger: a SQLite file, or "
               "postgresql://user@host/db shared by publishers on many machines [env CS_DB; default "
               "$XDG_STATE_HOME/creator-tools/youtube.sqlite].")
 @click.option("--check", is_flag=True, help="Preflight only: token, file, meta, thumbnail, quota; upload nothing.")
 @click.option("--schedule-every", type=pipe.FiniteRange(min=1, max=24 * 366), metavar="HOURS",
               help="Give records without meta.publish_at the next free slot, HOURS after the last scheduled one.")
+@click.option("--no-review", is_flag=True, help="Public, unlisted and scheduled uploads without review.status "
+              f"approved (env {REVIEW_ENV}=0); a record with a block finding still needs an approval.")
 @pipe.common_options
 @click.pass_context
 def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpoint: str | None, chunk_size: str,
-        budget: int, uploads_per_day: int, db: str | None, check: bool, schedule_every: float | None) -> None:
+        budget: int, uploads_per_day: int, db: str | None, check: bool, schedule_every: float | None,
+        no_review: bool) -> None:
     """Upload each record's video to YouTube with its thumbnail, captions, playlist and schedule.
 
     \b
-    Reads:  video (cs-render), meta (cs-meta); when present, thumb (cs-thumb), captions.srt and
+    Reads:  video (cs-render), meta (cs-meta), review (cs-review); when present, thumb (cs-thumb), captions.srt and
             captions.language (cs-caption), and topic, title, hook, format, voice.duration_s (kept in
             the ledger for cs-stats). A key of the wrong type fails its record before any upload.
             translations (cs-translate): sent as localizations, one caption track per language.
@@ -262,13 +304,20 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     limit, are deferred (exit 4), the message naming the bucket, and the next run picks them up.
 
     \b
+    The gate, before any quota is spent: the content checks run again, and a record with a block
+    finding is uploaded only with review.status approved; public, unlisted and scheduled uploads need
+    that approval too (--no-review to opt out); private drafts do not. review.status rejected: the
+    record passes through, not uploaded, not an error.
+
+    \b
     Set-up, once, on a machine with a browser (see docs/youtube.md for a headless box):
       cs-publish auth --client-secrets client_secret.json
 
     \b
     Example:
+      cs-meta --privacy public -i rendered.jsonl | cs-review | cs-publish -o published.jsonl
       cs-meta -i rendered.jsonl | cs-publish --check && \\
-      cs-meta -i rendered.jsonl | cs-publish --schedule-every 24 -o published.jsonl
+      cs-review -i rendered.jsonl --auto approve-clean | cs-publish --schedule-every 24 -o published.jsonl
       CS_DB=postgresql://publish@db.local/ledger cs-publish -i batch-2.jsonl   # on each box
     """
     if ctx.invoked_subcommand:
@@ -279,8 +328,9 @@ def cli(ctx: click.Context, opts: pipe.PipeOptions, token: str | None, api_endpo
     def run() -> int:
         from ..youtube import client
 
+        require = not no_review and (config.get(REVIEW_ENV) or "1").lower() not in ("0", "false", "no")
         stage = Publish(token, client.endpoint(api_endpoint), budget, parse_size(chunk_size), check, schedule_every,
-                        uploads_per_day, db)
+                        uploads_per_day, db, require)
         return pipe.run(stage, opts)
 
     sys.exit(pipe.guard("cs-publish", run))

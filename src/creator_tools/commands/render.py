@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # Everything else (ffmpeg helpers, subprocess, hashlib, tempfile, threads, pathlib) is imported where it is
 # used, so `cs-render --help` loads little beyond click and the pipe driver.
 
-PRESETS = {"short": (1080, 1920), "landscape": (1920, 1080), "square": (1080, 1080)}
+from ..media.frames import PRESETS  # noqa: E402  (shared with cs-visuals)
 TARGET_LUFS = -14.0
 PAN_MARGIN = 1.08  # stills are prepared this much larger than the frame: room for the Ken Burns pan
 
@@ -112,7 +112,6 @@ class Render(pipe.Stage):
         return f"would render {len(record['script'].get('segments') or [])} segments at {width}x{height}"
 
     def process(self, record: dict) -> dict:
-        import tempfile
         from pathlib import Path
 
         from .. import artifacts
@@ -128,7 +127,7 @@ class Render(pipe.Stage):
         width, height = self.size(record)
         output = artifact_path("video", record["id"], self.inputs(record), ".mp4")
         if not output.is_file():
-            with tempfile.TemporaryDirectory(prefix="cs-render-") as temp:
+            with artifacts.scratch("cs-render") as temp:  # under $CS_OUT_DIR/.tmp, swept after a SIGKILL
                 plan = self._plan(record, Path(temp), width, height, duration, voice_path)
                 if shots is not None:
                     self._render_shots(record, shots, plan, output)
@@ -283,7 +282,9 @@ class Render(pipe.Stage):
         from ..media import track as visuals
 
         encoder = pick_encoder(self.encoder)
-        with atomic_output(output) as temp:
+        # replace=False: of two identical runs the first video stays, and both describe that one (x264 is not
+        # byte-deterministic); cs-render renders only when no video is there, so --force never needs to replace.
+        with atomic_output(output, replace=False) as temp:
             try:
                 visuals.encode(plan, temp, encoder, self.threads, track)
             except EngineError:

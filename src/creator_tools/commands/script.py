@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from typing import Any
 
 import click
 
-from .. import languages, log, pipe, text
+from .. import checks, languages, log, pipe, text
+from ..core import config
 from ..engines import tts
-from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
+from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import EngineError
 from ..records import Record
 
 DEFAULT_LENGTH = {"short": 60, "long": 480}
 SEGMENT_SECONDS = {"short": 15, "long": 60}  # one segment per this much narration
 TOLERANCE = 0.15  # the word budget is kept within +-15%
+DRAFTS = 2  # whole scripts written before a record fails for block findings (each is many model calls)
 OUTLINE_SYSTEM = ("You plan YouTube videos. Reply as JSON: a list of sections, each with on_screen (a heading of "
                   "at most five words shown on screen) and visual (two to four search keywords for stock footage).")
 WRITE_SYSTEM = ("You write narration for YouTube videos: plain spoken sentences, no lists, no headings, no stage "
@@ -65,7 +66,7 @@ class Script(pipe.Stage):
     def _rate(self, language: str) -> int:
         """Words (characters, for ja/zh) per minute: --wpm, else the measured rate of the voice that will speak
         LANGUAGE (the bundled Piper voice speaks English; other languages go to espeak-ng)."""
-        return self.wpm or tts.rate_for(self.voice_engine, language, os.environ.get("CS_TTS_VOICE"))
+        return self.wpm or tts.rate_for(self.voice_engine, language, config.get("CS_TTS_VOICE"))
 
     def plan(self, record: Record) -> str:
         seconds = self._seconds(record)
@@ -84,13 +85,26 @@ class Script(pipe.Stage):
         return max(10, round(seconds * rate / 60))
 
     def process(self, record: Record) -> Record:
+        """A script whose own text has no block finding (the content checks), asked again with other
+        seeds up to DRAFTS times."""
+        for draft in range(DRAFTS):
+            out = self._draft(record, draft)
+            judged = {"topic": out.get("topic"), "title": out.get("title"), "script": out["script"]}
+            blocks = checks.blocking(checks.run(judged, prefix="script."))
+            if not blocks:
+                return out
+            log.info(f"record {record.get('id')}: draft {draft + 1} has {checks.describe(blocks, 1)}; writing another")
+        raise EngineError(f"every draft had a block finding ({checks.describe(blocks)}); "
+                          "try another --seed or a larger --model")
+
+    def _draft(self, record: Record, draft: int) -> Record:
         language = self._language(record)
         rate = self._rate(language)
         seconds = self._seconds(record)
         budget = self._budget(seconds, rate)
         kind = "long" if seconds >= 180 else "short"
         count = max(2, min(24, round(seconds / SEGMENT_SECONDS[kind])))  # hook, ..., call to action
-        writer = Writer(get_llm(self.llm), record, self.style, language)
+        writer = Writer(get_llm(self.llm), record, self.style, language, shift=1000 * draft)
         sections = writer.outline(count)
         cta = self.cta or (f"Subscribe for more about {text.clean(record.get('topic') or record['title'])}."
                            if languages.base(language) == "en" else writer.cta())
@@ -103,19 +117,17 @@ class Script(pipe.Stage):
                   "cta": cta, "wpm": rate, "voice_engine": self.voice_engine, "target_s": seconds}
         if languages.spaceless(language):
             script["rate_unit"] = "characters"  # wpm counts characters per minute for this language
-        mismatch = languages.mismatch(" ".join(s["text"] for s in script["segments"]), language)
-        if mismatch:  # TODO(review): a checks.py finding `language` once the content checks land on main
-            log.warn(f"record {record.get('id')}: the script is not in script.language: {mismatch}")
         return {**record, "script": script}
 
 
 class Writer:
     """Asks the LLM for an outline, then for each section's narration, then for more where it fell short."""
 
-    def __init__(self, llm, record: Record, style: str, language: str):
+    def __init__(self, llm, record: Record, style: str, language: str, shift: int = 0):
         self.llm, self.record, self.style, self.language = llm, record, style, language
         self.spoken = languages.name(language)  # "Spanish": models follow a name better than a code
         self.count = lambda value: languages.units(value, language)
+        self.shift = shift  # added to every seed offset: another draft asks with other seeds
         self.calls = 0
         about = [f"Video title: {record['title']}"]
         for key in ("angle", "audience"):
@@ -129,7 +141,7 @@ class Writer:
             if languages.base(self.language) != "en":
                 ask += f" Write on_screen and visual in {self.spoken}."
             reply = self.llm.json(OUTLINE_SYSTEM, ask, outline_schema(count),
-                                  max_tokens=60 * count)
+                                  max_tokens=60 * count, seed_offset=self.shift)
             sections = [{"on_screen": text.phrase(plain(s["on_screen"]), 40), "visual": plain(s["visual"])}
                         for s in reply["sections"]]
         except InvalidReply as exc:  # a tiny model may not manage the outline: plan from the text later
@@ -177,7 +189,7 @@ class Writer:
 
     def sentences(self, prompt: str, max_tokens: int, offset: int, seen: list[str]) -> list[str]:
         self.calls += 1
-        reply = self.llm.text(WRITE_SYSTEM, prompt, max_tokens=max_tokens, seed_offset=offset)
+        reply = self.llm.text(WRITE_SYSTEM, prompt, max_tokens=max_tokens, seed_offset=offset + self.shift)
         instructions = prompt.split("\n", len(self.about.splitlines()))[-1]  # what we asked, minus the concept
         return usable_sentences(reply, seen, instructions, self.language)
 
@@ -299,7 +311,7 @@ def keywords(body: str, record: Record, language: str = "en") -> str:
               help=f"BCP-47 language of the narration (env {languages.ENV}; default: the record's language from "
                    "cs-idea --language, else en). Later stages follow script.language.")
 @click.option("--cta", metavar="TEXT", help="Closing call to action (default: subscribe for more about the topic).")
-@llm_options
+@pipe.llm_options
 def cli(opts, length, voice_engine, wpm, style, language, cta, llm):
     """Concept -> narration script in segments (hook first, call to action last).
 

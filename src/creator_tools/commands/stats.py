@@ -24,6 +24,7 @@ import sys
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..errors import BadInput, UsageError
 from ..records import Record
 
@@ -31,17 +32,18 @@ NAME = "cs-stats"
 
 
 def _db_option(fn):
-    return click.option("--db", envvar="CS_STATS_DB", metavar="URL",
+    return click.option("--db", envvar=config.variable("CS_STATS_DB"), metavar="URL",
                         help="Stats store: a SQLite file or postgresql://user@host:port/db "
                              "[env CS_STATS_DB; default $XDG_STATE_HOME/creator-tools/stats.sqlite].")(fn)
 
 
 def _store_path(db: str | None) -> str | None:
     """The SQLite file the store lives in (None for PostgreSQL)."""
+    from ..core.db import sqlite_path
     from ..stats.store import default_url
 
-    url = db or default_url()
-    return None if url.startswith(("postgresql://", "postgres://")) else url.removeprefix("sqlite:///")
+    path = sqlite_path(db or default_url())
+    return None if path is None else str(path)
 
 
 def _not_the_store(db: str | None, **outputs: str | None) -> None:
@@ -60,7 +62,7 @@ def _open_store(db: str | None, create: bool = False):
     path = _store_path(db)
     if not create and path and "://" not in path and not os.path.exists(path):
         raise BadInput(f"no stats store at {path}; check --db (or CS_STATS_DB), or run cs-stats pull first")
-    return Store(db or default_url())
+    return Store(db or default_url(), readonly=not create)  # readers never change (or migrate) the store
 
 
 class _FromStore(pipe.Stage):

@@ -7,10 +7,18 @@ from typing import Any
 
 import click
 
+from ..core import config
 from .. import log, pipe
+from ..engines.llm import LLMSettings
 from ..records import Record
 
 NAME = "thumb"
+WORDS_ENV = config.variable("CS_THUMB_WORDS")
+WORDS_SYSTEM = ("You pick the words for a YouTube thumbnail. From the video title, choose at most 5 of its words, "
+                "in its order, that make a viewer want to watch: the subject and its hook. Use only words of the "
+                "title. Answer JSON only.")
+WORDS_EXAMPLES = [("Title: Why Your Home Espresso Tastes Bitter and How to Fix It Today",
+                   '{"text": "Home Espresso Tastes Bitter"}')]
 
 
 def title_of(record: Record) -> str:
@@ -27,14 +35,18 @@ class Thumb(pipe.Stage):
     needs = {"video": "cs-render"}
     reads = {"meta": ("title",), "script": ("title",), "title": None}  # the title to draw, of the right type
 
-    def __init__(self, variants: int, scene: float, font: str | None, text: bool):
+    def __init__(self, variants: int, scene: float, font: str | None, text: bool, words: str = "rules",
+                 llm: LLMSettings | None = None):
         self.variants = variants
         self.scene = scene
         self.font = font
         self.text = text
+        self.words, self.llm = words, llm or LLMSettings()
 
     def settings(self) -> dict[str, Any]:
-        return {"variants": self.variants, "scene": self.scene, "font": self.font, "text": self.text}
+        # "words": the thumbnail shows at most that many words of the title (thumbnail.thumb_text)
+        return {"variants": self.variants, "scene": self.scene, "font": self.font, "text": self.text,
+                "words": [self.words, thumbnail_words()], **({"llm": self.llm.fingerprint()} if self.words == "llm" else {})}
 
     def inputs(self, record: Record) -> Any:
         video = record.get("video") or {}
@@ -65,20 +77,46 @@ class Thumb(pipe.Stage):
         if not os.path.isfile(path):
             raise BadInput(f"{path}: no such file; re-run cs-render --force for this record or fix video.path")
         title = title_of(record) if self.text else ""
-        font_path = self._font(record, title)
-        chosen = self._backgrounds(record, path, title)
+        text = self._text(record, title) if title else ""
+        font_path = self._font(record, text)
+        chosen = self._backgrounds(record, path, text)
         inputs = self.inputs(record)
         thumbs = []
         for number, frame in enumerate(chosen, 1):
-            image = thumbnail.overlay_title(frame.image, title, font_path, frame.text_width, frame.shade) if title \
-                else frame.image
+            image = thumbnail.overlay_title(frame.image, text, font_path, frame.text_width, frame.shade,
+                                            frame.centred) if text else frame.image
             data = thumbnail.encode_jpeg(image)
             target = artifacts.artifact_path(NAME, record["id"], inputs, f"-{number}.jpg")
             artifacts.atomic_write_bytes(target, data)
             thumbs.append({"path": artifacts.publish(target), "width": thumbnail.WIDTH, "height": thumbnail.HEIGHT,
-                           "size_bytes": len(data), "score": frame.score})
+                           "size_bytes": len(data), "score": frame.score, "text": text})
         return {**record, "thumbs": thumbs, "thumb": max(thumbs, key=lambda thumb: thumb["score"])}
 
+
+    def _text(self, record: Record, title: str) -> str:
+        """The thumbnail's words: the rule's, or (--words llm) the model's when they pass the same checks
+        (at most 5 words, all from the title); asked twice, then the rule's with a warning."""
+        from ..media import thumbnail
+
+        if self.words == "llm" and len(title.split()) > thumbnail.TEXT_WORDS:
+            from ..engines.llm import InvalidReply, get_llm
+
+            schema = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "maxLength": 80}}}
+            problems = ["no answer"]
+            for attempt in range(2):
+                try:
+                    reply = get_llm(self.llm).json(WORDS_SYSTEM, f"Title: {title}", schema, max_tokens=40,
+                                                   examples=WORDS_EXAMPLES, seed_offset=attempt)
+                except InvalidReply as exc:
+                    problems = [exc.message]
+                    break
+                text = " ".join(str(reply["text"]).split()).strip(" .,;:")
+                problems = thumbnail.text_problems(text, title)
+                if not problems:
+                    return text
+            log.warn(f"record {record['id']}: the model's thumbnail words were refused ({'; '.join(problems)}); "
+                     "using the title's own")
+        return thumbnail.thumb_text(title, _head)
 
     def _font(self, record: Record, title: str) -> str | None:
         from ..media import thumbnail
@@ -104,6 +142,20 @@ class Thumb(pipe.Stage):
         return thumbnail.best_frames(frames, self.variants)
 
 
+def thumbnail_words() -> int:
+    from ..media.thumbnail import TEXT_WORDS
+
+    return TEXT_WORDS
+
+
+def _head(title: str) -> str:
+    """The title's head noun (what the thumbnail's text should keep), tagged as cs-visuals tags sentences."""
+    from ..media import terms
+
+    heads = terms.sentence_terms([title])[0].heads
+    return heads[0] if heads else ""
+
+
 def card_emoji(record: Record) -> list[str]:
     """The pictures of a video made of cards alone, in order, each once; [] when any shot is footage, a
     still or a hand-made shot without an emoji."""
@@ -121,11 +173,11 @@ def _posters(emoji: list[str], topic: Any, title: str, count: int) -> list[Any]:
     right, for Arabic or Hebrew) and the picture fills the other side; scores keep that order."""
     if not emoji:
         return []
-    from ..media import picture_cards, thumbnail
-    from ..text import content_words
+    from ..media import picture_cards, terms, thumbnail
 
-    char, word = picture_cards.choose_emoji(content_words(topic if isinstance(topic, str) else ""), set(),
-                                            content_words(title))
+    # The head nouns first, as the cards chose theirs: "home espresso" is coffee, not a house.
+    char, word = picture_cards.choose_emoji(terms.head_first(topic if isinstance(topic, str) else ""), set(),
+                                            terms.head_first(title))
     order = list(dict.fromkeys(([char] if word else []) + emoji))
     width, height = thumbnail.WIDTH, thumbnail.HEIGHT
     if not title:
@@ -136,7 +188,7 @@ def _posters(emoji: list[str], topic: Any, title: str, count: int) -> list[Any]:
         box = (0, height * 0.06, width - text_width + 40, height * 0.94) if rtl else \
             (text_width - 40, height * 0.06, width, height * 0.94)
     return [thumbnail.Frame(picture_cards.poster(width, height, order[n % len(order)], n, box), round(1.0 - 0.05 * n, 4),
-                            None, text_width=text_width, shade=False) for n in range(count)]
+                            None, text_width=text_width, shade=False, centred=True) for n in range(count)]
 
 
 def _above_captions(record: Record, width: int, height: int) -> float:
@@ -177,24 +229,31 @@ def _shape(video: dict, path: str) -> tuple[float, int, int]:
 @click.option("--font", type=click.Path(dir_okay=False), metavar="FILE",
               help="Font for the title. Default: DejaVu Sans Bold, or a Noto font covering the title's script.")
 @click.option("--text/--no-text", default=True, show_default=True, help="Overlay the title.")
-def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, text: bool) -> pipe.Stage:
+@click.option("--words", type=click.Choice(["rules", "llm"]), envvar=WORDS_ENV, default="rules", show_default=True,
+              help=f"Who picks the at most 5 title words drawn: rules (a short title whole, else its first clause "
+                   f"or its most contentful words) or llm (checked: only the title's words) (env {WORDS_ENV}).")
+@pipe.llm_options
+def cli(opts: pipe.PipeOptions, variants: int, scene: float, font: str | None, text: bool, words: str,
+        llm: LLMSettings) -> pipe.Stage:
     """Pick the best frames of the video and put the title on them as 1280x720 thumbnails.
 
     Candidate frames come from scene changes and even spacing (one ffmpeg pass), scored for sharpness,
-    contrast and brightness; the title (meta.title, else script.title, else title) is drawn large with an
-    outline. JPEGs stay under YouTube's 2 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
+    contrast and brightness; at most 5 words of the title (meta.title, else script.title, else title:
+    all of a short title, else its first clause or its words with the most content) are drawn large
+    with an outline, and kept as `text`. JPEGs at quality 90 or more, under YouTube's 50 MB limit. Files go to $CS_OUT_DIR/thumb/ (default ./cs-out).
     A video made only of cs-visuals cards gets its cards' pictures redrawn without their words instead
     (the topic's picture first, the title beside it), so no card phrase sits behind the title.
 
     \b
     Reads:  video.path (and meta.title, script.title or title; captions: frames are taken from above
             the captions cs-render burned in)
-    Adds:   thumbs  [{path, width, height, size_bytes, score}, ...], best first
+    Adds:   thumbs  [{path, width, height, size_bytes, score, text}, ...], best first
             thumb   the best of them
 
     \b
     Example:
       cs-render < voiced.jsonl | cs-thumb -n 3 > thumbed.jsonl
+      cs-thumb --words llm --engine openai -i rendered.jsonl -o thumbed.jsonl
       jq -r .thumb.path thumbed.jsonl
     """
-    return Thumb(variants, scene, font, text)
+    return Thumb(variants, scene, font, text, words, llm)

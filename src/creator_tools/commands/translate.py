@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from .. import languages, log, pipe, text
-from ..engines.llm import InvalidReply, LLMSettings, get_llm, llm_options
+from .. import checks, languages, log, pipe, text
+from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import BadInput, UsageError
 from ..records import Record
 from ..youtube import metadata as limits
@@ -77,11 +77,12 @@ class Translate(pipe.Stage):
 
         meta = record["meta"]
         entry = translator.meta(meta, target)
-        # TODO(review): run checks.py's content checks here too once they are on main; YouTube's rules now.
+        # Checked like cs-meta's own output: YouTube's rules, then the content checks on the translated text.
         problems = [p for p in limits.violations({**meta, **entry}) if p.startswith(("title", "description", "tags"))]
-        if problems:
-            raise BadInput(f"the {target} translation breaks a YouTube rule ({problems[0]}); try another --seed "
-                           "or a larger --model")
+        blocks = checks.blocking(checks.run({"meta": {**meta, **entry, "language": target}}, prefix="meta."))
+        if problems or blocks:
+            reason = problems[0] if problems else checks.describe(blocks, 1)
+            raise BadInput(f"the {target} translation breaks a rule ({reason}); try another --seed or a larger --model")
         captions = record.get("captions") if isinstance(record.get("captions"), dict) else {}
         if captions.get("srt"):
             cues = subtitles.read_srt(artifacts.local_path(captions["srt"]))
@@ -210,7 +211,7 @@ def _targets(_ctx, _param, value: str) -> list[str]:
 @click.option("--dub", is_flag=True,
               help="Instead of localizations, emit one new record per language (id ID-LANG, script.language LANG, "
                    "the script translated, dubbed_from: ID) for cs-voice ... cs-render: a dubbed video each.")
-@llm_options
+@pipe.llm_options
 def cli(opts: pipe.PipeOptions, targets: list[str], dub: bool, llm: LLMSettings) -> pipe.Stage:
     """Translate a record's title, description, tags and captions (YouTube localizations).
 

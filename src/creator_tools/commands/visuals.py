@@ -8,15 +8,18 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..core import config
+from ..engines.llm import LLMSettings
 from ..errors import BadInput, ConfigError, QuotaDeferred, UsageError
-from ..records import Record
-from .render import PRESETS
+from ..records import Record, fingerprint
+from ..media.frames import PRESETS
 
 # The providers, Pillow, the emoji tables and the shot planner load when a record is processed, so --help
 # stays quick; the environment names the options read are copied here.
-PROVIDERS_ENV = "CS_VISUALS"  # engines.visuals.PROVIDERS_ENV (tests/commands/test_visuals.py checks they agree)
-LIBRARY_ENV = "CS_LIBRARY"  # engines.visuals_library.LIBRARY_ENV
-IMAGE_MODEL_ENV = "CS_IMAGE_MODEL"
+PROVIDERS_ENV = config.variable("CS_VISUALS")  # engines.visuals.PROVIDERS_ENV (tests/commands/test_visuals.py checks they agree)
+LIBRARY_ENV = config.variable("CS_LIBRARY")  # engines.visuals_library.LIBRARY_ENV
+IMAGE_MODEL_ENV = config.variable("CS_IMAGE_MODEL")
+TERMS_ENV = config.variable("CS_VISUALS_TERMS")
 
 
 def checked_inputs(record: Record) -> tuple[dict, list[dict], float]:
@@ -61,8 +64,10 @@ class Visuals(pipe.Stage):
     needs = {"script": "cs-script", "voice": "cs-voice", "captions": "cs-caption"}
 
     def __init__(self, providers: str | None, library: str | None, image_model: str | None, preset: str,
-                 min_shot: float, max_shot: float, history: str | None, history_videos: int):
+                 min_shot: float, max_shot: float, history: str | None, history_videos: int,
+                 fresh_days: float = 30.0, terms: str = "rules", llm: LLMSettings | None = None):
         self.requested = [p.strip() for p in (providers or "").split(",") if p.strip()]
+        self.fresh_days, self.terms, self.llm = fresh_days, terms, llm or LLMSettings()
         self.library, self.image_model, self.preset = library, image_model, preset
         self.min_shot, self.max_shot = min_shot, max_shot
         self.history, self.history_videos = history, history_videos
@@ -74,7 +79,7 @@ class Visuals(pipe.Stage):
 
     # --- the chain of providers -----------------------------------------------------------------------
 
-    def _settings(self, width: int, height: int):
+    def provider_settings(self, width: int, height: int):
         from ..engines.visuals import VisualSettings
 
         return VisualSettings(library=self.library, image_model=self.image_model, width=width, height=height)
@@ -92,7 +97,7 @@ class Visuals(pipe.Stage):
                     raise ConfigError(f"provider '{name}' cannot be loaded ({exc}); reinstall creator-tools "
                                       "(make setup) or choose another --provider") from None
             return self.requested
-        settings = self._settings(*PRESETS["short"])
+        settings = self.provider_settings(*PRESETS["short"])
         chosen = []
         for name in visuals.DEFAULT_ORDER:
             try:
@@ -112,7 +117,7 @@ class Visuals(pipe.Stage):
 
         with self._lock:
             if (width, height) not in self._chains:
-                settings = self._settings(width, height)
+                settings = self.provider_settings(width, height)
                 self._chains[(width, height)] = [visuals.provider_class(n)(settings) for n in self.names]
             return self._chains[(width, height)]
 
@@ -122,13 +127,20 @@ class Visuals(pipe.Stage):
             listing = self.chain(*PRESETS["short"])[self.names.index("library")].listing()
         return {"providers": self.names, "library": self.library, "files": listing, "image_model": self.image_model,
                 "preset": self.preset, "min_shot": self.min_shot, "max_shot": self.max_shot,
-                "history": [self.history, self.history_videos]}
+                "history": [self.history, self.history_videos], "fresh_days": self.fresh_days,
+                "terms": self.terms, **({"llm": self.llm.fingerprint()} if self.terms == "llm" else {})}
 
     def inputs(self, record: Record) -> Any:
         return {**super().inputs(record), "format": record.get("format"), "topic": record.get("topic")}
 
     def artifacts(self, record: Record) -> list[Any]:
         return [shot["path"] for shot in record["visuals"]] or [None]  # each shot's file (or object) still there
+
+    def done(self, record: Record) -> bool:
+        """Not done while a shot carries a `replace` chosen in review (cs-visuals then swaps just those)."""
+        from ..media import swaps
+
+        return not swaps.wanted(record) and super().done(record)
 
     def size(self, record: Record) -> tuple[int, int]:
         preset = self.preset
@@ -148,59 +160,81 @@ class Visuals(pipe.Stage):
 
         script, words, duration = checked_inputs(record)
         topic = str(record.get("topic") or script.get("title") or "")
-        return shots.plan(script, words, duration, self.min_shot, self.max_shot, topic)
+        suggest = None
+        if self.terms == "llm":
+            from ..media import terms
+
+            suggest = lambda sentences, about: terms.ask_llm(self.llm, sentences, about)  # noqa: E731
+        return shots.plan(script, words, duration, self.min_shot, self.max_shot, topic, suggest)
 
     def plan(self, record: Record) -> str:
         planned = self.plan_shots(record)
         lines = [f"would add 'visuals': {len(planned)} shots"]
         for number, shot in enumerate(planned, 1):
-            lines.append(f"  shot {number} {shot.start:.2f}-{shot.end:.2f} s '{shot.query}': ask "
-                         + " then ".join(self.names))
+            lines.append(f"  shot {number} {shot.start:.2f}-{shot.end:.2f} s {' then '.join(map(repr, shot.queries))}: "
+                         "ask " + " then ".join(self.names))
         return "\n".join(lines)
 
     def process(self, record: Record) -> Record:
         from .. import artifacts
+        from ..engines import visuals_used
         from ..engines.visuals import Shot
+        from ..media import swaps
 
         width, height = self.size(record)
+        if swaps.wanted(record):
+            if swaps.same_inputs(record, self.name, fingerprint(self.inputs(record))):
+                swapped = swaps.apply(record, self, width, height)
+                visuals_used.remember(str(record["id"]), [str(s.get("asset_id") or "") for s in swapped["visuals"]])
+                return swapped
+            log.warn(f"record {record['id']}: its script, voice, captions or cs-visuals options changed since its "
+                     "shots were made, so they are planned again and the `replace` choices are dropped; run with "
+                     "the options of the first run to keep them")
         chain = self.chain(width, height)
         segments = record["script"].get("segments") or []
         topic = str(record.get("topic") or record["script"].get("title") or "")
         past = set().union(*(ids for rid, ids in self.past if rid != str(record.get("id"))))
+        past |= visuals_used.recent(self.fresh_days, str(record["id"]))
         used: set[str] = set()
         result, deferred = [], []
         for number, planned in enumerate(self.plan_shots(record)):
             segment = segments[planned.segment] if planned.segment < len(segments) else {}
             context = str(segment.get("visual") or "") if isinstance(segment, dict) else ""
             shot = Shot(planned.start, planned.end, planned.text, planned.query, topic, context, width, height,
-                        record_id=str(record["id"]), index=number,
+                        record_id=str(record["id"]), index=number, heads=planned.heads,
                         language=str(record["script"].get("language") or "en"))
-            asset = self._find(chain, shot, used | past)
+            asset, query, tried = self._find(chain, shot, planned.queries, used | past)
             if asset is None:  # every network provider was rate-limited: come back later
                 deferred.append(number + 1)
                 continue
             used.add(asset.asset_id)
             keys = asset.shot_keys()
             keys["path"] = artifacts.publish(keys["path"])  # with CS_OUT_DIR=s3://..., the object's URI
-            result.append({"start": shot.start, "end": shot.end, "text": shot.text, "query": shot.query, **keys})
+            result.append({"start": shot.start, "end": shot.end, "text": shot.text, "query": query, "queries": tried,
+                           **keys})
         if deferred:
             limited = ", ".join(p.name for p in chain if p.network)
             raise QuotaDeferred(f"{len(deferred)} of {len(deferred) + len(result)} shots found nothing because "
                                 f"{limited} answered 'rate limited'; feed this record back later (downloads are kept)")
+        visuals_used.remember(str(record["id"]), [shot["asset_id"] for shot in result])
         return {**record, "visuals": result}
 
-    def _find(self, chain: list, shot, avoid: set[str]):
-        """The first provider's asset for SHOT; None when every network provider was rate-limited (the shot
-        waits). Assets in AVOID only when no provider has another."""
-        asset, limited = self._ask(chain, shot, avoid)
+    def _find(self, chain: list, shot, queries: list[str], avoid: set[str]):
+        """(asset, the query that found it, the queries tried) for SHOT: per provider, each of QUERIES in turn
+        (fewer words, the hint, the topic), then the next provider; assets in AVOID only when no provider has
+        another. No asset when every network provider was rate-limited (the shot waits)."""
+        tried: list[str] = []
+        asset, query, limited = self._ask(chain, shot, queries, avoid, tried)
         if asset is None and not limited:
-            asset, limited = self._ask(chain, shot, set())  # nothing new anywhere: a repeat beats a hole
+            asset, query, limited = self._ask(chain, shot, queries, set(), tried)  # a repeat beats a hole
         if asset is None and not limited:
             raise BadInput(f"no provider ({', '.join(self.names)}) found a picture for '{shot.query or shot.text}' "
                            f"at {shot.start:.1f} s; add cards to --provider (e.g. --provider {self.names[0]},cards)")
-        return asset
+        return asset, query, tried
 
-    def _ask(self, chain: list, shot, avoid: set[str]):
+    def _ask(self, chain: list, shot, queries: list[str], avoid: set[str], tried: list[str]):
+        from dataclasses import replace
+
         from ..engines.visuals import RateLimited
         from ..errors import EngineError
 
@@ -209,17 +243,20 @@ class Visuals(pipe.Stage):
         for provider in chain:
             if provider.last_resort and network and len(limited) == len(network):
                 break  # cards fill what nothing matched, not what a rate limit held back
-            try:
-                asset = provider.find(shot, avoid)
-            except RateLimited:
-                limited.append(provider.name)
-                continue
-            except EngineError as exc:
-                self._warn_once(provider.name, f"{provider.name} failed ({exc.message}); skipping it for this shot")
-                continue
-            if asset is not None:
-                return asset, False
-        return None, bool(network) and len(limited) == len(network)
+            for query in (queries or [shot.query]) if not provider.last_resort else [shot.query]:
+                if query and query not in tried:
+                    tried.append(query)
+                try:
+                    asset = provider.find(replace(shot, query=query), avoid)
+                except RateLimited:
+                    limited.append(provider.name)
+                    break
+                except EngineError as exc:
+                    self._warn_once(provider.name, f"{provider.name} failed ({exc.message}); skipping it for this shot")
+                    break
+                if asset is not None:
+                    return asset, query, False
+        return None, "", bool(network) and len(limited) == len(network)
 
     def _warn_once(self, key: str, message: str) -> None:
         with self._lock:
@@ -254,18 +291,30 @@ def _provider_list(_ctx, _param, value: str | None) -> str | None:
               help="JSONL of past records with `visuals` (e.g. published.jsonl): their assets are avoided while others exist.")
 @click.option("--history-videos", type=click.IntRange(1, 100000), default=20, show_default=True,
               help="How many of the last videos in --history to avoid repeating.")
-def cli(opts, providers, library, image_model, preset, min_shot, max_shot, history, history_videos):
+@click.option("--fresh-days", type=pipe.FiniteRange(0, 36500), default=30, show_default=True,
+              help="Avoid stock and library assets another video of this CS_OUT_DIR used in the last N days "
+                   "(a small ledger beside the search cache; 0: don't).")
+@click.option("--terms", type=click.Choice(["rules", "llm"]), envvar=TERMS_ENV, default="rules", show_default=True,
+              help=f"Search terms: rules (the sentence's tagged nouns) or llm (one LLM call per script suggests 1-3 "
+                   f"per sentence, kept when they share a word with it, its hint or the topic) (env {TERMS_ENV}).")
+@pipe.llm_options
+def cli(opts, providers, library, image_model, preset, min_shot, max_shot, history, history_videos, fresh_days,
+        terms, llm):
     """Pick a picture per spoken sentence: a shot list from a chain of providers.
 
     \b
     Reads `script`, `voice` (duration_s) and `captions` (words); adds `visuals`: a list of shots
-    {start, end, text, query, kind, path, provider, asset_id, url, author, license, synthetic} that
-    covers the voice from 0 to its end. Shots follow the sentences as they are spoken (timed by the
-    caption words): short ones join a neighbour (--min-shot), long ones are split (--max-shot). Each
-    shot's `query` is the content words of its own sentence. Per shot the providers are tried in order:
-    library (a folder), pexels, pixabay (stock APIs: PEXELS_API_KEY, PIXABAY_API_KEY), images (an
-    OpenAI-compatible image API), cards (an emoji and the key phrase, made offline; the last resort).
-    No asset is used twice in a video, or again from the last --history videos, while others exist.
+    {start, end, text, query, queries, kind, path, provider, asset_id, url, author, license, synthetic,
+    alternatives} that covers the voice from 0 to its end. Shots follow the sentences as they are spoken
+    (timed by the caption words): short ones join a neighbour (--min-shot), long ones are split
+    (--max-shot). A shot's searches are the concrete nouns of its sentence ("sleepy cat", then "cat"),
+    then its segment's `visual` hint, then the topic; `queries` lists those tried, `query` the one that
+    found it. Per shot the providers are tried in order: library (a folder), pexels, pixabay (stock APIs:
+    PEXELS_API_KEY, PIXABAY_API_KEY), images (an OpenAI-compatible image API), cards (an emoji and the key
+    phrase, made offline; the last resort). Answers are ranked by orientation, length and resolution; the
+    next 3 are kept as `alternatives`. A shot whose `replace` holds one of them (or {"kind": "card"}, set
+    by cs-review) is swapped on the next run, the other shots kept. No asset is used twice in a video, or
+    again from the last --history videos or within --fresh-days in this CS_OUT_DIR, while others exist.
     When every stock provider is rate-limited for a shot the record is deferred (exit 4): feed it back
     later. Cards go to cs-out/visuals/; --dry-run says which providers each shot would ask.
 
@@ -273,8 +322,11 @@ def cli(opts, providers, library, image_model, preset, min_shot, max_shot, histo
     Example:
       cs-voice < scripts.jsonl | cs-caption | cs-visuals --library stock/ | cs-render > videos.jsonl
       cs-visuals --provider pexels,cards --history published.jsonl -i captioned.jsonl -o shots.jsonl
+      cs-visuals --terms llm --engine openai -i captioned.jsonl -o shots.jsonl
+      cs-visuals -i reviewed.jsonl -o swapped.jsonl   # swaps the shots whose `replace` is set
     """
     if max_shot < 2 * min_shot:
         raise UsageError(f"--max-shot ({max_shot:g}) must be at least twice --min-shot ({min_shot:g}), so a long "
                          "sentence can always be split into shots that are long enough")
-    return Visuals(providers, library, image_model, preset, min_shot, max_shot, history, history_videos)
+    return Visuals(providers, library, image_model, preset, min_shot, max_shot, history, history_videos, fresh_days,
+                   terms, llm)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .. import log, pipe
+from ..core import config
 from ..engines import tts
 from ..errors import BadInput, UsageError
 from ..media import textnorm
@@ -51,6 +52,12 @@ class VoiceStage(pipe.Stage):
                            "re-run cs-script --force for this record")
         if not isinstance(script, dict) or not any(t.strip() for t in textnorm.script_segments(script)):
             raise BadInput("'script' has no segments with text; re-run cs-script --force for this record")
+        for number, segment in enumerate(script.get("segments") or []):
+            hidden = textnorm.invisible_only(str(segment.get("text") or "") if isinstance(segment, dict) else "")
+            if hidden:  # would speak a 0.0 s WAV, and every later stage would ask for cs-voice again
+                raise BadInput(f"script.segments[{number}].text has only invisible characters "
+                               f"({', '.join(hidden[:4])}), nothing to speak; write its words (or \"\" for a "
+                               "pause) and run cs-voice again")
 
     def engine(self, language: str) -> tts.TTS:
         """The engine that speaks LANGUAGE: the chosen one when its voice speaks it; for the bundled (English)
@@ -87,21 +94,66 @@ class VoiceStage(pipe.Stage):
         language = str(script.get("language") or "en")
         path = artifacts.artifact_path("voice", record["id"], self.inputs(record), ".wav")
         timings = path.with_suffix(".json")
-        if not self.force and path.is_file() and timings.is_file():
-            voice = json.loads(timings.read_text(encoding="utf-8"))  # same inputs, same file: no synthesis
-        else:
-            texts = textnorm.script_segments(script)
-            voice = self.synthesize(texts, language, path)
-            speed = self.fitted_speed(voice, script)
-            if speed != 1.0:  # once more at the rate that lands on the script's length
-                voice = {**self.synthesize(texts, language, path, speed), "fitted_from_s": voice["duration_s"]}
-            artifacts.atomic_write_text(timings, json.dumps(voice))
+        voice = None if self.force else self.finished(path, timings)  # same inputs, same file: no synthesis
+        if voice is None:
+            voice = self.speak(script, language, path, timings)
         ordered = {"engine": voice["engine"], "voice": voice["voice"], "path": artifacts.publish(path),
                    "duration_s": voice["duration_s"], "segments": voice["segments"],
                    "rate": voice.get("rate", self.rate)}
         if "fitted_from_s" in voice:
             ordered["fitted_from_s"] = voice["fitted_from_s"]
         return {**record, "voice": ordered}
+
+    @staticmethod
+    def finished(path, timings) -> dict | None:
+        """The timings of the WAV at PATH when both are there and belong together: the timings name the
+        WAV's sha256, so a WAV and timings from different runs (an interrupted --force, two racing runs)
+        are never trusted as a pair."""
+        from .. import artifacts
+
+        if not (path.is_file() and timings.is_file()):
+            return None
+        try:
+            voice = json.loads(timings.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(voice, dict) or voice.pop("wav_sha256", None) != artifacts.file_sha256(path):
+            return None
+        return voice
+
+    def speak(self, script: dict, language: str, path, timings) -> dict:
+        """Both passes (as spoken, then fitted to script.target_s) into one temp file beside PATH; the WAV
+        and its timings reach their names together at the end, so an interrupt or a full disk leaves the old
+        pair (or nothing), never the unfitted WAV. Of two identical runs the first WAV stays, and the other
+        describes that one."""
+        from .. import artifacts
+
+        texts = textnorm.script_segments(script)
+        # A WAV already there without its timings is stale (an older release, a crash): replace it.
+        with artifacts.atomic_publish(path, replace=self.force or path.exists()) as wav:
+            voice = self.synthesize(texts, language, wav.temp)
+            speed = self.fitted_speed(voice, script)
+            if speed != 1.0:  # once more at the rate that lands on the script's length
+                voice = {**self.synthesize(texts, language, wav.temp, speed), "fitted_from_s": voice["duration_s"]}
+            sha = artifacts.file_sha256(wav.temp)
+        if not wav.won:  # another run published the same inputs first: describe its file
+            return self.winner(path, timings)
+        artifacts.atomic_write_text(timings, json.dumps({**voice, "wav_sha256": sha}))
+        return voice
+
+    def winner(self, path, timings) -> dict:
+        """The timings of the WAV another run published a moment ago (it writes them right after)."""
+        import time
+
+        for _ in range(300):
+            voice = self.finished(path, timings)
+            if voice is not None:
+                return voice
+            time.sleep(0.1)
+        from ..errors import EngineError
+
+        raise EngineError(f"{path} was published by another run that left no timings beside it; re-run with "
+                          "--force", retryable=True)
 
     def fitted_speed(self, voice: dict, script: dict) -> float:
         """The speed factor that brings the voice to script.target_s, within FIT_BOUNDS; 1.0 when it is close
@@ -122,8 +174,6 @@ class VoiceStage(pipe.Stage):
         with `gap` seconds of silence between segments, SPEED times the engine's set rate."""
         import wave
 
-        from .. import artifacts
-
         engine = self.engine(language)
 
         def speak(text: str) -> bytes:
@@ -135,7 +185,7 @@ class VoiceStage(pipe.Stage):
         rate = engine.sample_rate
         segments = []
         frames = 0
-        with artifacts.atomic_output(path) as temp, wave.open(str(temp), "wb") as out:
+        with wave.open(str(path), "wb") as out:  # PATH: the temp file process() publishes
             out.setnchannels(1)
             out.setsampwidth(2)
             out.setframerate(rate)
@@ -163,10 +213,10 @@ class VoiceStage(pipe.Stage):
 @pipe.stage_command("voice")
 @click.option("--engine", envvar=tts.ENGINE_ENV, default=tts.DEFAULT_ENGINE, show_default=True, metavar="NAME",
               help=f"TTS engine: piper, espeak or openai (env {tts.ENGINE_ENV}).")
-@click.option("--voice", "voice", envvar="CS_TTS_VOICE", metavar="VOICE",
+@click.option("--voice", "voice", envvar=config.variable("CS_TTS_VOICE"), metavar="VOICE",
               help="Piper voice name or .onnx path (default: the bundled en_US-joe-medium); espeak-ng voice "
                    "(default: the script's language); OpenAI voice (default: alloy).")
-@click.option("--model", envvar="CS_TTS_MODEL", metavar="NAME", help="Model for --engine openai (default: tts-1).")
+@click.option("--model", envvar=config.variable("CS_TTS_MODEL"), metavar="NAME", help="Model for --engine openai (default: tts-1).")
 @click.option("--rate", type=pipe.FiniteRange(0.25, 4.0), default=1.0, show_default=True,
               help="Speaking speed: 1.2 is 20% faster.")
 @click.option("--gap", type=pipe.FiniteRange(0.0, 5.0), default=0.25, show_default=True,

@@ -4,9 +4,9 @@ through entry points (group `creator_tools.llm`, `creator_tools.tts`, ...)."""
 from __future__ import annotations
 
 import importlib
-import threading
-from typing import Any, Callable, Hashable, TypeVar
+from typing import Any
 
+from ..core.once import Once
 from ..errors import UsageError
 
 
@@ -31,19 +31,6 @@ def load(group: str, builtins: dict[str, str], name: str, hint: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-T = TypeVar("T")
-
-
-class OncePerProcess:
-    """Things slow to build (a model, a worker's stage), built once per key and process. The lock is held
-    while building, so -j threads asking at once wait for one load instead of each loading a copy."""
-
-    def __init__(self):
-        self._items: dict[Hashable, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, build: Callable[[], T]) -> T:
-        with self._lock:
-            if key not in self._items:
-                self._items[key] = build()
-            return self._items[key]
+class OncePerProcess(Once):
+    """Things slow to build (a model, a worker's stage), built once per key and process: core.once.Once
+    (threads asking at once wait for one load; a failed load is not kept, so the next record tries again)."""

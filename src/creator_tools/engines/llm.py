@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-import functools
-import os
 import threading
 from typing import Any, Callable, NamedTuple, Sequence
 
-import click
-
 from .. import engines as registry
-from .. import pipe  # FiniteRange: click glue shared with the commands
+from ..core import config
 from ..errors import EngineError
 
 ENGINES = {
@@ -38,8 +34,8 @@ class LLMSettings(NamedTuple):
 
     def resolved(self) -> "LLMSettings":
         """Fill blanks from the environment: CS_LLM_ENGINE, CS_LLM_MODEL, CS_LLM_SEED."""
-        engine = self.engine or os.environ.get("CS_LLM_ENGINE") or default_engine()
-        model = self.model or os.environ.get("CS_LLM_MODEL") or None
+        engine = self.engine or config.get("CS_LLM_ENGINE") or default_engine()
+        model = self.model or config.get("CS_LLM_MODEL") or None
         seed = self.seed if self.seed is not None else _int_env("CS_LLM_SEED")
         return LLMSettings(engine, model, seed, self.temperature)
 
@@ -51,11 +47,11 @@ class LLMSettings(NamedTuple):
 
 def default_engine() -> str:
     """`openai` when an API is configured, else the bundled local model."""
-    return "openai" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "local"
+    return "openai" if config.first("OPENAI_BASE_URL", "OPENAI_API_KEY") else "local"
 
 
 def _int_env(name: str) -> int | None:
-    value = os.environ.get(name)
+    value = config.get(name)
     return int(value) if value and value.lstrip("-").isdigit() else None
 
 
@@ -141,23 +137,3 @@ def get_llm(settings: LLMSettings | None = None) -> LLM:
 
 def _load(name: str) -> Callable[[LLMSettings], LLM]:
     return registry.load("creator_tools.llm", ENGINES, name, "--engine or CS_LLM_ENGINE")
-
-
-def llm_options(fn: Callable) -> Callable:
-    """Add --engine/--model/--seed/--temperature; the callback receives them as one `llm` LLMSettings."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, engine, model, seed, temperature, **params):
-        return fn(*args, llm=LLMSettings(engine, model, seed, temperature), **params)
-
-    options = [
-        click.option("--engine", metavar="NAME", help="LLM engine: local (bundled SmolLM2, the default with no API "
-                     "configured) or openai (OPENAI_BASE_URL / OPENAI_API_KEY). Env: CS_LLM_ENGINE."),
-        click.option("--model", metavar="NAME|PATH", help="Model: a GGUF path for local, a model name for openai. "
-                     "Env: CS_LLM_MODEL."),
-        click.option("--seed", type=int, help="Seed for repeatable output (local engine). Env: CS_LLM_SEED."),
-        click.option("--temperature", type=pipe.FiniteRange(0, 2), help="Sampling temperature (default 0.8)."),
-    ]
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ..errors import ConfigError, EngineError
+from ..core import config
 from .llm import LLM, LLMSettings
 
 
@@ -33,9 +34,9 @@ class LocalLLM(LLM):
             from llama_cpp import Llama
         except ImportError:
             raise ConfigError("llama-cpp-python is not installed; run `make setup` or `pip install llama-cpp-python`") from None
-        threads = int(os.environ.get("CS_LLM_THREADS", "0")) or min(os.cpu_count() or 2, 8)
+        threads = (config.number("CS_LLM_THREADS", int) or 0) or min(os.cpu_count() or 2, 8)
         try:
-            self.model = Llama(model_path=str(path), n_ctx=int(os.environ.get("CS_LLM_CONTEXT", "4096")),
+            self.model = Llama(model_path=str(path), n_ctx=config.number("CS_LLM_CONTEXT", int),
                                seed=settings.seed if settings.seed is not None else -1,
                                n_threads=threads, verbose=False)
         except (ValueError, RuntimeError) as exc:

@@ -18,24 +18,31 @@ class OpenAILLM(LLM):
 
         from .openai_config import openai_config
 
+        from .openai_config import Answered
+
         config = openai_config("llm", retries=4, timeout=120.0)
         config.require_key("the openai engine", "use --engine local")
+        self.config = config
         self.base_url = config.url
         self.model = settings.model or DEFAULT_MODEL
-        # The client retries timeouts, 429 and 5xx with exponential backoff itself.
+        # Timeouts, 429 and 5xx are retried by with_retries (one stderr line each), then the record is deferred.
         self.client = openai.OpenAI(**config.client_options())
+        self.answered = Answered()
         self.formats = ["json_schema", "json_object", "none"]  # narrowed to what the server accepts
 
     def chat(self, messages, *, max_tokens, temperature, seed, schema):
         import openai
 
+        from .openai_config import with_retries
+
         try:
-            return self._create(messages, max_tokens, temperature, seed, schema)
+            return with_retries(self.config, "a chat completion",
+                                lambda: self._create(messages, max_tokens, temperature, seed, schema), self.answered)
         except openai.BadRequestError as exc:
             raise EngineError(f"the API at {self.base_url} rejected the request: {_short(exc)}") from None
-        except openai.APIConnectionError:
-            raise ConfigError(f"cannot reach the OpenAI-compatible API at {self.base_url}; start the server or "
-                              "fix OPENAI_BASE_URL") from None
+        except openai.APIResponseValidationError as exc:
+            raise EngineError(f"the API at {self.base_url} sent a reply that is no chat completion "
+                              f"({_short(exc)}); check OPENAI_BASE_URL") from None
         except openai.AuthenticationError:
             raise ConfigError(f"the API at {self.base_url} refused the key; check OPENAI_API_KEY") from None
         except openai.NotFoundError:
@@ -51,10 +58,10 @@ class OpenAILLM(LLM):
 
         while True:
             try:
-                reply = self.client.chat.completions.create(
+                raw = self.client.chat.completions.with_raw_response.create(
                     model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
                     seed=seed, **self._format(schema))
-                return reply.choices[0].message.content or ""
+                return self._content(raw)
             except openai.APIStatusError as exc:
                 # Servers differ in how they take a JSON schema (llama.cpp's answers 500 to json_schema):
                 # a complaint about response_format means "try the next way of asking".
@@ -62,6 +69,21 @@ class OpenAILLM(LLM):
                 if not (schema and len(self.formats) > 1 and rejected):
                     raise
                 self.formats.pop(0)
+
+    def _content(self, raw) -> str:
+        """The reply's text; an EngineError naming the server and what it sent when the answer is valid
+        JSON of another shape (`[1,2,3]`, `"choices": "nope"`) or no JSON at all (an HTML page)."""
+        try:
+            reply = raw.parse()
+            content = reply.choices[0].message.content
+            if content is not None and not isinstance(content, str):
+                raise TypeError("content is not a string")
+            return content or ""
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+            from ..core.http import sent
+
+            raise EngineError(f"the API at {self.base_url} sent {sent(raw.http_response.content)}, not a chat "
+                              "completion with choices[0].message.content; check OPENAI_BASE_URL") from None
 
     def _format(self, schema: dict | None) -> dict:
         if not schema or self.formats[0] == "none":

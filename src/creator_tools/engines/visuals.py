@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .. import engines as registry
+from ..core import config
 from ..errors import EngineError
 
-PROVIDERS_ENV = "CS_VISUALS"
+PROVIDERS_ENV = config.variable("CS_VISUALS")
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Shot:
     height: int = 1920
     record_id: str = ""  # the video's record id: names the files a provider makes (artifacts.artifact_path)
     index: int = 0  # the shot's place in the video (cards vary their colours by it)
+    heads: list[str] = field(default_factory=list)  # the sentence's head nouns, best first (a card's emoji)
     language: str = "en"  # script.language: stock APIs search in it (Pexels locale, Pixabay lang)
 
     @property
@@ -70,13 +72,24 @@ class Asset:
     synthetic: bool = False  # a generated realistic image (YouTube's altered or synthetic content disclosure)
     duration_s: float | None = None  # clips: their length, so cs-render loops or follows short ones
     extra: dict[str, Any] = field(default_factory=dict)  # provider-specific keys kept on the shot
+    # The next best candidates, not downloaded: {provider, asset_id, kind, url, link, preview, author,
+    # license, duration_s} each; cs-review may copy one into the shot's `replace`.
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
 
     def shot_keys(self) -> dict[str, Any]:
         keys = asdict(self)
         extra = keys.pop("extra")
         if keys["duration_s"] is None:
             keys.pop("duration_s")
+        if not keys["alternatives"]:
+            keys.pop("alternatives")
         return {**keys, **extra}
+
+    def as_alternative(self) -> dict[str, Any]:
+        """This asset as another shot's alternative (when a swap puts it aside)."""
+        return {"provider": self.provider, "asset_id": self.asset_id, "kind": self.kind, "url": self.url,
+                "link": self.path, "preview": self.path if self.kind == "still" else "", "author": self.author,
+                "license": self.license, "duration_s": self.duration_s}
 
 
 class RateLimited(EngineError):
@@ -114,6 +127,13 @@ class Provider(ABC):
     @abstractmethod
     def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
         """An asset for SHOT whose `asset_id` is not in AVOID (when the provider has any other), or None."""
+
+    def fetch(self, choice: dict[str, Any], shot: Shot) -> Asset:
+        """The asset CHOICE names (one of a shot's `alternatives`, chosen in review) for SHOT."""
+        from ..errors import BadInput
+
+        raise BadInput(f"the {self.name} provider keeps no alternatives to swap in; set the shot's replace to "
+                       '{"kind": "card"} or to one of its alternatives')
 
     def close(self) -> None:
         """Release connections."""

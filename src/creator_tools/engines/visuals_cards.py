@@ -16,7 +16,8 @@ class CardsProvider(Provider):
         from ..media.library import content_words
 
         used = {a.split(":")[1] for a in avoid if a.startswith("cards:") and a.count(":") >= 2}
-        words = content_words(shot.text) or content_words(shot.query)
+        # The head nouns first: "home espresso" shows coffee, not a house (cs-thumb's posters choose alike).
+        words = list(dict.fromkeys([*shot.heads, *(content_words(shot.text) or content_words(shot.query))]))
         char, focus = picture_cards.choose_emoji(words, used, content_words(f"{shot.context} {shot.topic}"))
         phrase = picture_cards.key_phrase(shot.text or shot.query, focus)
         width, height = self.settings.width, self.settings.height

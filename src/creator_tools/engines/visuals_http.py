@@ -2,9 +2,16 @@
 
 - Search answers are cached on disk for 24 h (Pixabay's terms ask for it; Pexels' hourly limit needs it):
   $CS_OUT_DIR/cache/visuals/SHA.json, SHA of the service, URL and parameters, never of the key.
-- Downloads are kept by URL hash ($CS_OUT_DIR/visuals/SERVICE/SHA.EXT), written to a `.part` file that a
-  dropped connection resumes with a Range request, verified (a clip must probe as video, a still must open
-  in Pillow; a corrupt file is deleted and fetched again) and renamed into place. So a re-run makes no API
+- Every request and download goes through core/http: https only (http only when the service's base URL is
+  http), no redirect to another scheme, size caps (CS_MAX_CLIP_MB, CS_MAX_STILL_MB, CS_MAX_JSON_MB), a
+  deadline and a minimum rate. A download refused for any of these is given up at once (its part deleted)
+  so the shot takes the next candidate, the next provider or a card.
+- An answer of the wrong shape (a list, `"videos": "nope"`, an HTML page) is an EngineError naming the
+  service and what it sent, never cached.
+- Downloads are kept by URL hash ($CS_OUT_DIR/visuals/SERVICE/SHA.EXT), written to a `.part` file (opened
+  with O_NOFOLLOW, regular files only) that a dropped connection resumes with a Range request, verified (a
+  clip must probe as video, a still must open in Pillow; a corrupt file is deleted and fetched again; a
+  still over Pillow's pixel limit is refused) and renamed into place. So a re-run makes no API
   calls and no downloads.
 - HTTP 429 honours Retry-After (seconds or an HTTP date, capped at CS_VISUALS_MAX_WAIT, 30 s), says so on
   stderr, and after CS_VISUALS_TRIES tries (4) raises RateLimited; the service then stays limited for this
@@ -21,17 +28,17 @@ import json
 import os
 import threading
 import time
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import artifacts, log
+from ..core import config, http
+from ..core.http import retry_after  # noqa: F401  (re-exported: callers and tests import it from here)
 from ..errors import ConfigError, EngineError
 from .visuals import RateLimited
 
 CACHE_TTL_S = 24 * 3600
 LIMITED_FOR_S = 60.0  # how long a service that used up its tries (429, 5xx, unreachable) is left alone
-USER_AGENT = "creator-tools (+https://github.com/creator-tools)"
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -43,7 +50,7 @@ def _lock(name: str) -> threading.Lock:
 
 
 def _setting(name: str, default: float) -> float:
-    value = (os.environ.get(name) or "").strip()
+    value = config.get(name) or ""
     try:
         return float(value) if value else default
     except ValueError:
@@ -54,21 +61,6 @@ def sha(*parts: Any) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def retry_after(value: str | None, default: float) -> float:
-    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date (RFC 9110)."""
-    if not value:
-        return default
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return default
 
 
 class KeyRing:
@@ -105,19 +97,25 @@ class KeyRing:
         return f"key {self.keys.index(key) + 1} of {len(self.keys)}"
 
 
-class Response:
-    def __init__(self, status: int, headers: Any, body: bytes):
-        self.status, self.headers, self.body = status, headers, body
+class Response(http.Response):
+    """An answer of one service: `json()` says which service sent something that is not JSON."""
+
+    label = "the API"
 
     def json(self) -> Any:
         try:
             return json.loads(self.body)
         except ValueError:
-            raise EngineError(f"the API answered HTTP {self.status} with something that is not JSON "
-                              f"({self.body[:80]!r})") from None
+            raise EngineError(f"{self.label} answered HTTP {self.status} with {http.sent(self.body)}, "
+                              "not JSON") from None
 
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
+
+def describe(value: Any) -> str:
+    """A JSON value as a message shows it: its type and its start."""
+    kind = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    text = json.dumps(value, default=str)
+    return f"{kind} ({text if len(text) <= 60 else text[:57] + '...'})"
 
 
 class Service:
@@ -132,23 +130,50 @@ class Service:
         self.rejected = rejected or (lambda response: response.status in (401, 403))
         self.tries = max(1, int(_setting("CS_VISUALS_TRIES", 4)))
         self.max_wait = _setting("CS_VISUALS_MAX_WAIT", 30.0)
+        self.allowed = http.allowed_schemes(self.base_url)  # links of answers: https, http only for an http base
+        try:
+            self.limits = {kind: http.Limits.of(kind, timeout) for kind in ("json", "clip", "still")}
+        except http.BadSetting as exc:
+            raise ConfigError(exc.message) from None
         self.limited_until = 0.0  # monotonic time before which this run treats the service as rate-limited
         self.failing_until = 0.0  # ... as down (5xx or unreachable after every try)
         self.calls = 0  # requests sent (search and generation), for logs and tests
 
     # --- requests ---------------------------------------------------------------------------------------
-    def get_json(self, path: str, params: dict[str, Any]) -> Any:
-        """GET BASE/PATH?PARAMS as JSON, answered from the 24-hour cache when it can be."""
+    def get_json(self, path: str, params: dict[str, Any], parse: Callable[[dict], Any] = lambda answer: answer) -> Any:
+        """PARSE(the JSON object GET BASE/PATH?PARAMS answers), from the 24-hour cache when it can be. An
+        answer that is no object, or that PARSE cannot read (a list where it wants objects...), is an
+        EngineError naming the service and what it sent, and is not cached."""
         url = f"{self.base_url}{path}"
         key = sha(self.name, url, params)
         cached = artifacts.out_dir() / "cache" / "visuals" / f"{key}.json"
         with _lock(str(cached)):
             answer = _read_cache(cached)
-            if answer is not None:
-                return answer
-            answer = self.request("GET", url, params).json()
+            if isinstance(answer, dict):
+                try:
+                    return parse(answer)
+                except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+                    pass  # a cache written by an older version: ask again
+            answer = self.json_object(self.request("GET", url, params))
+            result = self.parsed(answer, parse)
             artifacts.atomic_write_text(cached, json.dumps({"url": url, "params": params, "answer": answer}))
-            return answer
+            return result
+
+    def json_object(self, response: Response) -> dict:
+        """RESPONSE's JSON object; EngineError naming the service and what it sent when it is anything else."""
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise EngineError(f"{self.label} sent {describe(answer)} where a JSON object belongs; "
+                              "check the service's base URL", retryable=True)
+        return answer
+
+    def parsed(self, answer: dict, parse: Callable[[dict], Any]) -> Any:
+        """PARSE(ANSWER), its shape errors (`"videos": "nope"`, a file without a link) as one EngineError."""
+        try:
+            return parse(answer)
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError):
+            raise EngineError(f"{self.label} sent an answer of an unexpected shape: {describe(answer)}; "
+                              "check the service's base URL", retryable=True) from None
 
     def post_json(self, path: str, body: dict) -> Response:
         """POST BASE/PATH with a JSON body; the Response whatever its status (the caller reads 400s)."""
@@ -167,10 +192,12 @@ class Service:
             key = self._key()
             try:
                 response = self._send(method, url, params, body, key)
-            except (OSError, HTTPException) as exc:  # refused, reset, cut short, timed out: it may come back
-                failure = f"cannot reach {self.label} at {self.base_url} ({_reason(exc)})"
+            except (http.Unreachable, http.TooSlow) as exc:  # refused, reset, cut short, timed out: it may come back
+                failure = f"cannot reach {self.label} at {self.base_url} ({exc.message})"
                 self._backoff(attempt, failure)
                 continue
+            except http.FetchError as exc:  # too large, refused scheme: asking again gives the same
+                raise EngineError(f"{self.label}: {exc.message}", retryable=True) from None
             if response.status == 429:
                 self._limited(response, key, last=attempt + 1 == self.tries, attempt=attempt)
                 continue
@@ -225,24 +252,19 @@ class Service:
                            f"{', ' + which if which else ''}); check the key")
 
     def _send(self, method: str, url: str, params: dict, body: dict | None, key: str) -> Response:
-        import urllib.error
         import urllib.parse
-        import urllib.request
 
         headers, extra = self.auth(key) if self.auth and key else ({}, {})
         query = urllib.parse.urlencode({**params, **extra})
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{url}?{query}" if query else url, data=data, method=method,
-                                         headers={"User-Agent": USER_AGENT, "Accept": "application/json",
-                                                  **({"Content-Type": "application/json"} if data else {}),
-                                                  **headers})
         self.calls += 1
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                return Response(answer.status, answer.headers, answer.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return Response(exc.code, exc.headers, exc.read())
+        answer = http.request(method, f"{url}?{query}" if query else url, allowed=self.allowed,
+                              limits=self.limits["json"], data=data,
+                              headers={"Accept": "application/json",
+                                       **({"Content-Type": "application/json"} if data else {}), **headers})
+        response = Response(answer.status, answer.headers, answer.body, answer.url)
+        response.label = self.label
+        return response
 
     def _wait(self, seconds: float, why: str) -> None:
         log.warn(f"{self.label} {why}; waiting {seconds:.0f} s (Retry-After, capped at {self.max_wait:.0f} s)")
@@ -250,25 +272,34 @@ class Service:
 
     def _backoff(self, attempt: int, failure: str) -> None:
         if attempt + 1 < self.tries:
-            seconds = min(0.5 * 2 ** attempt, self.max_wait)
+            seconds = http.backoff(attempt, self.max_wait)
             log.warn(f"{failure}; retrying in {seconds:.1f} s")
             time.sleep(seconds)
 
     # --- downloads --------------------------------------------------------------------------------------
     def download(self, url: str, kind: str, suffix: str) -> Path:
         """The file at URL under $CS_OUT_DIR/visuals/NAME/, fetched once, resumed when dropped, verified.
-        KIND `clip` must probe as video, `still` must open as an image; EngineError when it never does."""
+        KIND `clip` must probe as video, `still` must open as an image; EngineError when it never does, when
+        URL is no allowed link, or when the file is over its cap or arrives too slowly."""
+        try:
+            http.check_url(url, self.allowed)
+        except http.Refused as exc:
+            raise EngineError(f"{self.label}: {exc.message}; skipping this asset", retryable=True) from None
         final = artifacts.out_dir() / "visuals" / self.name / f"{sha(url)[:24]}{suffix}"
         with _lock(str(final)):
-            if final.is_file():
+            if http.regular_file(final):
                 return final
             final.parent.mkdir(parents=True, exist_ok=True)
             part = final.with_name(f".{final.name}.part")
-            with open(part, "ab") as handle:
+            try:
+                handle = http.open_part(part)
+            except http.Refused as exc:  # a link or a folder planted at the part's name: never written through
+                raise EngineError(f"{self.label}: {exc.message}", retryable=True) from None
+            with handle:
                 import fcntl
 
                 fcntl.flock(handle, fcntl.LOCK_EX)  # another process fetching the same file waits, then reuses it
-                if final.is_file():
+                if http.regular_file(final):
                     if handle.seek(0, os.SEEK_END) == 0:
                         part.unlink(missing_ok=True)  # made by our open() after the other process renamed its part
                     return final
@@ -283,56 +314,44 @@ class Service:
             return final
 
     def _fetch(self, url: str, kind: str, part: Path, handle) -> float | None:
-        """Fill PART until it verifies as KIND; a clip's duration (None for stills)."""
+        """Fill PART until it verifies as KIND; a clip's duration (None for stills). Dropped connections and
+        5xx are resumed after a backoff; a cap, a refused redirect, a trickle or a 4xx give up at once."""
         corrupt = 0
         failure = ""
         for attempt in range(self.tries + 1):
             try:
-                if self._receive(url, handle):
+                if self._receive(url, kind, handle):
                     problem, duration = verify(part, kind)
                     if not problem:
                         return duration
                     corrupt += 1
                     failure = f"{url} is not a readable {kind} ({problem})"
                     handle.truncate(0)  # deleted and fetched again from the start
+                    handle.seek(0)
                     if corrupt >= 2:
                         break
                     log.warn(f"{self.label}: {failure}; fetching it again")
                     continue
                 failure = f"the download of {url} dropped"
-            except (OSError, HTTPException) as exc:
-                failure = f"the download of {url} failed ({_reason(exc)})"
+            except http.Status as exc:
+                if not exc.retryable:
+                    raise EngineError(f"{self.label}: {url} answered HTTP {exc.status}; skipping this asset",
+                                      retryable=True) from None
+                failure = f"the download of {url} failed (HTTP {exc.status})"
+            except http.Unreachable as exc:
+                failure = f"the download of {url} failed ({exc.message})"
+            except http.FetchError as exc:  # over the cap, too slow, redirected elsewhere: the next candidate
+                raise EngineError(f"{self.label}: {exc.message}; skipping this asset", retryable=True) from None
+            except OSError as exc:  # our side: the disk is full, the folder went away
+                raise EngineError(f"{self.label}: cannot write {part} ({http.reason(exc)}); free space in "
+                                  f"{part.parent} and run again", retryable=True) from None
             self._backoff(attempt, failure + "; resuming")
         handle.truncate(0)
         raise EngineError(f"{self.label}: {failure}; skipping this asset", retryable=True)
 
-    def _receive(self, url: str, handle) -> bool:
+    def _receive(self, url: str, kind: str, handle) -> bool:
         """Append what the server sends after the bytes already in HANDLE; True when the file is complete."""
-        import urllib.error
-        import urllib.request
-
-        have = handle.seek(0, os.SEEK_END)
-        headers = {"User-Agent": USER_AGENT, **({"Range": f"bytes={have}-"} if have else {})}
-        try:
-            answer = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=self.timeout)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 416 and have:  # asked past the end: the part already holds the whole file
-                return True
-            if exc.code >= 500 or exc.code == 429:
-                raise ConnectionError(f"HTTP {exc.code}") from None
-            raise EngineError(f"{self.label}: {url} answered HTTP {exc.code}; skipping this asset") from None
-        with answer:
-            if answer.status == 200 and have:  # the server ignored Range: start again
-                handle.truncate(0)
-                handle.seek(0)
-            expected = answer.headers.get("Content-Length")
-            received = 0
-            while block := answer.read(1 << 16):
-                handle.write(block)
-                received += len(block)
-            handle.flush()
-        return expected is None or received >= int(expected)
+        return http.download(url, handle, allowed=self.allowed, limits=self.limits[kind])
 
 
 def verify(path: Path, kind: str) -> tuple[str, float | None]:
@@ -351,10 +370,15 @@ def verify(path: Path, kind: str) -> tuple[str, float | None]:
         return "", round(float(info.get("format", {}).get("duration") or 0), 3) or None
     from PIL import Image
 
+    from ..media.stills import bomb_message, refuse_bombs
+
+    refuse_bombs()
     try:
         with Image.open(path) as image:
             image.load()
     except Exception as exc:  # Pillow raises many types for broken files; any of them means "corrupt"
+        if bomb_message(exc):  # not corrupt, just too big: fetching it again would not help
+            raise http.TooLarge(bomb_message(exc)) from None
         return f"{type(exc).__name__}: {exc}", None
     return "", None
 
@@ -386,13 +410,10 @@ def _read_cache(path: Path) -> Any:
         return None
 
 
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return str(reason) or type(exc).__name__
-
-
 def suffix_of(url: str, default: str) -> str:
     import urllib.parse
 
+    if not isinstance(url, str):
+        return default
     suffix = Path(urllib.parse.urlsplit(url).path).suffix.lower()
     return suffix if suffix in (".mp4", ".mov", ".webm", ".jpg", ".jpeg", ".png", ".webp") else default

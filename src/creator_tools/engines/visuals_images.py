@@ -16,12 +16,13 @@ import base64
 from pathlib import Path
 
 from .. import artifacts, log
+from ..core import config
 from ..errors import EngineError
 from .visuals import Asset, Provider, Shot, VisualSettings
 from .visuals_http import KeyRing, Service, sha
 
 DEFAULT_MODEL = "gpt-image-1"
-MODEL_ENV = "CS_IMAGE_MODEL"
+MODEL_ENV = config.variable("CS_IMAGE_MODEL")
 # What each model accepts, per orientation (OpenAI's images API reference).
 SIZES = {
     "dall-e-3": {"square": "1024x1024", "landscape": "1792x1024", "portrait": "1024x1792"},
@@ -72,13 +73,11 @@ class ImagesProvider(Provider):
 
     def __init__(self, settings: VisualSettings):
         super().__init__(settings)
-        import os
-
         from .openai_config import openai_config
 
         self.config = openai_config("images", prefix="CS_IMAGES", retries=4, timeout=180.0)
         self.config.require_key("the images provider", "leave images out of --provider")
-        self.model = settings.image_model or (os.environ.get(MODEL_ENV) or "").strip() or DEFAULT_MODEL
+        self.model = settings.image_model or config.get(MODEL_ENV) or DEFAULT_MODEL
         keys = KeyRing(self.config.key_variable, self.config.api_key)
         self.service = Service("images", f"the images API at {self.config.where}", self.config.url, keys,
                                lambda key: ({"Authorization": f"Bearer {key}"}, {}), timeout=self.config.timeout)
@@ -109,16 +108,18 @@ class ImagesProvider(Provider):
         if response.status == 400:
             raise EngineError(f"{self.service.label} refused the prompt ({_message(response)}); "
                               "this shot uses the next provider")
-        items = response.json().get("data") or []
-        if not items:
+        answer = self.service.json_object(response)
+        item = self.service.parsed(answer, _first_image)
+        if item is None:
             raise EngineError(f"{self.service.label} answered without an image")
-        item = items[0]
         if item.get("b64_json"):
             try:
                 return base64.b64decode(item["b64_json"])
-            except ValueError:
+            except (ValueError, TypeError):
                 raise EngineError(f"{self.service.label} sent an image that is not base64") from None
         if item.get("url"):
+            # The fetcher refuses a `url` that is no https (or, for an http server, http) link: an answer's
+            # "file:///home/me/private.jpg" is never read into the video.
             downloaded = self.service.download(item["url"], "still", ".png")
             try:
                 return downloaded.read_bytes()
@@ -132,6 +133,9 @@ class ImagesProvider(Provider):
 
         from PIL import Image, ImageOps
 
+        from ..media.stills import refuse_bombs
+
+        refuse_bombs()  # a generated 13000x13000 picture is refused, not two lines of Python warning
         try:
             with Image.open(io.BytesIO(data)) as image:
                 fitted = ImageOps.fit(image.convert("RGB"), (shot.width, shot.height), Image.Resampling.LANCZOS)
@@ -141,10 +145,19 @@ class ImagesProvider(Provider):
             fitted.save(temp, "JPEG", quality=92)
 
 
+def _first_image(answer: dict) -> dict | None:
+    """The first item of an images answer's `data` (None when empty); TypeError when `data` is no list of
+    objects (`"data": "nope"`)."""
+    items = answer.get("data") or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise TypeError("data is not a list of objects")
+    return items[0] if items else None
+
+
 def _message(response) -> str:
     try:
         return str(response.json().get("error", {}).get("message") or response.text())[:200]
-    except (EngineError, AttributeError):
+    except (EngineError, AttributeError, TypeError):
         return response.text()[:200]
 
 

@@ -7,9 +7,11 @@ import os
 import threading
 
 from ..errors import ConfigError
+from ..core import config
 from .visuals import Asset, Provider, Shot, VisualSettings
 
-LIBRARY_ENV = "CS_LIBRARY"
+LIBRARY_ENV = config.variable("CS_LIBRARY")
+ALTERNATIVES = 3
 
 
 class LibraryProvider(Provider):
@@ -19,7 +21,7 @@ class LibraryProvider(Provider):
         super().__init__(settings)
         from ..media.library import Library
 
-        root = settings.library or os.environ.get(LIBRARY_ENV)
+        root = settings.library or config.get(LIBRARY_ENV)
         if not root:
             raise ConfigError(f"the library provider needs a folder; give --library DIR or set {LIBRARY_ENV}")
         if not os.path.isdir(root):
@@ -30,7 +32,7 @@ class LibraryProvider(Provider):
 
     @classmethod
     def available(cls, settings: VisualSettings) -> bool:
-        return bool(settings.library or os.environ.get(LIBRARY_ENV))
+        return bool(settings.library or config.get(LIBRARY_ENV))
 
     def listing(self) -> list[list]:
         """What the folder holds (part of cs-visuals' settings: a new or retagged file redoes the shots)."""
@@ -41,22 +43,37 @@ class LibraryProvider(Provider):
 
     def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
         """The unused file sharing the most words with the shot's query (ties: more words shared with the
-        segment's `visual`, then clips, then name order)."""
+        segment's `visual`, then clips, then name order); the next ALTERNATIVES are kept on the shot."""
         from ..media.library import words
 
         wanted, context = words(shot.query), words(shot.context)
-        best, best_key = None, None
-        for entry in self.library.entries:
+        ranked = []
+        for order, entry in enumerate(self.library.entries):
             if entry.kind == "audio" or self.asset_id(entry) in avoid:
                 continue
             score = len(wanted & entry.tags)
-            key = (score, len(context & entry.tags), entry.kind == "clip")
-            if score and (best_key is None or key > best_key):
-                best, best_key = entry, key
-        if best is None:
+            if score:
+                ranked.append(((-score, -len(context & entry.tags), entry.kind != "clip", order), entry))
+        if not ranked:
             return None
-        return Asset(kind=best.kind, path=str(best.path.resolve()), provider=self.name, asset_id=self.asset_id(best),
-                     duration_s=self._duration(best.path) if best.kind == "clip" else None)
+        ranked.sort(key=lambda item: item[0])
+        best = self._asset(ranked[0][1])
+        best.alternatives = [self._asset(entry).as_alternative() for _, entry in ranked[1:1 + ALTERNATIVES]]
+        return best
+
+    def fetch(self, choice: dict, shot: Shot) -> Asset:
+        """The library file CHOICE names by its asset id (never a path from the record: only this folder's files)."""
+        for entry in self.library.entries:
+            if entry.kind != "audio" and self.asset_id(entry) == choice.get("asset_id"):
+                return self._asset(entry)
+        from ..errors import BadInput
+
+        raise BadInput(f"replace {choice.get('asset_id')!r} is not in the library {self.library.root} any more; "
+                       "choose another alternative")
+
+    def _asset(self, entry) -> Asset:
+        return Asset(kind=entry.kind, path=str(entry.path.resolve()), provider=self.name, asset_id=self.asset_id(entry),
+                     duration_s=self._duration(entry.path) if entry.kind == "clip" else None)
 
     def _duration(self, path) -> float | None:
         from .. import log

@@ -34,9 +34,14 @@ def fit_still(source: Path, path: Path, size: tuple[int, int]) -> None:
     Ken Burns pan has room to move)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from .stills import bomb_message, refuse_bombs
+
+    refuse_bombs()
     try:
         with Image.open(source) as image:
             image = ImageOps.exif_transpose(image).convert("RGB")
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise BadInput(f"{source}: {bomb_message(exc)}") from None
     except (OSError, UnidentifiedImageError) as exc:
         raise BadInput(f"{source}: not a readable image ({exc}); fix or remove it from the library") from None
     fitted = ImageOps.fit(image, size, Image.BICUBIC)  # a few % up or any way down: bicubic is plenty

@@ -5,12 +5,12 @@ fonts-noto-core, fonts-noto-cjk) and are found through fontconfig's `fc-match`."
 
 from __future__ import annotations
 
-import functools
 import shutil
 import subprocess
 import unicodedata
 from dataclasses import dataclass
 
+from ..core.once import once
 from ..errors import ConfigError
 
 # (first, last, script, fontconfig language, direction)
@@ -85,7 +85,7 @@ class FontFile:
     index: int = 0
 
 
-@functools.lru_cache(maxsize=None)
+@once
 def font_for(script: str, bold: bool = True) -> FontFile:
     """A font file with glyphs for SCRIPT (fontconfig's best sans match for the script's language)."""
     fc_match = shutil.which("fc-match")
@@ -160,7 +160,7 @@ def covers(script: str, char: str) -> bool:
     return ord(char) in _cmap(found.path, found.index)
 
 
-@functools.lru_cache(maxsize=None)
+@once
 def _cmap(path: str, index: int) -> frozenset[int]:
     try:
         from fontTools.ttLib import TTCollection, TTFont

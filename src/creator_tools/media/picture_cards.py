@@ -8,11 +8,11 @@ FreeType loads only at its one strike size (109), so the glyph is drawn once and
 from __future__ import annotations
 
 import colorsys
-import functools
 import re
 import threading
 from pathlib import Path
 
+from ..core.once import once
 from . import fonts
 from .library import STOPWORDS, content_words, stem
 
@@ -40,6 +40,7 @@ KEYWORDS = {
     "dog": "🐕", "cat": "🐈", "bird": "🐦", "fish": "🐟", "science": "🔬", "history": "📜", "art": "🎨",
     "write": "✍", "writing": "✍", "read": "📖", "news": "📰", "key": "🔑", "danger": "⚠",
     "taste": "😋", "bean": "🫘", "brew": "☕", "grind": "⚙",
+    "espresso": "☕", "latte": "☕", "cappuccino": "☕", "barista": "☕", "mug": "☕", "kitchen": "🍳",
 }
 FALLBACK = ["✨", "💡", "📌", "🎬", "⭐", "🔎"]  # neutral symbols, picked by the phrase
 _SKIP = re.compile(r"flag|button|keycap|skin_tone|_sign$|^regional|symbol|^input|^japanese|^squared|^circled|"
@@ -47,7 +48,7 @@ _SKIP = re.compile(r"flag|button|keycap|skin_tone|_sign$|^regional|symbol|^input
 _render_lock = threading.Lock()  # FreeType faces are not safe to draw with from two threads at once
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def emoji_index() -> dict[str, list[tuple[float, str]]]:
     """word stem -> [(score, emoji)]: 3 when the word is an emoji's whole name or alias, less when it is one
     word of a longer name (single code points the font has, no flags, keycaps or skin tones)."""
@@ -175,7 +176,7 @@ def emoji_image(char: str, size: int):
     return canvas.resize((max(1, round(canvas.width * scale)), max(1, round(canvas.height * scale))), Image.LANCZOS)
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def _emoji_font():
     from PIL import ImageFont
 

@@ -13,14 +13,16 @@ import math
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Callable
 
 from ..text import sentences as split_sentences
 from .library import content_words, stem
+from . import terms as search_terms
 from .textnorm import script_segments
 
-QUERY_WORDS = 4  # stock search works best with a few specific words
-MIN_QUERY_WORDS = 2  # fewer than this: padded from the sentence, then the segment's `visual`
+QUERY_WORDS = 3  # stock search answers one to three concrete words best (media/terms.py)
 MIN_ALIGNED = 0.5  # below this share of caption words found in the script, the captions are what was said
+Suggest = Callable[[list[str], str], "list[list[str]] | None"]  # (sentences, topic) -> terms per sentence
 _PAUSE = re.compile(r"[,;:—–]$")
 _END = re.compile(r"[.!?…][\"')\]]*$")
 
@@ -49,26 +51,88 @@ class PlannedShot:
     start: float
     end: float
     text: str
-    query: str
+    query: str  # the first of `queries`
     segment: int  # the script segment the shot starts in (its `visual` is context)
+    queries: list[str] = field(default_factory=list)  # what to search for, best first (the cascade)
+    heads: list[str] = field(default_factory=list)  # the sentence's head nouns: a card's emoji shows the first
 
 
 def plan(script: dict, words: list[dict], duration: float, min_shot: float = 1.5, max_shot: float = 6.0,
-         topic: str = "") -> list[PlannedShot]:
-    """The shot list for a narration of DURATION seconds whose caption WORDS speak SCRIPT; a shot whose words
-    and segment say nothing a picture could show ("That is all for today.") searches for the TOPIC."""
+         topic: str = "", suggest: Suggest | None = None) -> list[PlannedShot]:
+    """The shot list for a narration of DURATION seconds whose caption WORDS speak SCRIPT. Each shot's
+    queries: the picturable nouns of its own words (media/terms.py), of its sentence when its words have
+    none, then its segment's `visual` hint, then the TOPIC ("That is all for today." shows the hint).
+    SUGGEST (`--terms llm`) may put other terms first; see `suggested`."""
     segments = script.get("segments") or []
     timed, units = _sentence_units(script, words, duration)
     units = _merge_short(units, min_shot, max_shot)
     units = [piece for unit in units for piece in _split_long(unit, min_shot, max_shot)]
-    shots = []
+    texts, contexts, hints, spans = [], [], [], []
     for number, unit in enumerate(units):
         owners = sorted({w["_s"] for w in unit.words}) or [_owner_before(units, number)]
         segment = timed[owners[0]][1]
-        visual = str((segments[segment] if segment < len(segments) else {}).get("visual") or "")
-        query = make_query(unit.text, " ".join(timed[k][0] for k in owners), visual) or make_query(topic)
-        shots.append(PlannedShot(round(unit.start, 3), round(unit.end, 3), unit.text, query, segment))
-    return shots
+        texts.append(unit.text)
+        contexts.append(" ".join(timed[k][0] for k in owners))
+        hints.append(str((segments[segment] if segment < len(segments) else {}).get("visual") or ""))
+        spans.append((round(unit.start, 3), round(unit.end, 3), segment))
+    language = str(script.get("language") or "en")
+    tried, heads = sentence_queries(texts, hints, topic, language, contexts, with_heads=True)
+    if suggest is not None:
+        tried = suggested(suggest, texts, contexts, hints, topic, tried)
+    return [PlannedShot(start, end, text, (found or [""])[0], segment, found, head)
+            for (start, end, segment), text, found, head in zip(spans, texts, tried, heads)]
+
+
+def sentence_queries(texts: list[str], hints: list[str], topic: str, language: str = "en",
+                     contexts: list[str] | None = None, with_heads: bool = False):
+    """Per text, its searches best first: the text's own phrases (fewer words each step, media/terms.py),
+    else its CONTEXT sentence's, then its hint's, then the TOPIC's; each once. All tagged in one batch.
+    WITH_HEADS: also the texts' head nouns (else its sentence's, hint's, topic's)."""
+    contexts = contexts or [""] * len(texts)
+    unique = [t for t in dict.fromkeys([*texts, *contexts, *hints, topic]) if t.strip()]
+    tagged = dict(zip(unique, search_terms.sentence_terms(unique, language)))
+    none = search_terms.Terms()
+    result, heads = [], []
+    for text, context, hint in zip(texts, contexts, hints):
+        own = search_terms.queries(tagged.get(text, none)) or search_terms.queries(tagged.get(context, none))
+        about = search_terms.queries(tagged.get(topic, none))[:2]  # "a day by the sea": sea
+        found = _unique([*own, *_fallback(hint, tagged.get(hint, none)), *about, *_fallback(topic, none)])
+        result.append(found)
+        heads.append(next((t.heads for t in (tagged.get(k, none) for k in (text, context, hint, topic)) if t.heads), []))
+    return (result, heads) if with_heads else result
+
+
+def _fallback(text: str, tagged) -> list[str]:
+    """A hint's searches: its own words as written (the script's writer chose them for a picture; at most
+    QUERY_WORDS), then its head noun."""
+    words = content_words(text)[:QUERY_WORDS]
+    return ([" ".join(words)] if words else []) + [h for h in tagged.heads[:1]]
+
+
+def _unique(queries: list[str]) -> list[str]:
+    found: list[str] = []
+    for query in queries:
+        key = [stem(w) for w in query.split()]
+        if query and all(key != [stem(w) for w in q.split()] for q in found):
+            found.append(query)
+    return found
+
+
+def suggested(suggest, texts: list[str], contexts: list[str], hints: list[str], topic: str,
+              tried: list[list[str]]) -> list[list[str]]:
+    """SUGGEST's terms (an LLM's, one call for the script) first, each kept only when it shares a stem with
+    its sentence, its hint or the topic (a term about something else is the model's invention); without
+    one kept, the rule-based searches stand."""
+    proposed = suggest(contexts, topic) or []
+    result = []
+    for number, found in enumerate(tried):
+        offered = proposed[number] if number < len(proposed) and isinstance(proposed[number], list) else []
+        allowed = {stem(w) for source in (texts[number], contexts[number], hints[number], topic)
+                   for w in content_words(source)}
+        kept = [" ".join(content_words(t)[:QUERY_WORDS]) for t in offered[:3] if isinstance(t, str)]
+        kept = [t for t in kept if t and any(stem(w) in allowed for w in t.split())]
+        result.append(_unique(kept + found) if kept else found)
+    return result
 
 
 def _owner_before(units: list[Unit], number: int) -> int:
@@ -77,24 +141,6 @@ def _owner_before(units: list[Unit], number: int) -> int:
         if unit.words:
             return unit.words[-1]["_s"]
     return 0
-
-
-def make_query(text: str, sentence: str = "", context: str = "") -> str:
-    """A few content words of TEXT in spoken order (the longest when there are many); padded from the rest
-    of the SENTENCE, then from CONTEXT, when TEXT has fewer than two."""
-    own = content_words(text)
-    if len(own) > QUERY_WORDS:
-        keep = set(sorted(own, key=len, reverse=True)[:QUERY_WORDS])
-        own = [w for w in own if w in keep]
-    stems = {stem(w) for w in own}
-    for source in (sentence, context):
-        for word in content_words(source):
-            if len(own) >= MIN_QUERY_WORDS:
-                break
-            if stem(word) not in stems:
-                own.append(word)
-                stems.add(stem(word))
-    return " ".join(own)
 
 
 # --- sentences timed by the caption words ---------------------------------------------------------------

@@ -227,12 +227,23 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
+# Players and YouTube read SSA override blocks (`{\fs300}`, `{\pos(0,0)}`) and a few HTML tags in SRT, and
+# SRT has no way to escape them: text from a script that looks like one is dropped, never passed on.
+_SRT_CODES = re.compile(r"\{\\[^}]*\}|</?(?:b|i|u|s|font)(?:\s[^>]*)?>", re.IGNORECASE)
+
+
+def srt_text(text: str) -> str:
+    """TEXT without what an SRT reader would take as formatting codes ("{\\fs300}Big" -> "Big")."""
+    return " ".join(_SRT_CODES.sub("", text).split())
+
+
 def write_srt(words: Sequence[dict], path: str | os.PathLike, max_chars: int = 42, max_lines: int = 2) -> None:
     all_pages = pages(words, max_chars, max_lines)
     cues = []
-    for number, (page, (start, end)) in enumerate(zip(all_pages, _page_times(all_pages)), 1):
-        text = "\n".join(_text(line) for line in page)
-        cues.append(f"{number}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{text}\n")
+    for page, (start, end) in zip(all_pages, _page_times(all_pages)):
+        text = "\n".join(line for line in (srt_text(_text(line)) for line in page) if line)
+        if text:  # a page that was only codes leaves no empty cue
+            cues.append(f"{len(cues) + 1}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{text}\n")
     atomic_write_text(path, "\n".join(cues))
 
 

@@ -8,6 +8,7 @@ English only; other languages pass through with symbols left alone. Pure stdlib,
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
@@ -202,3 +203,12 @@ def script_segments(script: dict) -> list[str]:
     elif cta and not texts:
         texts = [cta]
     return texts
+
+
+def invisible_only(text: str) -> list[str]:
+    """The code points ("U+202E") of TEXT when it is not empty but holds nothing a voice could say or a
+    caption show: only format characters (U+200B zero-width space, U+202E right-to-left override, U+FEFF),
+    controls and spaces, which str.strip() keeps. [] for ordinary text and for "" (an intended pause)."""
+    if not text or any(unicodedata.category(c)[0] not in "CZ" for c in text):
+        return []
+    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in text if not c.isspace()))

@@ -1,6 +1,6 @@
 """Thumbnail making: candidate frames from a video (one ffmpeg call), a score per frame (sharpness, contrast,
-brightness), a large outlined title overlay that stays readable at phone size, and a 1280x720 JPEG that fits
-YouTube's 2 MB thumbnail limit.
+brightness), a large outlined title overlay that stays readable at phone size, and a 1280x720 JPEG at high
+quality (90 or more) under YouTube's 50 MB thumbnail limit.
 
 PIL and numpy are imported inside the functions so importing this module stays cheap.
 """
@@ -10,18 +10,20 @@ from __future__ import annotations
 import glob
 import io
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from ..core.once import once
 from ..errors import BadInput, ConfigError
 from . import ffmpeg, fonts
 
 WIDTH, HEIGHT = 1280, 720
-MAX_BYTES = 2 * 1024 * 1024  # YouTube: "thumbnail images must be less than 2MB"
+MAX_BYTES = 50 * 1024 * 1024  # YouTube thumbnails.set: up to 50 MB since 2026-09-14 (it was 2 MB)
+QUALITY = (95, 90)  # JPEG qualities tried: high, never squeezed below 90
 MAX_LINES = 3
 LATIN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.local/share/fonts"))
@@ -34,6 +36,7 @@ class Frame:
     tiny: Any  # numpy array: a 32x18 grey copy, to tell near-duplicate frames apart
     text_width: int = WIDTH  # how wide the title may run from its edge (a poster keeps its picture's side)
     shade: bool = True  # darken under the title (a busy frame needs it; a calm card does not)
+    centred: bool = False  # the title in the middle of its side (a poster), not along the bottom (a frame)
 
 
 # --- candidate frames -----------------------------------------------------------------------------------
@@ -68,7 +71,9 @@ def extract_frames(video: str | Path, duration: float, pool: int, scene: float, 
     graph = f"select='{select}',{above}{frame}"
     # Long videos: scene scores on keyframes only, or decoding every frame takes minutes.
     fast = ["-skip_frame", "nokey"] if duration > 300 else []
-    with tempfile.TemporaryDirectory(prefix="cs-thumb-") as work:
+    from .. import artifacts
+
+    with artifacts.scratch("cs-thumb") as work:  # under $CS_OUT_DIR/.tmp, swept if a kill leaves it
         pattern = os.path.join(work, "%05d.png")
         ffmpeg.run([*fast, "-i", str(video), "-an", "-vf", graph, "-vsync", "vfr", pattern],
                    total_seconds=duration, description="frames")
@@ -132,7 +137,7 @@ def best_frames(frames: list[Any], count: int) -> list[Frame]:
 # --- fonts ----------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@once
 def _font_files() -> tuple[str, ...]:
     """DejaVu Sans Bold, then Noto bold faces, then other Noto faces installed on this machine."""
     noto = []
@@ -151,7 +156,7 @@ def _load(path: str, size: int) -> Any:
     return _load_for_thread(path, size, threading.get_ident())
 
 
-@lru_cache(maxsize=256)
+@once
 def _load_for_thread(path: str, size: int, thread: int) -> Any:
     from PIL import ImageFont
 
@@ -233,11 +238,12 @@ def _clusters(word: str) -> list[str]:
 
 
 def layout(text: str, font_path: str, box: tuple[int, int]) -> tuple[Any, list[str]]:
-    """The largest font size (from 128 px down to 44) at which TEXT fits BOX in at most 3 lines without
-    breaking a word; at the smallest size, the third line ends in an ellipsis if the text is still too long."""
+    """The largest font size (from 168 px down to 44) at which TEXT fits BOX in at most 3 lines without
+    breaking a word; at the smallest size, the third line ends in an ellipsis if the text is still too long.
+    Five words of a title fill two or three lines at 120-168 px: large enough to read at phone size."""
     width, height = box
     spaced = [word for word in text.split() if not any(fonts.script_of(c) in ("cjk", "thai") for c in word)]
-    for size in range(128, 43, -4):
+    for size in range(168, 43, -4):
         font = _load(font_path, size)
         if size > 44 and any(font.getlength(word) > width for word in spaced):
             continue  # "Ho / mebrewing": a word of a spaced script is broken only when nothing else fits
@@ -253,16 +259,57 @@ def layout(text: str, font_path: str, box: tuple[int, int]) -> tuple[Any, list[s
     return font, lines
 
 
-def overlay_title(image: Any, title: str, font_path: str, width: int = WIDTH, shade: bool = True) -> Any:
+TEXT_WORDS = 5  # what a viewer reads on a phone-size thumbnail at a glance
+_CLAUSE_END = re.compile(r"\s*(?:[:|?!(\[]|\s[-–—]\s)\s*")
+
+
+def thumb_text(title: str, focus: Callable[[str], str] | None = None) -> str:
+    """At most TEXT_WORDS words of TITLE, in its order, for the thumbnail: the whole title when short, else
+    its first clause when that is 2 to 5 words ("Why Home Espresso Tastes Bitter (and how to fix it)"),
+    else the window of the title with the most content words (FOCUS(title), its head noun, counts double;
+    asked only then, as it may load a tagger)."""
+    from ..text import _trim_dangling
+    from .picture_cards import key_phrase
+
+    title = " ".join(title.split())
+    if len(title.split()) <= TEXT_WORDS:
+        return title
+    first = _CLAUSE_END.split(title, maxsplit=1)[0].strip(" ,;.")
+    if 2 <= len(first.split()) <= TEXT_WORDS:
+        return first
+    phrase = _trim_dangling(key_phrase(title, focus(title) if focus else "", most=TEXT_WORDS))
+    return phrase or " ".join(title.split()[:TEXT_WORDS])
+
+
+def text_problems(text: str, title: str) -> list[str]:
+    """Why TEXT (a rule's or a model's) is no thumbnail text for TITLE: too many words, or a word the title
+    lacks (compared without case and punctuation)."""
+    import unicodedata
+
+    plain = lambda value: [unicodedata.normalize("NFKC", w).casefold().strip(".,;:!?\"'()[]") for w in value.split()]  # noqa: E731
+    found = []
+    if not text.strip():
+        found.append("it is empty")
+    if len(text.split()) > TEXT_WORDS:
+        found.append(f"it has {len(text.split())} words (at most {TEXT_WORDS})")
+    missing = [w for w in plain(text) if w and w not in set(plain(title))]
+    if missing:
+        found.append(f"not in the title: {', '.join(missing)}")
+    return found
+
+
+def overlay_title(image: Any, title: str, font_path: str, width: int = WIDTH, shade: bool = True,
+                  centred: bool = False) -> Any:
     """A copy of IMAGE with TITLE in large white letters with a black outline, in the lower part (over a
-    darkening with SHADE) and WIDTH pixels from its side, so it reads at 168x94 (YouTube's smallest size)."""
+    darkening with SHADE; in the middle when CENTRED) and WIDTH pixels from its side, so it reads at
+    168x94 (YouTube's smallest size)."""
     from PIL import Image, ImageDraw
 
     margin = 56
-    font, lines = layout(title, font_path, (width - 2 * margin, int(HEIGHT * 0.62)))
+    font, lines = layout(title, font_path, (width - 2 * margin, int(HEIGHT * (0.8 if centred else 0.62))))
     size = font.size
     line_height = int(size * 1.12)
-    top = HEIGHT - margin - line_height * len(lines)
+    top = (HEIGHT - line_height * len(lines)) // 2 if centred else HEIGHT - margin - line_height * len(lines)
     result = image.convert("RGB").copy()
     if shade:
         _darken_below(result, top)
@@ -299,9 +346,9 @@ def right_to_left(text: str) -> bool:
 
 
 def encode_jpeg(image: Any, limit: int = MAX_BYTES) -> bytes:
-    """JPEG bytes at the highest quality (92 down to 40) that stays under LIMIT."""
+    """JPEG bytes at quality 95, else 90, under LIMIT (a 1280x720 frame is far below 50 MB at either)."""
     data = b""
-    for quality in range(92, 35, -6):
+    for quality in QUALITY:
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=quality, optimize=True, progressive=True)
         data = buffer.getvalue()

@@ -59,8 +59,7 @@ def png(path: str, channel: list[tuple[str, int]], records: list[dict], window: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..artifacts import atomic_output
-    from ..pipe import special_file
+    from ..core.files import atomic_output
 
     best = [r for r in records if r["stats"]["views"] > 0][:top][::-1]
     fig, (days_ax, top_ax, keep_ax) = plt.subplots(3, 1, figsize=(10, 11), constrained_layout=True)
@@ -86,9 +85,6 @@ def png(path: str, channel: list[tuple[str, int]], records: list[dict], window: 
     keep_ax.set_xlabel("% viewed")
     for ax in (top_ax, keep_ax):
         ax.tick_params(axis="y", labelsize=8)
-    if special_file(path):  # a FIFO or device is written straight to, never replaced
-        fig.savefig(path, format="png", dpi=100)
-    else:
-        with atomic_output(path) as temp:
-            fig.savefig(temp, format="png", dpi=100)
+    with atomic_output(path) as temp:  # a FIFO or device is written straight to, never replaced
+        fig.savefig(temp, format="png", dpi=100)
     plt.close(fig)

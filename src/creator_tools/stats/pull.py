@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +43,9 @@ class Summary:
     units: int = 0
 
     def line(self, store_url: str) -> str:
-        where = "PostgreSQL" if store_url.startswith("postgres") else store_url
+        from ..core.db import is_postgres
+
+        where = "PostgreSQL" if is_postgres(store_url) else store_url
         return (f"pulled {self.videos} videos ({self.with_views} with views), {self.daily_rows} video-days and "
                 f"{self.channel_rows} channel-days for {self.since}..{self.until} into {where}; "
                 f"{self.published_rows} joined with cs-publish records; {self.units} Data API units")
@@ -115,12 +116,14 @@ def published_from_records(records: Iterable[Record]) -> list[dict]:
 def published_from_ledger(video_ids: set[str]) -> list[dict]:
     """What cs-publish's upload ledger knows about these videos: the `youtube` key it returned and, where
     the ledger keeps it, the published record itself (topic, format, hook...)."""
+    from ..core.db import sqlite_path
     from ..youtube import ledger
 
     url = ledger.default_url()  # $CS_DB: the ledger cs-publish writes, a PostgreSQL one included
-    if not ledger.is_postgres(url) and not os.path.exists(url.removeprefix("sqlite:///")):
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
         return []
-    db = ledger.connect(url)  # adds the columns an old ledger lacks
+    db = ledger.connect(url, readonly=True)  # cs-publish's ledger: read as it is, never migrated from here
     wanted = ["video_id", "youtube", "path", "record"]
     rows = []
     for values in db.execute(f"SELECT {', '.join(wanted)} FROM uploads WHERE video_id IS NOT NULL").fetchall():

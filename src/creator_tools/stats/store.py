@@ -8,11 +8,9 @@ compares and groups them, and the store file stays readable with the sqlite3 she
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 from typing import Any, Iterable, Sequence
 
-from ..errors import ConfigError
+from ..core import config, db
 
 METRICS = ("views", "watch_minutes", "avg_view_s", "avg_view_pct", "likes", "subs_gained")
 
@@ -45,81 +43,35 @@ CREATE TABLE IF NOT EXISTS pulls (
 
 def default_url() -> str:
     """`$CS_STATS_DB`, else `$XDG_STATE_HOME/creator-tools/stats.sqlite` (~/.local/state when unset)."""
-    if os.environ.get("CS_STATS_DB"):
-        return os.environ["CS_STATS_DB"]
-    from ..youtube.ledger import state_dir  # the one XDG state directory of the toolkit
+    if config.is_set("CS_STATS_DB"):
+        return config.get("CS_STATS_DB")
+    return str(db.config_state_dir() / "stats.sqlite")  # the one XDG state folder of the toolkit
 
-    return str(state_dir() / "stats.sqlite")
+
+SCHEMA = db.Schema(component="stats", what="stats database", variable="CS_STATS_DB", upgrade="cs-stats pull",
+                   migrations=(_SCHEMA, db.add_columns(*LATER_COLUMNS)))
 
 
 class Store:
-    """One connection to the stats database; `?` parameters everywhere, rewritten for psycopg."""
+    """The stats database (core/db.py). Writers (`cs-stats pull`) migrate it on open; readers (READONLY:
+    report, recommend) open it read-only and never change it, and an older store names `cs-stats pull`."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, readonly: bool = False):
         self.url = url or default_url()
-        self.postgres = self.url.startswith(("postgresql://", "postgres://"))
-        if self.postgres:
-            self.conn = _connect_postgres(self.url)
-            schema = _SCHEMA.format(real="DOUBLE PRECISION", int="BIGINT")
-        else:
-            path = self.url.removeprefix("sqlite:///") if self.url.startswith("sqlite:///") else self.url
-            directory = os.path.dirname(os.path.abspath(path))
-            try:
-                os.makedirs(directory, exist_ok=True)
-                self.conn = sqlite3.connect(path, timeout=30)
-                self.conn.execute("PRAGMA journal_mode=WAL")  # the first read: a non-database file fails here
-            except (OSError, sqlite3.Error) as exc:
-                raise ConfigError(f"cannot open the stats database {path}: {exc}; pass --db or set CS_STATS_DB") from exc
-            schema = _SCHEMA.format(real="REAL", int="INTEGER")
-        try:
-            with self.transaction() as cur:
-                for statement in filter(str.strip, schema.split(";")):
-                    cur.execute(statement)
-                self._add_later_columns(cur)
-        except sqlite3.DatabaseError as exc:  # a file that is not SQLite, or a store of another shape
-            raise ConfigError(f"{self.url} is not a usable stats store ({exc}); pass --db the file "
-                              "cs-stats pull made, or set CS_STATS_DB") from exc
+        self.db = db.Database(self.url, SCHEMA, readonly=readonly)
+        self.postgres = self.db.postgres
 
     # --- plumbing ---------------------------------------------------------------------------------------
 
-    def _add_later_columns(self, cur) -> None:
-        """Stores made before a column existed get it (NULL for old rows; the next pull fills it)."""
-        for table, column, kind in LATER_COLUMNS:
-            if self.postgres:
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
-            elif column not in {row[1] for row in cur.execute(f"PRAGMA table_info({table})").fetchall()}:
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.postgres else sql
-
     def transaction(self):
-        """A cursor whose work commits together (or not at all)."""
-        store = self
-
-        class _Tx:
-            def __enter__(self):
-                self.cur = store.conn.cursor()
-                return self.cur
-
-            def __exit__(self, kind, value, tb):
-                (store.conn.commit if kind is None else store.conn.rollback)()
-                self.cur.close()
-
-        return _Tx()
+        """Work that commits together (or not at all): `.execute` and `.executemany` inside."""
+        return self.db.transaction()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        cur = self.conn.cursor()
-        try:
-            cur.execute(self._sql(sql), tuple(params))
-            return cur.fetchall()
-        finally:
-            cur.close()
-            if self.postgres:
-                self.conn.commit()  # end the read transaction so later pulls are seen
+        return self.db.query(sql, params)
 
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
 
     def _upsert(self, table: str, columns: Sequence[str], keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         rows = [tuple(row) for row in rows]
@@ -129,7 +81,7 @@ class Store:
         sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
         with self.transaction() as cur:
-            cur.executemany(self._sql(sql), rows)
+            cur.executemany(sql, rows)
         return len(rows)
 
     # --- writes -----------------------------------------------------------------------------------------
@@ -237,15 +189,3 @@ class Store:
         rows = self.query("SELECT video_id, SUM(views), SUM(watch_minutes), SUM(avg_view_pct * views), COUNT(*),"
                           " MIN(day) FROM daily GROUP BY video_id")
         return {row[0]: tuple(row[1:]) for row in rows}
-
-
-def _connect_postgres(url: str):
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise ConfigError("PostgreSQL needs the psycopg package; pip install 'psycopg[binary]'") from exc
-    try:
-        return psycopg.connect(url, connect_timeout=10)
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot connect to the stats database: {first}; check --db or CS_STATS_DB") from exc

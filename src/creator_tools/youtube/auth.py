@@ -13,9 +13,10 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from ..core import config
 from ..errors import ConfigError
 
-TOKEN_ENV = "CS_YOUTUBE_TOKEN"
+TOKEN_ENV = config.variable("CS_YOUTUBE_TOKEN")
 SCOPE_UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
 SCOPE_YOUTUBE = "https://www.googleapis.com/auth/youtube"
 SCOPE_FORCE_SSL = "https://www.googleapis.com/auth/youtube.force-ssl"  # captions.insert needs it
@@ -27,7 +28,7 @@ REAUTH = "run `cs-publish auth --client-secrets FILE` again (on a desktop) and c
 
 
 def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    base = config.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "creator-tools"
 
 
@@ -37,7 +38,7 @@ def default_token_path() -> Path:
 
 def token_path(option: str | None = None) -> Path:
     """--token FILE, else $CS_YOUTUBE_TOKEN, else the file `cs-publish auth` writes."""
-    return Path(option or os.environ.get(TOKEN_ENV) or default_token_path())
+    return Path(option or config.get(TOKEN_ENV) or default_token_path())
 
 
 def _allow_loopback_http(url: str) -> None:
@@ -73,14 +74,13 @@ def run_flow(client_secrets: str | Path, *, scopes: list[str] | None = None, por
 
 
 def save_token(credentials: Any, path: Path) -> None:
-    """Write the authorized-user JSON with mode 0600 from the start (never world-readable, even briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(credentials.to_json())
-    os.chmod(temp, 0o600)
-    os.replace(temp, path)
+    """Write the authorized-user JSON with mode 0600 from the start (never world-readable, even briefly:
+    the temp file is created 0600), in a 0700 folder when it is the toolkit's own config folder."""
+    from ..core import files
+
+    if Path(path).parent == config_dir():
+        files.private_dir(config_dir())
+    files.atomic_write_text(path, credentials.to_json(), mode=files.PRIVATE_FILE)
 
 
 class Token:

@@ -15,15 +15,15 @@ for the committed offset.
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BadInput, ConfigError, EngineError, QuotaDeferred
+from ..core import config
 
-ENDPOINT_ENV = "CS_YOUTUBE_ENDPOINT"
+ENDPOINT_ENV = config.variable("CS_YOUTUBE_ENDPOINT")
 TIMEOUT_S = 120
 DEFERRING_REASONS = {"quotaExceeded", "uploadLimitExceeded", "rateLimitExceeded", "userRateLimitExceeded",
                      "dailyLimitExceeded", "uploadRateLimitExceeded"}
@@ -85,7 +85,7 @@ def make_http(timeout: int = TIMEOUT_S) -> Any:
 
 def endpoint(option: str | None = None) -> str | None:
     """--api-endpoint URL, else $CS_YOUTUBE_ENDPOINT, else None (Google's servers)."""
-    value = option or os.environ.get(ENDPOINT_ENV) or None
+    value = option or config.get(ENDPOINT_ENV)
     return value.rstrip("/") + "/" if value else None
 
 
@@ -161,7 +161,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def backoff(attempt: int, cap: float = 64.0) -> float:
     """Exponential backoff with full jitter: a random pause in [0, min(cap, base * 2**attempt)]."""
-    base = float(os.environ.get("CS_YOUTUBE_BACKOFF_BASE", "1.0"))  # tests shorten the pauses
+    base = config.number("CS_YOUTUBE_BACKOFF_BASE")  # tests shorten the pauses
     return random.uniform(0, min(cap, base * 2 ** attempt))
 
 

@@ -7,20 +7,16 @@ second video; with PostgreSQL, what stops two machines from uploading the same b
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import sqlite3
-import threading
 import time
-import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from ..errors import ConfigError
+from ..core import config, db
 
-SCHEMA = """
+SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS uploads (
     channel_id TEXT NOT NULL,
     sha256 TEXT NOT NULL,
@@ -57,10 +53,14 @@ CREATE TABLE IF NOT EXISTS holds (
 LATER_COLUMNS = (("uploads", "record", "TEXT"), ("uploads", "claimed_by", "TEXT"))
 
 
+SCHEMA = db.Schema(component="ledger", what="upload ledger", variable="CS_DB",
+                   upgrade="cs-publish (any run but --dry-run)", private=True,
+                   migrations=(SCHEMA_SQL, db.add_columns(*LATER_COLUMNS)))
+
+
 def state_dir() -> Path:
     """$XDG_STATE_HOME/creator-tools (default ~/.local/state/creator-tools): the toolkit's one state folder."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "creator-tools"
+    return db.config_state_dir()
 
 
 def database_path() -> Path:
@@ -69,11 +69,10 @@ def database_path() -> Path:
 
 def default_url() -> str:
     """$CS_DB, else the SQLite file under the state folder."""
-    return os.environ.get("CS_DB") or str(database_path())
+    return config.get("CS_DB") or str(database_path())
 
 
-def is_postgres(url: str) -> bool:
-    return str(url).startswith(("postgresql://", "postgres://"))
+is_postgres = db.is_postgres
 
 
 def owner() -> str:
@@ -81,119 +80,13 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Database:
-    """One connection to the ledger, SQLite or PostgreSQL, behind the same `?`-parameter SQL; autocommit
-    outside `transaction()`."""
-
-    def __init__(self, url: str):
-        self.url = str(url)
-        self.postgres = is_postgres(self.url)
-        self._claims: dict[str, Any] = {}
-        self.conn = self._open_postgres() if self.postgres else self._open_sqlite()
-        kinds = {"real": "DOUBLE PRECISION", "int": "BIGINT"} if self.postgres else {"real": "REAL", "int": "INTEGER"}
-        try:
-            with self.transaction(lock="creator-tools ledger schema"):  # two machines' first runs at once
-                for statement in filter(str.strip, SCHEMA.format(**kinds).split(";")):
-                    self.execute(statement)
-                self._add_later_columns()
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{self.url} is not a usable upload ledger ({exc}); pass --db another file or "
-                              "set CS_DB") from exc
-
-    def _open_sqlite(self) -> sqlite3.Connection:
-        path = Path(self.url.removeprefix("sqlite:///"))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")  # a reader never blocks a writer; fails on a non-database file
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the upload ledger {path}: {exc}; pass --db or set CS_DB") from exc
-        return db
-
-    def _open_postgres(self) -> Any:
-        try:
-            import psycopg
-        except ImportError as exc:
-            raise ConfigError("a PostgreSQL ledger needs the psycopg package; pip install 'psycopg[binary]'") from exc
-        try:
-            return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise ConfigError(f"cannot connect to the upload ledger {self.url}: {str(exc).strip().splitlines()[0]}; "
-                              "check --db or CS_DB") from exc
-
-    def _add_later_columns(self) -> None:
-        for table, column, kind in LATER_COLUMNS:
-            if self.postgres:
-                self.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
-            elif column not in {row[1] for row in self.execute(f"PRAGMA table_info({table})").fetchall()}:
-                self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-    def execute(self, sql: str, params: tuple = ()) -> Any:
-        if self.postgres:
-            return self.conn.execute(sql.replace("?", "%s"), params)
-        return self.conn.execute(sql, params)
-
-    @contextlib.contextmanager
-    def transaction(self, lock: str | None = None) -> Iterator["Database"]:
-        """One transaction; with `lock`, serialized against every other holder of that name on any machine
-        (PostgreSQL: a transaction-scoped advisory lock; SQLite: BEGIN IMMEDIATE takes the file's write lock)."""
-        if self.postgres:
-            with self.conn.transaction():
-                if lock:
-                    self.execute("SELECT pg_advisory_xact_lock(?)", (_key(lock),))
-                yield self
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def claim(self, name: str) -> Iterator[None]:
-        """Hold NAME for the duration (one publisher per video's bytes at a time, across processes and
-        machines); a second claimant waits. The lock dies with its holder, so a killed publisher's claim
-        passes to the re-run: a PostgreSQL session advisory lock, or flock on a file beside the SQLite ledger."""
-        if self.postgres:
-            self.execute("SELECT pg_advisory_lock(?)", (_key(name),))
-            try:
-                yield
-            finally:
-                self.execute("SELECT pg_advisory_unlock(?)", (_key(name),))
-            return
-        import fcntl
-
-        folder = Path(self.url.removeprefix("sqlite:///")).parent / "claims"
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f"{zlib.crc32(name.encode()):08x}.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+Database = db.Database  # execute, transaction(lock=...), claim(name): core/db.py
 
 
-def _key(name: str) -> int:
-    """A signed 64-bit advisory lock key from a name."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-
-
-_local = threading.local()
-
-
-def connect(url: str | Path | None = None) -> Database:
-    """One connection per thread and database (sqlite3 and psycopg connections stay on their thread)."""
-    url = str(url or default_url())
-    cache = getattr(_local, "connections", None)
-    if cache is None:
-        cache = _local.connections = {}
-    if url not in cache:
-        cache[url] = Database(url)
-    return cache[url]
+def connect(url: str | Path | None = None, readonly: bool = False) -> db.Database:
+    """One connection per thread and database (sqlite3 and psycopg connections stay on their thread); the
+    ledger is migrated on its first writable open. READONLY: read it as it is (cs-stats pull)."""
+    return db.connect(str(url or default_url()), SCHEMA, readonly=readonly)
 
 
 class Uploads:

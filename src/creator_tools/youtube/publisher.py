@@ -284,7 +284,7 @@ def warn_if_edited(rid: str, meta: dict, row: dict) -> None:
 
 def check_thumbnail(path: str) -> str:
     """The MIME type of the record's thumb.path; BadInput naming that key unless it is a JPEG or PNG of at most
-    2 MB."""
+    50 MB."""
     if not Path(path).is_file():
         raise BadInput(f"thumb.path: {path}: no such thumbnail; run cs-thumb again")
     kind = metadata.image_kind(path)
@@ -292,8 +292,8 @@ def check_thumbnail(path: str) -> str:
         raise BadInput(f"thumb.path: {path}: the thumbnail is not a JPEG or PNG; run cs-thumb again")
     size = os.path.getsize(path)
     if size > metadata.THUMBNAIL_MAX:
-        raise BadInput(f"thumb.path: {path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most 2 MB "
-                       "(save it as JPEG)")
+        raise BadInput(f"thumb.path: {path}: the thumbnail is {size / 1e6:.1f} MB; YouTube takes at most "
+                       f"{metadata.THUMBNAIL_MAX // (1024 * 1024)} MB (save it as JPEG)")
     return kind
 
 

@@ -35,8 +35,9 @@ COSTS: dict[str, tuple[str, int]] = {
     "search.list": ("searches", 1),
     "reports.query": ("units", 0),  # YouTube Analytics API: not charged against the Data API quota
 }
-# What raises each bucket's budget, for the deferral messages.
-OPTIONS = {"units": "--quota", "uploads": "--uploads-per-day", "searches": "--searches-per-day"}
+# What raises each bucket's budget, for the deferral messages: cs-publish --quota / --uploads-per-day (cs-stats
+# --quota). The searches bucket is YouTube's fixed 100 a day: no option raises it.
+OPTIONS = {"units": "--quota", "uploads": "--uploads-per-day"}
 
 
 def cost(call: str) -> tuple[str, int]:
@@ -124,7 +125,8 @@ class Quota:
                 what = ("quota units" if bucket == "units" else
                         f"calls of the {bucket} bucket ({'videos.insert' if bucket == 'uploads' else 'search.list'})")
                 return (f"needs {units} {what} but {max(left, 0)} of the daily {self.budgets[bucket]} are left "
-                        f"(the day ends at midnight Pacific time); re-run tomorrow or raise {OPTIONS[bucket]}")
+                        f"(the day ends at midnight Pacific time); re-run tomorrow"
+                        + (f" or raise {OPTIONS[bucket]}" if bucket in OPTIONS else ""))
         return None
 
     def reserve(self, need: dict[str, int] | int, what: str) -> "Reservation":
