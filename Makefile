@@ -58,6 +58,8 @@ demo: setup
 	  | CS_OUT_DIR=$(OUT)/files $(BIN)/cs-meta --seed 7 \
 	  | tee $(OUT)/demo.jsonl
 	@echo "== videos:" >&2; ls -l $(OUT)/files/video/*.mp4 $(OUT)/files/thumb/*.jpg >&2
+	@echo "== this machine, checked by cs-doctor (remotes you have not set show as not configured):" >&2
+	CS_OUT_DIR=$(OUT)/files $(BIN)/cs-doctor
 	@echo "== next: look at them and decide before anything is published (a local page; the address is printed):" >&2
 	@echo "   CS_OUT_DIR=$(OUT)/files $(BIN)/cs-review -i $(OUT)/demo.jsonl -o $(OUT)/reviewed.jsonl" >&2
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # cs-render against the physical floor on the render anchor (/work/shared/bench/render-anchor/README.md):
-# the same narration, segment texts and stills, rendered by cs-render; then the anchor's floor.sh
-# (a plain re-encode with the same x264 settings) times a re-encode of cs-render's own output in the same
-# run. Prints wall seconds, peak RSS (ffmpeg included: /usr/bin/time reports the largest process of the
+# the same narration, segment texts and stills, rendered by cs-render; then bench/floor.sh (a plain
+# re-encode with cs-render's own x264 settings, media/graph.py encoder_args; FLOOR= another floor script)
+# times a re-encode of cs-render's own output in the same run. Prints wall seconds, peak RSS (ffmpeg included: /usr/bin/time reports the largest process of the
 # tree) and the ratio per run, then the medians. LONG=1 adds a ~10-minute landscape render and a 1-minute
 # one, to show that memory does not grow with length. CLIPS="5 15 30" adds the many-clips case: a 60-second
 # short whose `visuals` shot list holds that many stock-like clips (made in WORK with testsrc2/colour
@@ -14,10 +14,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 anchor=${ANCHOR:-$root/../shared/bench/render-anchor}
+[ -d "$anchor" ] || anchor=$root/../../shared/bench/render-anchor  # a worktree under /work/wt/NAME
 work=${WORK:-${TMPDIR:-/tmp}/cs-render-bench}
 py=${PY:-$root/.venv/bin/python}
 render=${RENDER:-$root/.venv/bin/cs-render}
 runs=${1:-3}
+floor_sh=${FLOOR:-$here/floor.sh}
+export PY="$py"
 mkdir -p "$work"
 [ -f "$work/inp/timeline.json" ] || "$py" "$anchor/make_inputs.py" "$work/inp" >/dev/null
 
@@ -31,7 +34,7 @@ one() {  # one(record, label): render, print "seconds KB video"
 
 if [ -n "${CLIPS:-}" ]; then
   # shellcheck disable=SC2086
-  "$py" "$here/render_clips.py" "$anchor" "$work/inp" "$work" "$render" $CLIPS
+  FLOOR="$floor_sh" "$py" "$here/render_clips.py" "$anchor" "$work/inp" "$work" "$render" $CLIPS
   [ "${CLIPS_ONLY:-0}" = 1 ] && exit 0
 fi
 
@@ -39,7 +42,7 @@ fi
 ratios=() renders=() floors=() peaks=()
 for run in $(seq "$runs"); do
   read -r seconds kb cpu video < <(one "$work/short.json")
-  /usr/bin/time -f "%e %M %U %S" -o "$work/time" bash "$anchor/floor.sh" "$video"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" bash "$floor_sh" "$video"
   read -r floor floor_kb floor_user floor_system < "$work/time"
   floor_cpu=$("$py" -c "print(round($floor_user + $floor_system, 2))")
   ratio=$("$py" -c "print(f'{$seconds / $floor:.2f}')")

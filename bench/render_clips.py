@@ -2,7 +2,7 @@
 (testsrc2 and colour sources, made here once, CLIP_POOL of them: portrait 1080x1920 at 30 fps, landscape 1920x1080 at 25 fps
 and 720x1280 at 30 fps, 4 s each, so long shots loop), rendered by cs-render while the summed RSS of its
 whole process tree (Python, the encoder and the producers) is sampled every 20 ms; then floor.sh re-encodes
-the output. Prints one line per N.
+the output (bench/floor.sh, or $FLOOR). Prints one line per N.
 
 usage: render_clips.py ANCHOR_DIR INPUT_DIR WORK_DIR RENDER N [N ...]
 """
@@ -103,7 +103,8 @@ for count in counts:
     subprocess.run(["rm", "-rf", str(work / "clips-out")], check=True)
     seconds, peak, out, used = timed([str(render), "-q", "--threads", "2", "--encoder", "libx264"], json.dumps(rec) + "\n", env)
     video = json.loads(out)["video"]["path"]
-    floor, floor_peak, _, floor_used = timed(["bash", str(anchor / "floor.sh"), video])
+    floor_sh = os.environ.get("FLOOR") or str(Path(__file__).with_name("floor.sh"))
+    floor, floor_peak, _, floor_used = timed(["bash", floor_sh, video])
     print(f"{count} clips, 60 s 1080x1920: cs-render {seconds:.1f} s (cpu {used:.1f} s), peak {peak // 1024} MB "
           f"(process tree) | floor {floor:.1f} s (cpu {floor_used:.1f} s), peak {floor_peak // 1024} MB | "
           f"ratio {seconds / floor:.2f}x wall, {used / floor_used:.2f}x cpu (bar 1.6x, 600 MB) | "

@@ -151,3 +151,24 @@ def srt_cues(text: str) -> list[tuple[float, float, str]]:
         cues.append((h1 * 3600 + m1 * 60 + s1 + ms1 / 1000, h2 * 3600 + m2 * 60 + s2 + ms2 / 1000,
                      "\n".join(lines[2:])))
     return cues
+
+
+def truncated_mp4(folder: Path) -> Path:
+    """An MP4 whose moov says 6 s while its mdat was cut after 200 bytes: it probes fine, no frame decodes
+    (issue 14 item 5: used as a clip, ffmpeg spun on it forever)."""
+    import struct
+
+    good = folder / "whole.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=s=160x120:r=30:d=6", "-c:v", "libx264", "-preset", "ultrafast", "-movflags", "+faststart",
+                    str(good)], check=True)
+    data = good.read_bytes()
+    at = 0
+    while at < len(data):
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"mdat":
+            break
+        at += size
+    cut = folder / "truncated.mp4"
+    cut.write_bytes(data[:at + 8 + 200])
+    return cut

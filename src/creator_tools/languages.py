@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .core import config
 from .errors import UsageError
 
-ENV = "CS_LANGUAGE"
+ENV = config.variable("CS_LANGUAGE")
 DEFAULT = "en"
 TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 # Written without spaces between words: budgets and caption lines count characters, not words.
@@ -53,8 +54,6 @@ def canonical(value: str) -> str:
 
 def from_env(value: str | None) -> str:
     """The --language flag's value, else $CS_LANGUAGE, else en."""
-    from .core import config
-
     return canonical(value or config.get(ENV) or DEFAULT)
 
 

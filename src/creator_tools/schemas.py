@@ -259,11 +259,11 @@ SHAPES: dict[str, Shape] = {
     "youtube": Obj("an object {video_id, url, privacy, ...}",
                    video_id=Field(Text("a video id (a non-empty string)", nonempty=True), True), url=TEXT,
                    privacy=TEXT, publish_at=TEXT, thumbnail_set=FLAG, caption_id=TEXT, playlist_item_id=TEXT),
-    "translations": Obj("an object {LANG: {title, description, tags, srt, vtt}}"),
     "review": Obj("an object {status, by, at, flags, notes, edits}",
                   status=Field(Choice("approved", "rejected", "changes", "unreviewed"), True),
                   by=Choice("web", "terminal", "auto"), at=TEXT, notes=TEXT, edits=Obj("an object"),
                   flags=ListOf("a list of findings {check, severity, key, excerpt, message}", FINDING)),
+    "translations": Obj("an object {LANG: {title, description, tags, srt, vtt}}"),
     "stats": Obj("an object {video_id, views, ...}", video_id=TEXT, views=COUNT),
     "recommendation": Obj("an object"),
 }

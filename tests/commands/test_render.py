@@ -156,6 +156,108 @@ def test_loudness_is_minus_14_lufs_and_moov_comes_first(rendered):
     assert boxes.index("moov") < boxes.index("mdat"), boxes
 
 
+CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex"}
+
+
+def _box_tree(data: bytes, start: int = 0, end: int | None = None, parents: tuple = ()) -> list[tuple]:
+    """Every MP4 box in DATA[start:end] as (path of box types, offset, payload), containers opened."""
+    found, at, end = [], start, len(data) if end is None else end
+    while at + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        header = 8
+        if size == 1:
+            size, header = struct.unpack(">Q", data[at + 8:at + 16])[0], 16
+        elif size == 0:
+            size = end - at
+        path = parents + (kind.decode("latin-1"),)
+        found.append((path, at, data[at + header:at + size]))
+        if kind in CONTAINERS:
+            found += _box_tree(data, at + header, at + size, path)
+        at += size
+    return found
+
+
+def _golomb(bits: str, at: int) -> tuple[int, int]:
+    zeros = 0
+    while bits[at + zeros] == "0":
+        zeros += 1
+    value = int(bits[at + zeros:at + 2 * zeros + 1], 2) - 1
+    return value, at + 2 * zeros + 1
+
+
+def _avc_config(moov: bytes) -> tuple[int, bool]:
+    """(profile_idc, CABAC on) from the avcC box: the SPS's second byte, and the PPS's entropy_coding_mode_flag
+    (after its pps_id and sps_id, both Exp-Golomb)."""
+    at = moov.index(b"avcC") + 4
+    profile = moov[at + 1]
+    sps_count, at = moov[at + 5] & 0x1F, at + 6
+    for _ in range(sps_count):
+        at += 2 + struct.unpack(">H", moov[at:at + 2])[0]
+    at += 1  # the PPS count
+    length = struct.unpack(">H", moov[at:at + 2])[0]
+    pps = moov[at + 2 + 1:at + 2 + length]  # without the NAL header byte
+    bits = "".join(f"{byte:08b}" for byte in pps)
+    _, pos = _golomb(bits, 0)
+    _, pos = _golomb(bits, pos)
+    return profile, bits[pos] == "1"
+
+
+def test_the_file_meets_youtubes_recommended_upload_settings(rendered):
+    """Issue 16 item 4 (YouTube Help 1722171): moov first and no edit list in any track, H.264 High, CABAC,
+    progressive 4:2:0 with BT.709 tags, 2 consecutive B-frames, a closed GOP of half the frame rate, AAC-LC
+    48 kHz; picture and sound both start at 0 (the AAC priming is taken out of the mix, not cut by a list)."""
+    path = rendered["video"]["path"]
+    boxes = _box_tree(Path(path).read_bytes())
+    top = [p[0] for p, _, _ in boxes if len(p) == 1]
+    assert top.index("moov") < top.index("mdat"), top
+    assert not [p for p, _, _ in boxes if p[-1] in ("elst", "edts")], "an edit list is in the file"
+    assert len([p for p, _, _ in boxes if p == ("moov", "trak")]) == 2
+    moov = next(payload for p, _, payload in boxes if p == ("moov",))
+    profile, cabac = _avc_config(moov)
+    assert profile == 100 and cabac, (profile, cabac)
+    info = _probe(path)
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+    assert video["profile"] == "High" and video["pix_fmt"] == "yuv420p" and video["field_order"] == "progressive"
+    assert (video["color_primaries"], video["color_transfer"], video["color_space"]) == ("bt709",) * 3
+    assert float(video["start_time"]) == 0 and float(audio["start_time"]) == 0
+    assert (audio["codec_name"], audio["profile"], audio["sample_rate"]) == ("aac", "LC", "48000")
+    done = _run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pict_type,key_frame",
+                 "-of", "csv=p=0", path])
+    frames = [line.split(",")[:2] for line in done.stdout.split()]
+    keys = [i for i, (key, _) in enumerate(frames) if key == "1"]
+    assert keys == list(range(0, len(frames), 15)), keys  # a GOP of 15 frames at 30 fps, no extra keys
+    assert all(frames[i][1] == "I" for i in keys)
+    runs = "".join(kind for _, kind in frames).replace("I", " ").replace("P", " ").split()
+    assert runs and max(len(run) for run in runs) == 2, runs  # 2 consecutive B-frames at most, and used
+    # a closed GOP: no frame after a key frame refers across it (x264: every key frame is an IDR)
+    done = _run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_packets", "-show_entries",
+                 "packet=pts,dts,flags", "-of", "csv=p=0", path])
+    packets = [line.split(",") for line in done.stdout.split()]
+    for index, (pts, _dts, flags) in enumerate(packets):
+        if "K" in flags and index:
+            assert all(int(p[0]) > int(pts) for p in packets[index + 1:index + 15]), "an open GOP"
+
+
+def test_the_nvenc_arguments_ask_for_the_same_settings_and_this_ffmpeg_takes_them():
+    """No GPU here: the h264_nvenc argv is held to the same settings, and ffmpeg parses every option of it
+    (it may then fail only for want of CUDA)."""
+    from creator_tools.media.graph import container_args, encoder_args
+
+    args = encoder_args("h264_nvenc")
+    pairs = dict(zip(args[::2], args[1::2]))
+    assert pairs["-c:v"] == "h264_nvenc" and pairs["-bf"] == "2" and pairs["-g"] == "15"
+    assert pairs["-profile:v"] == "high" and pairs["-coder"] == "cabac" and pairs["-flags"] == "+cgop"
+    assert pairs["-no-scenecut"] == "1" and pairs["-forced-idr"] == "1"
+    container = dict(zip(container_args()[::2], container_args()[1::2]))
+    assert container["-use_editlist"] == "0" and "+faststart" in container["-movflags"]
+    assert container["-ar"] == "48000" and container["-profile:a"] == "aac_low"
+    done = _run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-f", "lavfi", "-i",
+                 "color=s=256x256:d=0.2", *args, "-f", "null", "-"])
+    assert "Unrecognized option" not in done.stderr and "Error setting option" not in done.stderr, done.stderr
+    assert "Unable to parse" not in done.stderr, done.stderr
+
+
 def test_library_still_and_clip_are_used_and_a_card_fills_the_rest(rendered, media):
     path = rendered["video"]["path"]
     spans = media["record"]["voice"]["segments"]
@@ -390,6 +492,22 @@ def _tiny_record(folder: Path, record_id: str) -> dict:
             **keys, "visuals": visuals}
 
 
+def test_a_truncated_clip_shot_ends_with_one_clear_line_instead_of_spinning(tmp_path):
+    """Issue 14 item 5: a clip whose moov says 6 s but whose frames never decode spun the shot's ffmpeg at
+    100% CPU forever. The watchdog (CS_FFMPEG_STALL) stops it and the error names the shot."""
+    from media_fixtures import truncated_mp4
+
+    record = _tiny_record(tmp_path, "truncated")
+    record["visuals"][0]["path"] = str(truncated_mp4(tmp_path))
+    started = time.monotonic()
+    done = _render(record, tmp_path, "--preset", "square", env={"CS_FFMPEG_STALL": "2"})
+    assert time.monotonic() - started < 60
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "visuals[0].path" in line and "no progress for 2 s" in line, line
+    assert not list((tmp_path / "out" / "video").glob("*.mp4"))
+
+
 @pytest.mark.parametrize("stated", [1e9, None, 0.2])
 def test_voice_duration_is_measured_not_trusted(tmp_path, stated):
     """Issue 10 item 9: a plausible but wrong duration (1e9 once rendered until killed) renders the length the
@@ -499,3 +617,14 @@ def test_emoji_in_burned_captions_are_glyphs_not_empty_boxes(tmp_path):
     assert ImageChops.difference(rocket, missing).getbbox() is not None  # not the empty box
     assert ImageChops.difference(coffee, missing).getbbox() is not None
     assert rocket.getbbox() is not None  # something was drawn at all
+
+
+def test_a_record_without_format_gets_one_frame_from_every_command():
+    """Issue 13 item 5: with no `format`, cs-caption sized its ASS for landscape and cs-render rendered
+    portrait. media/frames.py is the one rule: a 1080x1920 Short unless `format: long`."""
+    from creator_tools.commands import caption, render
+    from creator_tools.media.frames import size_for
+
+    stage = render.Render("auto", None, None, "libx264", 0, 0.5)
+    for record, expected in (({}, (1080, 1920)), ({"format": "short"}, (1080, 1920)), ({"format": "long"}, (1920, 1080))):
+        assert caption.frame_size(record, None) == stage.size(record) == size_for(record) == expected, record

@@ -413,3 +413,18 @@ def test_a_base_url_that_is_no_url_is_one_config_line(tmp_path, record, variable
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.code == 1 and len(lines) == 1 and named in lines[0], run.stderr
     assert not list((tmp_path / "cs-out").rglob("*.png"))
+
+
+def test_library_refuses_a_clip_whose_frames_do_not_decode(tmp_path):
+    """Issue 14 item 5: a truncated MP4 probes fine (its moov says 6 s) and used to be picked, then spun
+    cs-render's ffmpeg forever. Its first frame is decoded now: it is passed over, with one warning."""
+    from media_fixtures import truncated_mp4
+
+    segments = [{"text": "The ocean shines at noon.", "visual": ""}]
+    record = narrated(tmp_path, segments, "broken")
+    library = make_library(tmp_path, {"ocean.png": "ocean"})
+    (library / "ocean-clip.mp4").write_bytes(truncated_mp4(tmp_path).read_bytes())  # a clip would win the tie
+    run = run_cs("visuals", [record], "--library", str(library), cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    assert [s["asset_id"] for s in run.records[0]["visuals"]] == ["library:ocean.png"]
+    assert "ocean-clip.mp4: not a usable clip (no frame decodes" in run.stderr, run.stderr

@@ -33,7 +33,9 @@ def source_of(record: Record) -> tuple[str, str] | None:
 def frame_size(record: Record, size: tuple[int, int] | None) -> tuple[int, int]:
     if size:
         return size
-    return (1080, 1920) if record.get("format") == "short" else (1920, 1080)
+    from ..media.frames import size_for
+
+    return size_for(record)  # the one rule: landscape for `format: long`, else a 1080x1920 Short
 
 
 class CaptionStage(pipe.Stage):
@@ -156,7 +158,7 @@ def _size(_ctx, _param, value: str | None) -> tuple[int, int] | None:
 @click.option("--compute-type", metavar="TYPE", help="Override the CTranslate2 compute type (int8, float16, ...).")
 @click.option("--language", metavar="CODE", help="Spoken language (default: the script's, else detected).")
 @click.option("--size", callback=_size, metavar="WxH",
-              help="Frame size for the ASS file (default: 1080x1920 for format short, else 1920x1080).")
+              help="Frame size for the ASS file (default: 1920x1080 for format long, else 1080x1920).")
 @click.option("--font", default="DejaVu Sans", show_default=True, help="Caption font family for the ASS file.")
 @click.option("--script/--no-script", "use_script", default=True, show_default=True,
               help="Show the script's own words and punctuation, timed by whisper, when the record has one.")
@@ -169,7 +171,7 @@ def cli(opts: pipe.PipeOptions, model: str | None, device: str, compute_type: st
     and `script` when present (caption text then follows the script's words and punctuation).
     Adds `captions`: {language, words: [{word, start, end}], srt, vtt, ass}; the files go to
     cs-out/captions/. The ASS shows one or two lines at a time with the spoken word highlighted,
-    sized for the record's `format` (short: 1080x1920, else 1920x1080) or --size.
+    sized for the record's `format` (long: 1920x1080, else 1080x1920) or --size.
 
     \b
     Example:

@@ -61,8 +61,8 @@ class Idea(pipe.Stage):
     def __init__(self, topics: list[str], count: int, fmt: str | None, titles: Titles, llm: LLMSettings,
                  language: str = languages.DEFAULT):
         self.topics, self.count, self.format, self.titles, self.llm = topics, count, fmt, titles, llm
-        self.language = language
         self.blocked: dict[str, list[dict]] = {}  # topic -> the block findings of its last refused draft
+        self.language = language
 
     def settings(self) -> dict[str, Any]:
         settings = {"n": self.count, "format": self.format, "llm": self.llm.fingerprint()}

@@ -71,8 +71,8 @@ class Publish(pipe.Stage):
     # too when present (captions.language names the track); the concept and the voice's length go into the
     # ledger for cs-stats, after the upload, where a wrong type used to fail the record with the video sent.
     reads = {"thumb": ("path",), "captions": ("srt", "language"), "voice": ("duration_s",),
-             "topic": None, "title": None, "hook": None, "format": None, "review": ("status",),
-             "translations": None, "script": ("language",)}
+             "topic": None, "title": None, "hook": None, "format": None, "review": ("status",), "translations": None,
+             "script": ("language",)}
 
     def __init__(self, token: str | None, endpoint: str | None, budget: int, chunk_size: int, check: bool,
                  schedule_every: float | None, uploads_per_day: int = DEFAULT_UPLOADS, db: str | None = None,

@@ -1,4 +1,5 @@
-"""cs-render: script + voice + captions -> MP4 in one ffmpeg process per video (graph in media/graph.py)."""
+"""cs-render: script + voice + captions (+ visuals) -> MP4: one picture track (media/track.py) for every
+record, encoded with the captions and the audio mix by one final ffmpeg (media/graph.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ import click
 
 from .. import log, pipe
 from ..errors import BadInput, EngineError, UsageError
+from ..media.frames import PRESETS, preset_for  # the one frame rule (cheap to import)
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
 # Everything else (ffmpeg helpers, subprocess, hashlib, tempfile, threads, pathlib) is imported where it is
 # used, so `cs-render --help` loads little beyond click and the pipe driver.
 
-from ..media.frames import PRESETS  # noqa: E402  (shared with cs-visuals)
 TARGET_LUFS = -14.0
 PAN_MARGIN = 1.08  # stills are prepared this much larger than the frame: room for the Ken Burns pan
 
@@ -31,21 +31,20 @@ def _even(value: float) -> int:
 @functools.lru_cache(maxsize=None)
 def pick_encoder(choice: str) -> str:
     """`auto`: h264_nvenc when this ffmpeg has it and a GPU answers a tiny probe encode, else libx264."""
-    import subprocess
-
-    from ..media import ffmpeg
+    from ..core import processes
+    from ..media import ffmpeg, graph
 
     if choice != "auto":
         return choice
     if "h264_nvenc" not in ffmpeg.encoders():
         return "libx264"
     probe = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-             "color=s=256x256:d=0.2", "-c:v", "h264_nvenc", "-f", "null", "-"]
+             "color=s=256x256:d=0.2", *graph.encoder_args("h264_nvenc"), "-f", "null", "-"]
     try:
-        ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
-    except subprocess.TimeoutExpired:
-        ok = False
-    return "h264_nvenc" if ok else "libx264"
+        processes.run(probe, timeout=30)
+    except processes.Failed:
+        return "libx264"
+    return "h264_nvenc"
 
 
 def segment_bounds(record: dict, count: int, duration: float) -> list[float]:
@@ -97,10 +96,7 @@ class Render(pipe.Stage):
         return [record["video"]["path"]]  # a deleted MP4 (file or object) means rendering it again
 
     def size(self, record: dict) -> tuple[int, int]:
-        preset = self.preset
-        if preset == "auto":
-            preset = "landscape" if record.get("format") == "long" else "short"
-        return PRESETS[preset]
+        return PRESETS[preset_for(record, self.preset)]
 
     def resources(self) -> dict[str, float]:
         return {"GPU": 1} if self.encoder == "h264_nvenc" else {}  # --cluster: only a worker with a GPU takes it
@@ -119,71 +115,69 @@ class Render(pipe.Stage):
         from ..media import track as visuals
 
         script, voice = record["script"], record["voice"]
-        segments = script.get("segments") or []
-        if not segments and not record.get("visuals"):
+        if not (script.get("segments") or []) and not record.get("visuals"):
             raise BadInput("script has no segments; run cs-script again")
         voice_path, duration = visuals.voice_length(voice)
-        shots = visuals.check(record["visuals"], duration) if "visuals" in record else None
+        if "visuals" in record:
+            shots = visuals.check(record["visuals"], duration)
+        else:
+            shots = self._segment_shots(record, duration)
         width, height = self.size(record)
         output = artifact_path("video", record["id"], self.inputs(record), ".mp4")
         if not output.is_file():
             with artifacts.scratch("cs-render") as temp:  # under $CS_OUT_DIR/.tmp, swept after a SIGKILL
-                plan = self._plan(record, Path(temp), width, height, duration, voice_path)
-                if shots is not None:
-                    self._render_shots(record, shots, plan, output)
-                else:
-                    self._render_segments(record, plan, output)
-        cards = sum(1 for s in shots if s["kind"] == "card") if shots is not None else self._card_count(segments)
+                plan = self._plan(record, Path(temp), width, height, duration, voice_path, shots)
+                self._render(shots, plan, output)
+        cards = sum(1 for shot in shots if shot["kind"] == "card")
         uri = artifacts.publish(output)
         return {**record, "video": {**describe(output, cards), "path": uri}}
 
-    def _render_segments(self, record: dict, plan, output: Path) -> None:
-        """A record without `visuals`: one library match or title card per script segment (as before)."""
-        from concurrent.futures import ThreadPoolExecutor
+    def _segment_shots(self, record: dict, duration: float) -> list[dict]:
+        """A record without `visuals` (made before cs-visuals, or without it): one shot per script segment,
+        from its narration's start: the --library file that best matches its `visual` (media/library.py's
+        one matcher), else a title card of its `on_screen` text, drawn by the picture track. From here on it
+        is rendered exactly like a record with `visuals`."""
+        segments = record["script"]["segments"]
+        bounds = segment_bounds(record, len(segments), duration)
+        used: set = set()
+        shots = []
+        for k, segment in enumerate(segments):
+            entry = self.library.match(segment.get("visual") or "", used) if self.library else None
+            start = 0.0 if k == 0 else bounds[k]
+            label = f"script.segments[{k}].visual"
+            if entry is None:
+                text = segment.get("on_screen") or segment.get("text") or ""
+                shots.append({"kind": "card", "text": text, "start": start, "index": k, "label": label})
+                continue
+            used.add(entry.path)
+            shots.append({"kind": entry.kind, "path": str(entry.path.resolve()), "start": start, "index": k,
+                          "label": f"{label} ({entry.path})"})
+        return shots
 
-        started = time.monotonic()
-        # the loudness passes (ffmpeg, audio only) run while Pillow prepares the images
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cs-render") as pool:
-            gain = pool.submit(self._gain, plan)
-            plan.visuals = self._visuals(record, plan, pool)
-            prepared = time.monotonic()
-            plan.gain_db = gain.result()
-        measured = time.monotonic()
-        self._encode(plan, output)
-        if log.debug_enabled():
-            log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
-                     f"ffmpeg {time.monotonic() - measured:.2f} s")
-
-    def _render_shots(self, record: dict, shots: list[dict], plan, output: Path) -> None:
-        """A record with `visuals`: each shot from its start to its end, fed by per-shot producers through
-        one pipe into the final encode (media/track.py says why)."""
+    def _render(self, shots: list[dict], plan, output: Path) -> None:
+        """Each shot from its start to its end, fed by per-shot producers through one pipe into the final
+        encode (media/track.py says why); the loudness passes (ffmpeg, audio only) run while Pillow
+        prepares the stills and cards."""
         from concurrent.futures import ThreadPoolExecutor
 
         from ..media import track as visuals
 
-        plan.bounds = [0.0] + [s["start"] for s in shots[1:]] + [plan.duration]
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="cs-render") as pool:
             gain = pool.submit(self._gain, plan)
             track = visuals.prepare(shots, plan, pool)
+            prepared = time.monotonic()
             plan.gain_db = gain.result()
+        measured = time.monotonic()
         self._encode(plan, output, track)
+        if log.debug_enabled():
+            log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
+                     f"ffmpeg {time.monotonic() - measured:.2f} s")
 
-    def _card_count(self, segments: list[dict]) -> int:
-        """How many segments get a generated title card: those no library file matches."""
-        if not self.library:
-            return len(segments)
-        used: set = set()
-        matches = 0
-        for segment in segments:
-            entry = self.library.match(segment.get("visual") or "", used)
-            if entry is not None:
-                used.add(entry.path)
-                matches += 1
-        return len(segments) - matches
+    # --- preparation ----------------------------------------------------------------------------------
 
-    # --- preparation (Pillow, once per image) ---------------------------------------------------------
-
-    def _plan(self, record: dict, temp: Path, width: int, height: int, duration: float, voice: Path):
+    def _plan(self, record: dict, temp: Path, width: int, height: int, duration: float, voice: Path,
+              shots: list[dict]):
         from pathlib import Path
 
         from ..artifacts import local_path
@@ -194,42 +188,12 @@ class Render(pipe.Stage):
             music = self.library.music().path
         if music is not None and not music.is_file():
             raise BadInput(f"{music}: music file not found; check --music")
-        segments = record["script"]["segments"]
         return graph.Plan(
-            width=width, height=height, visuals=[], voice=voice,
-            bounds=segment_bounds(record, len(segments), duration),
+            width=width, height=height, voice=voice,
+            bounds=[0.0] + [shot["start"] for shot in shots[1:]] + [duration],
             captions=self._captions(record, temp, width, height), music=music, crossfade=self.crossfade,
             still_size=(_even(width * PAN_MARGIN), _even(height * PAN_MARGIN)), work_dir=temp,
         )
-
-    def _visuals(self, record: dict, plan, pool: ThreadPoolExecutor) -> list:
-        """One visual per segment: the best library match (each still prepared once), else a title card.
-        Images are made on POOL's threads (Pillow releases the GIL while it resizes and converts)."""
-        from ..media import cards, graph
-
-        visuals, used, prepared, jobs = [], set(), {}, []
-        for k, segment in enumerate(record["script"]["segments"]):
-            entry = self.library.match(segment.get("visual") or "", used) if self.library else None
-            if entry is not None:
-                used.add(entry.path)
-            if entry is not None and entry.kind == "clip":
-                link = plan.work_dir / f"clip{k}{entry.path.suffix.lower()}"
-                os.symlink(entry.path.resolve(), link)
-                visuals.append(graph.Visual("clip", link))
-            elif entry is not None:
-                if entry.path not in prepared:
-                    prepared[entry.path] = plan.work_dir / f"still{len(prepared)}.y4m"
-                    jobs.append(pool.submit(cards.fit_still, entry.path, prepared[entry.path], plan.still_size))
-                visuals.append(graph.Visual("still", prepared[entry.path], pan=k % 4))
-            else:
-                card = plan.work_dir / f"card{k}.y4m"
-                # a card is as large as a still (one size per lane source) and shown centred, not panned
-                text = segment.get("on_screen") or segment.get("text") or ""
-                jobs.append(pool.submit(cards.title_card, text, card, *plan.still_size, k))
-                visuals.append(graph.Visual("card", card))
-        for job in jobs:
-            job.result()
-        return visuals
 
     def _captions(self, record: dict, temp: Path, width: int, height: int) -> Path | None:
         """The caption ASS at this frame size, under a plain name in the temp dir (nothing in its path can
@@ -256,9 +220,11 @@ class Render(pipe.Stage):
     def _loudness(self, plan, gain_db: float | None) -> float | None:
         from ..media import ffmpeg, graph
 
-        argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
+        from ..core import processes
+
+        argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-progress", "pipe:1",
                 *graph.measure_args(plan, gain_db)]
-        code, stderr = ffmpeg.capture(argv)
+        code, stderr = ffmpeg.capture(argv, stall=processes.stall_limit())
         if code != 0:
             lines = [line for line in stderr.splitlines() if line.strip()]
             raise EngineError(f"measuring loudness failed ({lines[-1] if lines else 'no message'}); check the voice file")
@@ -277,7 +243,7 @@ class Render(pipe.Stage):
             gain += TARGET_LUFS - after
         return max(-40.0, min(40.0, gain))
 
-    def _encode(self, plan, output: Path, track=None) -> None:
+    def _encode(self, plan, output: Path, track) -> None:
         from ..artifacts import atomic_output
         from ..media import track as visuals
 
@@ -339,12 +305,14 @@ def cli(opts, preset, library, music, encoder, threads, crossfade):
     cs-visuals added it, `visuals`; adds `video`: {path, duration_s, width, height, fps, size_bytes, sha256}.
     With `visuals`, each shot is shown from its start to its end: a clip trimmed to the shot, looped when
     shorter and cropped to fill the frame, a still with a slow Ken Burns pan, a card with a slow drift,
-    crossfading into the next shot. Without it, each segment shows the --library still or clip whose file name or tags share most words with its
-    `visual` (stills get a slow Ken Burns pan, clips are trimmed, looped and cropped to fit); where nothing
-    matches, a title card with its `on_screen` text. Segments crossfade; captions are burned in with libass;
-    music (--music, or an audio file under the library's music/ folder) is ducked under the voice; the mix is
-    normalised to -14 LUFS. Presets: short 1080x1920 (default for `format: short`), landscape 1920x1080
-    (default for `long`), square 1080x1080; 30 fps, H.264 yuv420p BT.709 + AAC, moov first.
+    crossfading into the next shot. Without it, each segment is one shot from its narration's start: the
+    --library still or clip whose file name or tags share most words with its `visual`, else a title card
+    with its `on_screen` text; both kinds of record go through the same picture track. Captions are burned
+    in with libass; music (--music, or an audio file under the library's music/ folder) is ducked under the
+    voice; the mix is normalised to -14 LUFS. Presets: short 1080x1920 (a record without `format`, or any
+    but `long`), landscape 1920x1080 (`format: long`), square 1080x1080; 30 fps. The file meets YouTube's
+    recommended upload settings: H.264 High, CABAC, yuv420p BT.709, 2 B-frames, closed 15-frame GOP; AAC-LC
+    48 kHz; moov first, no edit lists.
 
     \b
     Example:

@@ -125,9 +125,9 @@ class Writer:
 
     def __init__(self, llm, record: Record, style: str, language: str, shift: int = 0):
         self.llm, self.record, self.style, self.language = llm, record, style, language
+        self.shift = shift  # added to every seed offset: another draft asks with other seeds
         self.spoken = languages.name(language)  # "Spanish": models follow a name better than a code
         self.count = lambda value: languages.units(value, language)
-        self.shift = shift  # added to every seed offset: another draft asks with other seeds
         self.calls = 0
         about = [f"Video title: {record['title']}"]
         for key in ("angle", "audience"):

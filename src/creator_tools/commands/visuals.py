@@ -12,7 +12,7 @@ from ..core import config
 from ..engines.llm import LLMSettings
 from ..errors import BadInput, ConfigError, QuotaDeferred, UsageError
 from ..records import Record, fingerprint
-from ..media.frames import PRESETS
+from ..media.frames import PRESETS, preset_for
 
 # The providers, Pillow, the emoji tables and the shot planner load when a record is processed, so --help
 # stays quick; the environment names the options read are copied here.
@@ -143,10 +143,7 @@ class Visuals(pipe.Stage):
         return not swaps.wanted(record) and super().done(record)
 
     def size(self, record: Record) -> tuple[int, int]:
-        preset = self.preset
-        if preset == "auto":
-            preset = "landscape" if record.get("format") == "long" else "short"
-        return PRESETS[preset]
+        return PRESETS[preset_for(record, self.preset)]
 
     def close(self) -> None:
         for chain in self._chains.values():

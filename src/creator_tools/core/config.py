@@ -44,6 +44,10 @@ VARIABLES: tuple[Variable, ...] = (
              "defaults to.", ("cs-voice", "cs-caption", "cs-visuals", "cs-render", "cs-thumb", "cs-script",
                               "cs-idea", "cs-meta")),
     Variable("CS_CLUSTER_WAIT", "30", "Seconds --cluster waits for a first worker."),
+    Variable("CS_FFPROBE_TIMEOUT", "30", "Seconds any ffprobe (a file, a signed store URL) or a clip's "
+             "first-frame decode check may take before it is killed.", FILES + ("cs-doctor",)),
+    Variable("CS_FFMPEG_STALL", "60", "Seconds an ffmpeg may go without writing a frame before the watchdog "
+             "kills it (a clip whose frames never decode).", FILES),
     Variable("XDG_CACHE_HOME", None, "Base of the cache folder when CS_CACHE_DIR is unset; default ~/.cache.",
              FILES),
     Variable("XDG_STATE_HOME", None, "Base of the state folder (ledgers, stats store); default ~/.local/state.",
@@ -63,6 +67,8 @@ VARIABLES: tuple[Variable, ...] = (
              LLM, "engines"),
     Variable("CS_LLM_TIMEOUT", None, "Seconds the openai LLM engine waits per request; default "
              "CS_OPENAI_TIMEOUT, else 120.", LLM, "engines"),
+    Variable("CS_LANGUAGE", "en", "BCP-47 language of new concepts and scripts (cs-idea, cs-script --language); "
+             "later stages follow script.language.", ("cs-idea", "cs-script"), "engines"),
     Variable("CS_TTS_ENGINE", "piper", "Text-to-speech engine (piper, espeak, openai).", ("cs-voice", "cs-script"),
              "engines"),
     Variable("CS_TTS_VOICE", None, "Voice of the TTS engine (a Piper voice name or .onnx file, an OpenAI voice).",
@@ -77,7 +83,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CS_STT_WINDOW_S", "600", "Seconds of a recording cs-caption hears at once; longer recordings go in "
              "windows so memory stays flat with length.", ("cs-caption",), "engines"),
     Variable("CS_STT_MODEL", None, "faster-whisper model name or folder for cs-caption; default the bundled "
-             "tiny.en for English, the bundled multilingual base for other languages.", ("cs-caption",), "engines"),
+             "tiny.en for English and the bundled multilingual base for other languages.", ("cs-caption",),
+             "engines"),
     Variable("CS_VISUALS", None, "Visual providers cs-visuals tries in order (library, pexels, pixabay, "
              "images, cards); default those of library, pexels, pixabay that are configured, then cards.", ("cs-visuals",), "engines"),
     Variable("CS_VISUALS_TERMS", "rules", "How cs-visuals picks each sentence's search terms: rules (nouns a "

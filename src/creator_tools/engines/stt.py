@@ -83,7 +83,7 @@ def bundled_multilingual() -> Path | None:
 def resolve_model(name: str | None, language: str | None = None) -> str:
     """A model directory or a faster-whisper model name; the bundled tiny.en stands in for 'tiny.en' and
     the bundled multilingual base for 'base'. Without a name: tiny.en for English, base for the others."""
-    name = name or config.get(MODEL_ENV) or default_model(language)
+    name = name or config.get(MODEL_ENV, "") or default_model(language)
     if name == DEFAULT_MODEL and bundled_model():
         return str(bundled_model())
     if name == MULTILINGUAL_MODEL and bundled_multilingual():

@@ -257,14 +257,15 @@ class EspeakTTS(TTS):
                                  "or --engine openai")
 
     def synthesize_at(self, text: str, rate: float) -> bytes:
-        import subprocess
+        from ..core import processes
 
         self.refuse_letter_names(text)
         speed = max(80, round(self.speed * rate))
         argv = [self.binary, "-v", self.voice, "-s", str(speed), "--stdout"]
-        done = subprocess.run(argv, input=text.encode("utf-8"), capture_output=True)
-        if done.returncode != 0 or not done.stdout.startswith(b"RIFF"):
-            message = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+        done = processes.run(argv, input=text.encode("utf-8"), stdout=processes.PIPE, text=False, check=False,
+                             timeout=600)  # the one child runner: stderr drained, killed on interrupt
+        if done.code != 0 or not done.stdout.startswith(b"RIFF"):
+            message = "; ".join(done.tail).strip() or f"exit status {done.code}"
             if "voice" in message.lower():
                 raise UnknownVoice(f"espeak-ng cannot use voice '{self.voice}' ({message}); "
                                   "list voices with `espeak-ng --voices`")
@@ -338,7 +339,6 @@ class OpenAITTS(TTS):
 
     def _decode(self, data: bytes) -> bytes:
         """Any audio the server sends (WAV asked for, but some servers answer MP3) as PCM at sample_rate."""
-        import subprocess
         import wave
 
         if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
@@ -350,10 +350,11 @@ class OpenAITTS(TTS):
                 pass  # another rate or layout: let ffmpeg convert it
         from ..media.ffmpeg import binary
 
-        argv = [binary(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
+        from ..core import processes
+
+        argv = [binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
                 "-ar", str(self.sample_rate), "pipe:1"]
-        done = subprocess.run(argv, input=data, capture_output=True)
-        if done.returncode != 0:
-            raise EngineError(f"{self.where} sent audio ffmpeg cannot read "
-                              f"({done.stderr.decode(errors='replace').strip()})")
+        done = processes.run(argv, input=data, stdout=processes.PIPE, text=False, check=False, timeout=600)
+        if done.code != 0:
+            raise EngineError(f"{self.where} sent audio ffmpeg cannot read ({done.last_line()})")
         return done.stdout

@@ -27,7 +27,7 @@ class LibraryProvider(Provider):
         if not os.path.isdir(root):
             raise ConfigError(f"library folder {root} does not exist; check --library or {LIBRARY_ENV}")
         self.library = Library(root)
-        self._durations: dict[str, float | None] = {}
+        self._clips: dict[str, tuple[bool, float | None]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -43,22 +43,20 @@ class LibraryProvider(Provider):
 
     def find(self, shot: Shot, avoid: set[str]) -> Asset | None:
         """The unused file sharing the most words with the shot's query (ties: more words shared with the
-        segment's `visual`, then clips, then name order); the next ALTERNATIVES are kept on the shot."""
-        from ..media.library import words
-
-        wanted, context = words(shot.query), words(shot.context)
-        ranked = []
-        for order, entry in enumerate(self.library.entries):
-            if entry.kind == "audio" or self.asset_id(entry) in avoid:
-                continue
-            score = len(wanted & entry.tags)
-            if score:
-                ranked.append(((-score, -len(context & entry.tags), entry.kind != "clip", order), entry))
-        if not ranked:
+        segment's `visual`, then clips, then name order: media/library.py's one matcher); the next
+        ALTERNATIVES are kept on the shot. A clip none of whose frames decodes (a truncated file that still
+        probes fine) is passed over with one warning."""
+        avoided = {entry.path for entry in self.library.entries if self.asset_id(entry) in avoid}
+        usable = []
+        for entry in self.library.ranked(shot.query, shot.context, avoided):
+            if entry.kind != "clip" or self._clip(entry.path)[0]:
+                usable.append(entry)
+                if len(usable) > ALTERNATIVES:
+                    break
+        if not usable:
             return None
-        ranked.sort(key=lambda item: item[0])
-        best = self._asset(ranked[0][1])
-        best.alternatives = [self._asset(entry).as_alternative() for _, entry in ranked[1:1 + ALTERNATIVES]]
+        best = self._asset(usable[0])
+        best.alternatives = [self._asset(entry).as_alternative() for entry in usable[1:]]
         return best
 
     def fetch(self, choice: dict, shot: Shot) -> Asset:
@@ -73,22 +71,26 @@ class LibraryProvider(Provider):
 
     def _asset(self, entry) -> Asset:
         return Asset(kind=entry.kind, path=str(entry.path.resolve()), provider=self.name, asset_id=self.asset_id(entry),
-                     duration_s=self._duration(entry.path) if entry.kind == "clip" else None)
+                     duration_s=self._clip(entry.path)[1] if entry.kind == "clip" else None)
 
-    def _duration(self, path) -> float | None:
+    def _clip(self, path) -> tuple[bool, float | None]:
+        """(usable, length) of a library clip, checked once per file by decoding its first frame."""
         from .. import log
-        from ..errors import CSError
         from ..media import ffmpeg
 
         key = str(path)
         with self._lock:
-            if key in self._durations:
-                return self._durations[key]
-        try:
-            seconds: float | None = round(ffmpeg.duration(path), 3)
-        except CSError as exc:
-            log.warn(f"{path}: cannot read its length ({exc.message}); cs-render will probe it")
-            seconds = None
+            if key in self._clips:
+                return self._clips[key]
+        problem = ffmpeg.clip_problem(path)
+        seconds = None
+        if problem:
+            log.warn(f"{path}: not a usable clip ({problem}); skipping it (replace or remove the file)")
+        else:
+            try:
+                seconds = round(ffmpeg.duration(path), 3) or None
+            except Exception:
+                seconds = None  # cs-render measures it again
         with self._lock:
-            self._durations[key] = seconds
-        return seconds
+            self._clips[key] = (not problem, seconds)
+        return self._clips[key]

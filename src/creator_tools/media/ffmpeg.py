@@ -6,13 +6,11 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import subprocess
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from .. import log
+from ..core import processes
 from ..errors import BadInput, ConfigError, EngineError
 
 
@@ -25,14 +23,60 @@ def binary(name: str = "ffmpeg") -> str:
 
 def probe(path: str | Path) -> dict:
     """ffprobe's JSON (format and streams) for a media file (or a URL it reads, such as a signed store URL);
-    BadInput when it is missing or not media."""
+    BadInput when it is missing or not media, or when it gives no answer within CS_FFPROBE_TIMEOUT."""
     if "://" not in str(path) and not Path(path).is_file():
         raise BadInput(f"{path}: no such file; check the path in the record")
-    argv = [binary("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    done = subprocess.run(argv, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BadInput(f"{path}: not a readable media file ({_last_line(done.stderr)})")
-    return json.loads(done.stdout)
+    argv = [binary("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+            processes.safe_path(path)]
+    limit = processes.ffprobe_timeout()
+    try:
+        done = processes.run(argv, stdout=processes.PIPE, timeout=limit)
+    except processes.TimedOut:
+        raise BadInput(f"{_shown(path)}: ffprobe had no answer within {limit:g} s; check the file or the "
+                       f"network (or raise {processes.FFPROBE_TIMEOUT_ENV})") from None
+    except processes.Failed as exc:
+        raise BadInput(f"{_shown(path)}: not a readable media file ({exc.last_line()})") from None
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise BadInput(f"{_shown(path)}: ffprobe gave no readable answer; check the file") from None
+
+
+def _shown(path: str | Path) -> str:
+    """PATH for a message: a URL without its query (a signed URL's signature stays out of logs)."""
+    text = str(path)
+    return text.split("?", 1)[0] if "://" in text else text
+
+
+def clip_problem(path: str | Path, kind: str = "video") -> str:
+    """Why PATH is not a usable clip ("" when it is): ffprobe reading the header is not enough (a truncated
+    MP4 whose moov says 6 s probes fine and no frame of it decodes), so its first video frame is DECODED,
+    within CS_FFPROBE_TIMEOUT. cs-visuals' library and downloads check clips with this."""
+    try:
+        info = probe(path)
+    except BadInput as exc:
+        return exc.message
+    if stream(info, kind) is None:
+        return f"no {kind} stream"
+    argv = [binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-nostats",
+            "-i", processes.safe_path(path), "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"]
+    frames = []
+
+    def saw(line: str) -> None:
+        key, _, value = line.strip().partition("=")
+        if key == "frame" and value.isdigit():
+            frames.append(int(value))
+
+    limit = processes.ffprobe_timeout()
+    try:
+        processes.run(argv, stdout=processes.PIPE, on_line=saw, timeout=limit)
+    except processes.TimedOut:
+        return f"decoding its first frame took over {limit:g} s"
+    except processes.Failed as exc:
+        return f"no frame decodes ({exc.last_line()})"
+    if not frames or max(frames) < 1:
+        return "no frame decodes (the file is probably truncated)"
+    return ""
 
 
 def duration(path: str | Path) -> float:
@@ -47,7 +91,7 @@ def stream(info: dict, kind: str = "video") -> dict | None:
 
 @functools.lru_cache(maxsize=None)
 def encoders() -> frozenset[str]:
-    done = subprocess.run([binary(), "-hide_banner", "-encoders"], capture_output=True, text=True)
+    done = processes.run([binary(), "-hide_banner", "-encoders"], stdout=processes.PIPE, timeout=30, check=False)
     names = set()
     for line in done.stdout.splitlines():
         parts = line.split()
@@ -57,87 +101,53 @@ def encoders() -> frozenset[str]:
 
 
 # --- children that stop with the command ---------------------------------------------------------------
-# SIGTERM reaches the main thread only; with -j N the ffmpeg children of the worker threads would run on and
-# land their files. The driver calls Stage.close() when it is interrupted, and a stage that runs ffmpeg calls
-# `stop_all()` there: every live child is killed and no new one starts (`cs-render -j 2` under SIGTERM).
+# The registry lives in core/processes.py (every child of the project goes through it); these names stay
+# here for the media code and stages that call them.
 
-_children: set[subprocess.Popen] = set()
-_lock = threading.Lock()
-_stopping = threading.Event()
-
-
-def spawn(argv: Sequence[str], **options: Any) -> subprocess.Popen:
-    """Popen ARGV, registered so `stop_all` can end it; KeyboardInterrupt once the command is stopping."""
-    with _lock:
-        if _stopping.is_set():
-            raise KeyboardInterrupt()
-        process = subprocess.Popen(list(argv), **options)
-        _children.add(process)
-    return process
+spawn = processes.spawn
+release = processes.release
+stop_all = processes.stop_all
+stopping = processes.stopping
 
 
-def release(process: subprocess.Popen) -> None:
-    with _lock:
-        _children.discard(process)
-
-
-def stop_all() -> None:
-    """Kill every running ffmpeg child of this process and refuse new ones (the command is stopping)."""
-    with _lock:
-        _stopping.set()
-        for process in _children:
-            if process.poll() is None:
-                process.kill()
-
-
-def stopping() -> bool:
-    return _stopping.is_set()
-
-
-@contextmanager
-def _child(argv: Sequence[str], **popen: Any) -> Iterator[subprocess.Popen]:
-    """An ffmpeg child that `stop_all` can kill: killed here too if the caller fails, and a KeyboardInterrupt
-    once it ends when the command is stopping (its output is then not to be used)."""
-    process = spawn(argv, **popen)
+def capture(argv: Sequence[str], *, stall: float | None = None, timeout: float | None = None) -> tuple[int, str]:
+    """Run ARGV (a full command line) to the end; (exit status, the last lines of stderr). stderr is drained
+    while it runs; killed by `stop_all`, at TIMEOUT, or after STALL seconds without -progress output
+    (EngineError for the two bounds)."""
     try:
-        yield process
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    finally:
-        release(process)
-    if _stopping.is_set():
-        raise KeyboardInterrupt()
+        done = processes.run(argv, stdout=processes.PIPE if stall else processes.DEVNULL, on_line=_ignore if stall else None,
+                             timeout=timeout, stall=stall, check=False, tail_lines=200)
+    except processes.Failed as exc:  # TimedOut or Stalled
+        raise EngineError(f"ffmpeg stopped: {exc.why} ({exc.last_line()}); check the input files") from None
+    return done.code, "\n".join(done.tail)
 
 
-def capture(argv: Sequence[str]) -> tuple[int, str]:
-    """Run ARGV (a full command line) to the end; (exit status, stderr). Killed by `stop_all`."""
-    with _child(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as process:
-        _, stderr = process.communicate()
-    return process.returncode, stderr
+def _ignore(_line: str) -> None:
+    pass
 
 
 def run(args: Sequence[str], *, total_seconds: float | None = None, description: str = "ffmpeg",
-        stdin: Any = None) -> None:
+        stdin: Any = None, stall: float | None = None) -> None:
     """Run `ffmpeg ARGS` (ARGS without the binary), showing progress from -progress on stderr; STDIN is
-    what the child reads (a pipe's file descriptor, for `-i pipe:0`). Raises EngineError with ffmpeg's last
-    error line when it fails, KeyboardInterrupt when `stop_all` killed it."""
+    what the child reads (a pipe's file descriptor, for `-i pipe:0`). stderr is drained while it runs, and
+    the watchdog kills it after STALL seconds (default CS_FFMPEG_STALL, 60) without a new frame. Raises
+    EngineError with ffmpeg's last error line when it fails or stalls, KeyboardInterrupt when `stop_all`
+    killed it."""
     argv = [binary(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
     with log.progress(description, total=round(total_seconds, 1) if total_seconds else None) as update:
-        with _child(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
-            for line in process.stdout:
-                key, _, value = line.strip().partition("=")
-                if key == "out_time_us" and value.isdigit():
-                    update(completed=round(int(value) / 1e6, 1))
-            stderr = process.stderr.read()
-            code = process.wait()
-    if code != 0:
-        raise EngineError(f"ffmpeg failed ({_last_line(stderr)}); re-run with CS_DEBUG=1 to see the command")
-    if log.debug_enabled():
-        log.info("ran: " + " ".join(argv))
+        def saw(line: str) -> None:
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and value.isdigit():
+                update(completed=round(int(value) / 1e6, 1))
 
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+        try:
+            processes.run(argv, stdin=stdin if stdin is not None else processes.DEVNULL, stdout=processes.PIPE,
+                          on_line=saw, stall=stall or processes.stall_limit())
+        except processes.Stalled as exc:
+            raise EngineError(f"ffmpeg stopped: {exc.why} ({exc.last_line()}); check the input files "
+                              f"(or raise {processes.STALL_ENV})") from None
+        except processes.Failed as exc:
+            raise EngineError(f"ffmpeg failed ({exc.last_line()}); re-run with CS_DEBUG=1 to see the command") from None
+        finally:
+            if log.debug_enabled():
+                log.info("ran: " + " ".join(argv))

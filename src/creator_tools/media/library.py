@@ -52,22 +52,27 @@ class Library:
                     index.setdefault(name.strip(), set()).update(words(tags))
         return index
 
-    def match(self, visual: str, used: set[Path] | None = None) -> Entry | None:
-        """The still or clip sharing the most keywords with VISUAL (ties: unused first, then clips, then
-        name order); None when nothing shares a word."""
-        wanted = words(visual)
-        used = used or set()
-        best, best_key = None, None
+    def ranked(self, query: str, context: str = "", avoid=()) -> list[Entry]:
+        """The stills and clips sharing a keyword with QUERY, best first: most words shared with QUERY, then
+        with CONTEXT (the segment's `visual`), then clips, then name order; entries whose path is in AVOID
+        left out. The one matcher: cs-visuals' library provider and cs-render (a record without `visuals`)
+        both ask it."""
+        wanted, around = words(query), words(context)
+        scored = []
         for entry in self.entries:
-            if entry.kind == "audio":
+            if entry.kind == "audio" or entry.path in avoid:
                 continue
             score = len(wanted & entry.tags)
-            if not score:
-                continue
-            key = (score, entry.path not in used, entry.kind == "clip")
-            if best_key is None or key > best_key:
-                best, best_key = entry, key
-        return best
+            if score:
+                scored.append(((score, len(around & entry.tags), entry.kind == "clip"), entry))
+        scored.sort(key=lambda pair: pair[0], reverse=True)  # stable: name order breaks the last ties
+        return [entry for _, entry in scored]
+
+    def match(self, visual: str, used: set[Path] | None = None) -> Entry | None:
+        """The best entry for VISUAL not in USED, else the best one used already (a repeat beats a card
+        only when nothing else matches); None when nothing shares a word."""
+        best = self.ranked(visual, avoid=used or set())
+        return best[0] if best else next(iter(self.ranked(visual)), None)
 
     def music(self) -> Entry | None:
         tracks = [e for e in self.entries if e.kind == "audio" and "music" in e.tags]

@@ -1,6 +1,6 @@
-"""The picture track of a record with a `visuals` shot list, fed to the final encode through one pipe.
+"""cs-render's picture track: each shot of a record, fed to the final encode through one pipe.
 
-Why not one graph with a `movie` source per clip (as graph.py does for a handful of library clips): every
+Why not one graph with a `movie` source per clip: every
 `movie` opens its demuxer, decoder (with its frame threads and reference frames) and scaler when the graph
 starts and keeps them to the end, so memory grows with the number of clips (about 30-50 MB per 1080p
 clip). Here a short-lived ffmpeg per shot (a "producer") decodes, loops, crops and scales that shot, and
@@ -9,9 +9,11 @@ into ONE pipe that the final ffmpeg reads as a single video input, adding captio
 encoder. At most one producer (two decoders: the shot and the head of the next) is alive at a time, so
 memory stays flat with the number of shots, and the producer decodes while the encoder encodes.
 
-Timing follows graph.py's lanes: shot k's own clock starts half a crossfade before its start; producer k
-writes frames [piece k) = from the end of the fade into shot k to the end of the fade out of it, the last
-part of which (the window) is shot k+1 faded in over shot k.
+Every record is rendered through this track (a record without `visuals` gets one shot per script segment:
+its --library match, else a title card drawn here), so shot timing, the pan and the crossfade exist once,
+in `Track`. Shot k's own clock starts half a crossfade before its start; producer k writes frames
+[piece k) = from the end of the fade into shot k to the end of the fade out of it, the last part of which
+(the window) is shot k+1 faded in over shot k.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.processes import safe_path
 from .graph import FPS, frames
 
 KINDS = ("clip", "still", "card")
@@ -71,10 +74,16 @@ class Track:
         return frames(self.duration)
 
 
-def _input(shot: Shot) -> list[str]:
-    if shot.kind == "clip":  # looped at the input: a clip shorter than its shot starts again, never freezes
-        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-i", str(shot.path)]
-    return ["-i", str(shot.path)]
+def _input(shot: Shot, frames_needed: int) -> list[str]:
+    """The input arguments of SHOT, of which FRAMES_NEEDED frames of its clock are used. A clip is looped at
+    the input (shorter than its shot, it starts again, never freezes) and read for that long only, plus a
+    second: with -frames:v on the output and the stall watchdog, no producer runs unbounded."""
+    if shot.kind == "clip":
+        seconds = frames_needed / FPS + 1.0
+        # one decoder thread: a producer holds several decoders, and the encoder has the cores
+        return ["-threads", "1", "-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}",
+                "-i", safe_path(shot.path)]
+    return ["-i", safe_path(shot.path)]
 
 
 def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
@@ -83,11 +92,15 @@ def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
     shot, w, h = track.shots[k], track.width, track.height
     if shot.kind == "clip":
         # crop to the frame's shape first, then scale: a landscape 1080p clip into a portrait frame scales
-        # its 608x1080 middle, not the whole picture to 3413x1920
+        # its 608x1080 middle, not the whole picture to 3413x1920. Bilinear (a proper triangle filter when
+        # shrinking) and no colour-matrix option: `out_color_matrix`/`out_range` forced a full swscale
+        # pass on every frame, even a frame-sized clip that now passes through untouched; that and bicubic
+        # were ~40% of a clip producer's CPU (bench/render.sh CLIPS=...). Stock footage is BT.709 already;
+        # full-range (yuvj) clips still get their range converted by the format change.
         return (
             f"[{index}:v]fps={FPS},trim=start_frame={skip}:end_frame={skip + count},setpts=N/{FPS}/TB,"
             f"crop=w='min(iw,ih*{w}/{h})':h='min(ih,iw*{h}/{w})',"
-            f"scale={w}:{h}:flags=bicubic:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv420p"
+            f"scale={w}:{h}:flags=bilinear,setsar=1,format=yuv420p"
         )
     # a still: decoded once, repeated by reference, panned by a crop whose window moves corner to corner
     # over the shot's clock (crop only moves plane pointers)
@@ -104,25 +117,72 @@ def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
     )
 
 
-def producer_args(track: Track, k: int) -> list[str]:
-    """ffmpeg arguments (without the binary) that write piece k of the track as raw yuv420p to stdout."""
-    first, window, end = track.pieces()[k]
-    start = track.clock(k)
-    inputs = _input(track.shots[k])
-    graph = _chain(track, k, 0, first - start, end - first)
-    if window < end:
-        # the next shot's head, faded in over this one through its alpha from the window on
-        inputs += _input(track.shots[k + 1])
-        fade = end - window
-        graph += (
-            "[a];" + _chain(track, k + 1, 1, 0, fade) +
-            f",format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,setpts=PTS+{(window - first) / FPS:.6f}/TB[b];"
-            "[a][b]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p"
-        )
+SHOTS_PER_PRODUCER = 4  # each producer ffmpeg costs ~0.1 s of CPU to start and holds up to 5 decoders
+
+
+def batches(track: Track) -> list[tuple[int, int]]:
+    """The shot ranges [a, b) the producers write, one after another."""
+    n = len(track.shots)
+    return [(a, min(n, a + SHOTS_PER_PRODUCER)) for a in range(0, n, SHOTS_PER_PRODUCER)]
+
+
+def producer_args(track: Track, a: int, b: int) -> list[str]:
+    return _producer(track, a, b)[0]
+
+
+def _producer(track: Track, a: int, b: int) -> tuple[list[str], list[int]]:
+    """ffmpeg arguments (without the binary) that write pieces a..b-1 of the track as raw yuv420p to
+    stdout. Each shot's input is opened and decoded once: a shot whose head fades in over the piece before
+    it (inside this range) feeds both its head and its body through `split`; only the last shot's head
+    (shot b, when piece b-1 fades into it) is decoded again by the next producer. Also: the shot of each
+    input, in order."""
+    n = len(track.shots)
+    sources: list[int] = []
+    pieces = track.pieces()
+    inputs: list[str] = []
+    parts: list[str] = []
+    heads: dict[int, str] = {}
+    for j in range(a, min(b, n - 1) + 1):
+        first, window, end = pieces[j]
+        skip, count = first - track.clock(j), end - first
+        body = j < b
+        fade = offset = 0
+        if a < j and pieces[j - 1][1] < pieces[j - 1][2]:
+            before_first, before_window, before_end = pieces[j - 1]
+            fade, offset = before_end - before_window, (before_window - before_first) / FPS
+        if not body and not fade:
+            continue
+        index = len(sources)
+        sources.append(j)
+        faded = f"format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,setpts=PTS+{offset:.6f}/TB[f{j}]"
+        if body and fade:
+            frames = max(skip + count, fade)
+            inputs += _input(track.shots[j], frames)
+            parts.append(_chain(track, j, index, 0, frames) + f",split=2[h{j}][r{j}]")
+            parts.append(f"[r{j}]trim=start_frame={skip}:end_frame={skip + count},setpts=PTS-STARTPTS[b{j}]")
+            parts.append(f"[h{j}]trim=end_frame={fade}," + faded)
+        elif body:
+            inputs += _input(track.shots[j], skip + count)
+            parts.append(_chain(track, j, index, skip, count) + f"[b{j}]")
+        else:
+            inputs += _input(track.shots[j], fade)
+            parts.append(_chain(track, j, index, 0, fade) + "," + faded)
+        if fade:
+            heads[j] = f"[f{j}]"
+    labels = []
+    for j in range(a, b):
+        if j + 1 in heads:  # the next shot's head, faded in over this one through its alpha from the window on
+            parts.append(f"[b{j}]{heads[j + 1]}overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p[p{j}]")
+            labels.append(f"[p{j}]")
+        else:
+            labels.append(f"[b{j}]")
+    # concat joins the pieces; the frames are renumbered so a one-frame piece can not shift the next one
+    parts.append("".join(labels) + f"concat=n={len(labels)}:v=1:a=0,setpts=N/{FPS}/TB[v]")
+    frames = pieces[b - 1][2] - pieces[a][0]
     return [
-        "-threads", "2", *inputs, "-filter_complex", graph + "[v]", "-map", "[v]",
-        "-frames:v", str(end - first), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
-    ]
+        *inputs, "-filter_complex", ";".join(parts), "-map", "[v]",
+        "-frames:v", str(frames), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+    ], sources
 
 
 def input_args(track: Track) -> list[str]:
@@ -133,40 +193,27 @@ def input_args(track: Track) -> list[str]:
 
 
 def feed(track: Track, write_fd: int, failures: list[str]) -> None:
-    """Run the producers one after another into WRITE_FD (then close it). A producer that fails stops the
+    """Run the producers one after another into WRITE_FD (then close it). A producer that fails, or makes
+    no progress for CS_FFMPEG_STALL seconds (a clip whose frames never decode spins forever), stops the
     feed and adds a line naming its shot to FAILURES (the final ffmpeg then sees the pipe end early)."""
+    from ..core import processes
     from . import ffmpeg
 
     try:
-        for k in range(len(track.shots)):
-            argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", *producer_args(track, k)]
+        for a, b in batches(track):
+            # -progress on stderr: the watchdog sees each frame written (its lines are no error message)
+            argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:2",
+                    "-nostats", *producer_args(track, a, b)]
             try:
-                code, stderr = _produce(argv, write_fd)
+                processes.run(argv, stdout=write_fd, stall=processes.stall_limit())
             except KeyboardInterrupt:
                 failures.append("interrupted")
                 return
-            if code != 0:
-                lines = [line for line in stderr.splitlines() if line.strip()]
-                failures.append(f"{track.shots[k].label or track.shots[k].path}: ffmpeg could not read it "
-                                f"({lines[-1] if lines else f'exit {code}'}); replace the file or run cs-visuals again")
+            except processes.Failed as exc:
+                failures.append(_failure(track, a, b, exc))
                 return
     finally:
         os.close(write_fd)
-
-
-def _produce(argv: list[str], write_fd: int) -> tuple[int, str]:
-    import subprocess
-
-    from . import ffmpeg
-
-    process = ffmpeg.spawn(argv, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.PIPE, text=True)
-    try:
-        _, stderr = process.communicate()
-    finally:
-        ffmpeg.release(process)
-    if ffmpeg.stopping():
-        raise KeyboardInterrupt()
-    return process.returncode, stderr
 
 
 # --- what cs-render calls -------------------------------------------------------------------------------
@@ -246,18 +293,21 @@ def check(visuals, duration: float) -> list[dict]:
 
 def prepare(shots: list[dict], plan, pool) -> Track:
     """Stills and cards fitted once by Pillow (a little larger than the frame, for the slow pan; on POOL's
-    threads), clips linked in as they are; then the track."""
+    threads), clips linked in as they are; then the track. A card shot without a file (a record without
+    `visuals`: cs-render makes its cards) is drawn here from its `text`."""
     from . import cards
 
     prepared, jobs = [], []
     for k, shot in enumerate(shots):
-        source = Path(shot["path"])
-        label = f"visuals[{shot['index']}].path ({source})"
+        label = shot.get("label") or f"visuals[{shot['index']}].path ({shot['path']})"
         if shot["kind"] == "clip":
-            prepared.append(Shot("clip", source, label=label))
+            prepared.append(Shot("clip", Path(shot["path"]), label=label))
             continue
         target = plan.work_dir / f"shot{k}.y4m"
-        jobs.append((label, pool.submit(cards.fit_still, source, target, plan.still_size)))
+        if shot.get("path"):
+            jobs.append((label, pool.submit(cards.fit_still, Path(shot["path"]), target, plan.still_size)))
+        else:
+            jobs.append((label, pool.submit(cards.title_card, shot.get("text") or "", target, *plan.still_size, k)))
         # cards drift up or down only (text stays level); stills pan corner to corner
         pan = (k % 2) * 3 if shot["kind"] == "card" else k % 4
         prepared.append(Shot("still", target, pan=pan, label=label))
@@ -271,29 +321,55 @@ def prepare(shots: list[dict], plan, pool) -> Track:
     return Track(plan.width, plan.height, prepared, plan.bounds, plan.crossfade, plan.still_size)
 
 
-def encode(plan, output: Path, encoder: str, threads: int, track: Track | None) -> None:
-    """The final ffmpeg: the lanes of graph.py (no TRACK), or TRACK's producers through one pipe."""
+def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None:
+    """The final ffmpeg, reading TRACK's producers through one pipe."""
     import threading
 
+    from ..core import processes
     from ..errors import EngineError
     from . import ffmpeg, graph
 
-    if track is None:
-        ffmpeg.run(graph.render_args(plan, output, encoder, threads), total_seconds=plan.duration, description="render")
-        return
     read_fd, write_fd = os.pipe()
     _widen(write_fd, track.width * track.height * 3 // 2)
     failures: list[str] = []
     feeder = threading.Thread(target=feed, args=(track, write_fd, failures), name="cs-render-feed", daemon=True)
     feeder.start()
     try:
+        # the encoder waits on the producers: its watchdog is slower, so a stuck producer is the one named
         ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
-                   total_seconds=plan.duration, description="render", stdin=read_fd)
+                   total_seconds=plan.duration, description="render", stdin=read_fd,
+                   stall=2 * processes.stall_limit())
+    except EngineError:
+        # a producer that failed first is the cause (the encoder then saw its input end); one that fails
+        # after the encoder died only saw its pipe close
+        cause = failures[0] if failures and failures[0] != "interrupted" else None
+        if cause is None:
+            raise
+        raise EngineError(cause) from None
     finally:
         os.close(read_fd)  # a producer still writing gets EPIPE and ends
         feeder.join()
     if failures and failures[0] != "interrupted":
         raise EngineError(failures[0])
+
+
+def _failure(track: Track, a: int, b: int, exc) -> str:
+    """One line naming the shot a failed producer was on: the input its error names (`#2:0`), else the
+    piece it was writing when it stopped (its last -progress frame count)."""
+    import re
+
+    from ..core import processes
+
+    sources = _producer(track, a, b)[1]
+    found = re.findall(r"#(\d+):\d+", " ".join(exc.tail))
+    if found and int(found[-1]) < len(sources):
+        shot = sources[int(found[-1])]
+    else:
+        done, start = exc.progress.get("frame", 0), track.pieces()[a][0]
+        shot = next((j for j in range(a, b) if track.pieces()[j][2] - start > done), b - 1)
+    label = track.shots[shot].label or str(track.shots[shot].path)
+    why = f"ffmpeg stopped: {exc.why}" if isinstance(exc, (processes.Stalled, processes.TimedOut)) else "ffmpeg could not read it"
+    return f"{label}: {why} ({exc.last_line()}); replace the file or run cs-visuals again"
 
 
 def _widen(fd: int, frame_bytes: int) -> None:
