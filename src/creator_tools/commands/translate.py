@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .. import languages, log, pipe, text
+from .. import checks, languages, log, pipe, text
 from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import BadInput, UsageError
 from ..records import Record

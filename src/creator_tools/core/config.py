@@ -54,8 +54,6 @@ VARIABLES: tuple[Variable, ...] = (
              YOUTUBE),
     Variable("XDG_CONFIG_HOME", None, "Base of the config folder (the YouTube token); default ~/.config.", YOUTUBE),
     Variable("TERM", None, "TERM=dumb turns progress bars off.", ALL),
-    Variable("CS_LANGUAGE", "en", "BCP-47 language of new concepts and scripts (cs-idea and cs-script "
-             "--language); every later stage follows script.language.", ("cs-idea", "cs-script")),
     # --- engines ----------------------------------------------------------------------------------------
     Variable("CS_LLM_ENGINE", None, "LLM engine: local (llama.cpp) or openai; default openai when "
              "OPENAI_BASE_URL or OPENAI_API_KEY is set, else local.", LLM, "engines"),
