@@ -77,14 +77,12 @@ class Translate(pipe.Stage):
 
         meta = record["meta"]
         entry = translator.meta(meta, target)
-        blocks = checks.blocking(checks.run({"meta": {**meta, **entry}}, prefix="meta."))
-        if blocks:  # the content checks (checks.py), as on what cs-meta wrote
-            raise BadInput(f"the {target} translation has a block finding ({checks.describe(blocks)}); try "
-                           "another --seed or a larger --model")
+        # Checked like cs-meta's own output: YouTube's rules, then the content checks on the translated text.
         problems = [p for p in limits.violations({**meta, **entry}) if p.startswith(("title", "description", "tags"))]
-        if problems:
-            raise BadInput(f"the {target} translation breaks a YouTube rule ({problems[0]}); try another --seed "
-                           "or a larger --model")
+        blocks = checks.blocking(checks.run({"meta": {**meta, **entry, "language": target}}, prefix="meta."))
+        if problems or blocks:
+            reason = problems[0] if problems else checks.describe(blocks, 1)
+            raise BadInput(f"the {target} translation breaks a rule ({reason}); try another --seed or a larger --model")
         captions = record.get("captions") if isinstance(record.get("captions"), dict) else {}
         if captions.get("srt"):
             cues = subtitles.read_srt(artifacts.local_path(captions["srt"]))

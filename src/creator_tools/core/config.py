@@ -70,7 +70,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CS_TTS_ENGINE", "piper", "Text-to-speech engine (piper, espeak, openai).", ("cs-voice", "cs-script"),
              "engines"),
     Variable("CS_TTS_VOICE", None, "Voice of the TTS engine (a Piper voice name or .onnx file, an OpenAI voice).",
-             ("cs-voice",), "engines"),
+             ("cs-voice", "cs-script"), "engines"),
     Variable("CS_TTS_MODEL", "tts-1", "Model of the openai TTS engine.", ("cs-voice",), "engines"),
     Variable("CS_TTS_RETRIES", None, "Retries of the openai TTS engine; default CS_OPENAI_RETRIES, else 1.",
              ("cs-voice",), "engines"),
