@@ -22,6 +22,7 @@ import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+import loopback
 
 HUGE = 5 * 1024 ** 3
 
@@ -161,27 +162,7 @@ class HostileServer:
 
     # --- life -------------------------------------------------------------------------------------------
     def start(self) -> "HostileServer":
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.handle(self)
-
-            do_POST = do_GET
-
-        class Quiet(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address) -> None:
-                pass  # clients hanging up on endless bodies is the point
-
-        self.httpd = Quiet(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = loopback.serve(self.handle, name="hostile-server")
         return self
 
     def stop(self) -> None:

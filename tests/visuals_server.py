@@ -37,6 +37,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+import loopback
 
 KEYWORDS = {
     "coffee": (111, 71, 40),  # brown
@@ -392,31 +393,7 @@ class VisualsServer:
 
     # --- lifecycle --------------------------------------------------------------------------------------
     def start(self, port: int = 0) -> "VisualsServer":
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _serve(self) -> None:
-                try:
-                    server.handle(self)
-                except OSError:  # the client went away (or a fault cut the answer)
-                    self.close_connection = True
-
-            do_GET = do_POST = _serve
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address) -> None:
-                if not isinstance(sys.exc_info()[1], OSError):
-                    super().handle_error(request, client_address)
-
-        self.httpd = Server(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.httpd.serve_forever, name="visuals-server", daemon=True).start()
+        self.httpd = loopback.serve(self.handle, port, name="visuals-server")
         return self
 
     @property

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
+import loopback
 
 CHUNK_GRANULARITY = 256 * 1024
 THUMBNAIL_MAX = 50 * 1024 * 1024  # thumbnails.set since 2026-09-14
@@ -786,48 +787,27 @@ class YouTubeServer:
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self, port: int = 0) -> "YouTubeServer":
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _serve(self) -> None:
-                response = server.dispatch(self)
-                with server.state.lock:
-                    server.state.calls.append((self.command, self.path, 0 if response.drop else response.status))
-                if response.drop:
-                    self.close_connection = True
-                    try:
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    return
-                try:
-                    self.send_response(response.status)
-                    for name, value in response.headers.items():
-                        if name.lower() != "content-length":
-                            self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(response.body)))
-                    self.end_headers()
-                    self.wfile.write(response.body)
-                except OSError:  # the client died (a test killed it): nothing to answer
-                    self.close_connection = True
-
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request, client_address) -> None:
-                if not isinstance(sys.exc_info()[1], OSError):  # killed clients are part of the tests
-                    super().handle_error(request, client_address)
-
-        self.httpd = Server(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="youtube-server", daemon=True)
-        self.thread.start()
+        self.httpd = loopback.serve(self._answer, port, name="youtube-server")
         return self
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        response = self.dispatch(handler)
+        with self.state.lock:
+            self.state.calls.append((handler.command, handler.path, 0 if response.drop else response.status))
+        if response.drop:
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        handler.send_response(response.status)
+        for name, value in response.headers.items():
+            if name.lower() != "content-length":
+                handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(response.body)))
+        handler.end_headers()
+        handler.wfile.write(response.body)
 
     @property
     def url(self) -> str:

@@ -7,12 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+import loopback
 from llm_server import free_port
 
 DOCTOR = str(Path(sys.executable).parent / "cs-doctor")
@@ -53,29 +52,21 @@ def test_a_dead_openai_server_is_a_failure_that_says_what_to_do(tmp_path):
     assert set(others.values()) == {"not configured"}, others
 
 
-class _Models(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        if self.path != "/v1/models" or self.headers.get("Authorization") != "Bearer sk-test":
-            self.send_error(404 if self.path != "/v1/models" else 401)
-            return
-        body = json.dumps({"object": "list", "data": [{"id": "smollm2", "object": "model"},
-                                                      {"id": "tts-1", "object": "model"}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_):
-        pass
+def _models(handler) -> None:
+    """GET /v1/models as an OpenAI-compatible server answers it, for the key sk-test only."""
+    if handler.path != "/v1/models" or handler.headers.get("Authorization") != "Bearer sk-test":
+        loopback.send_json(handler, 404 if handler.path != "/v1/models" else 401, {"error": {"message": "no"}})
+        return
+    loopback.send_json(handler, 200, {"object": "list", "data": [{"id": "smollm2", "object": "model"},
+                                                                 {"id": "tts-1", "object": "model"}]})
 
 
 @pytest.fixture(scope="module")
 def models_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Models)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = loopback.serve(_models, name="models-server")
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()
+    server.server_close()
 
 
 def test_a_live_openai_server_lists_its_models_and_a_wrong_key_fails(models_server, monkeypatch):

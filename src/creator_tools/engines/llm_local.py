@@ -42,6 +42,12 @@ class LocalLLM(LLM):
         except (ValueError, RuntimeError) as exc:
             raise ConfigError(f"cannot load model {path}: {exc}; is it a GGUF file?") from None
         self.model_path = path
+        # Freed at exit while the interpreter is whole: left to Llama.__del__ during shutdown, llama.cpp's
+        # bindings are already gone and a "TypeError: 'NoneType' object is not callable" traceback lands on
+        # stderr after every cs-idea/cs-script run (`cs-idea "x" -n 1 2>&1 >/dev/null | grep Traceback`).
+        import atexit
+
+        atexit.register(self.close)
 
     def chat(self, messages, *, max_tokens, temperature, seed, schema):
         fmt = {"type": "json_object", "schema": schema} if schema else None
@@ -54,4 +60,6 @@ class LocalLLM(LLM):
         return reply["choices"][0]["message"]["content"] or ""
 
     def close(self) -> None:
-        self.model.close()
+        model, self.model = self.model, None
+        if model is not None:
+            model.close()
