@@ -54,10 +54,8 @@ def stall_limit() -> float:
 class Failed(Exception):
     """The child exited non-zero (or was killed by a bound). `tail`: its last stderr lines."""
 
-    def __init__(self, argv: Sequence[str], code: int | None, tail: list[str], why: str = "",
-                 progress: dict[str, int] | None = None):
+    def __init__(self, argv: Sequence[str], code: int | None, tail: list[str], why: str = ""):
         self.argv, self.code, self.tail, self.why = list(argv), code, tail, why
-        self.progress = progress or {}  # the last -progress values seen (`frame`, `out_time_us`)
         super().__init__(why or f"exit {code}: {self.last_line()}")
 
     def last_line(self) -> str:
@@ -230,13 +228,13 @@ def run(argv: Sequence[str], *, stdin: Any = DEVNULL, stdout: Any = DEVNULL, tex
         raise KeyboardInterrupt()
     lines = list(tail)
     if killed is TimedOut:
-        raise TimedOut(argv, None, lines, f"no answer within {timeout:g} s", progress.best)
+        raise TimedOut(argv, None, lines, f"no answer within {timeout:g} s")
     if killed is Stalled:
-        raise Stalled(argv, None, lines, f"no progress for {stall:g} s", progress.best)
+        raise Stalled(argv, None, lines, f"no progress for {stall:g} s")
     joined = ("" if text else b"").join(chunks) if stdout == PIPE and on_line is None else None
     result = Result(process.returncode, joined, lines)
     if check and process.returncode != 0:
-        raise Failed(argv, process.returncode, lines, progress=progress.best)
+        raise Failed(argv, process.returncode, lines)
     return result
 
 

@@ -80,9 +80,7 @@ def _input(shot: Shot, frames_needed: int) -> list[str]:
     second: with -frames:v on the output and the stall watchdog, no producer runs unbounded."""
     if shot.kind == "clip":
         seconds = frames_needed / FPS + 1.0
-        # one decoder thread: a producer holds several decoders, and the encoder has the cores
-        return ["-threads", "1", "-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}",
-                "-i", safe_path(shot.path)]
+        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}", "-i", safe_path(shot.path)]
     return ["-i", safe_path(shot.path)]
 
 
@@ -117,72 +115,25 @@ def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
     )
 
 
-SHOTS_PER_PRODUCER = 4  # each producer ffmpeg costs ~0.1 s of CPU to start and holds up to 5 decoders
-
-
-def batches(track: Track) -> list[tuple[int, int]]:
-    """The shot ranges [a, b) the producers write, one after another."""
-    n = len(track.shots)
-    return [(a, min(n, a + SHOTS_PER_PRODUCER)) for a in range(0, n, SHOTS_PER_PRODUCER)]
-
-
-def producer_args(track: Track, a: int, b: int) -> list[str]:
-    return _producer(track, a, b)[0]
-
-
-def _producer(track: Track, a: int, b: int) -> tuple[list[str], list[int]]:
-    """ffmpeg arguments (without the binary) that write pieces a..b-1 of the track as raw yuv420p to
-    stdout. Each shot's input is opened and decoded once: a shot whose head fades in over the piece before
-    it (inside this range) feeds both its head and its body through `split`; only the last shot's head
-    (shot b, when piece b-1 fades into it) is decoded again by the next producer. Also: the shot of each
-    input, in order."""
-    n = len(track.shots)
-    sources: list[int] = []
-    pieces = track.pieces()
-    inputs: list[str] = []
-    parts: list[str] = []
-    heads: dict[int, str] = {}
-    for j in range(a, min(b, n - 1) + 1):
-        first, window, end = pieces[j]
-        skip, count = first - track.clock(j), end - first
-        body = j < b
-        fade = offset = 0
-        if a < j and pieces[j - 1][1] < pieces[j - 1][2]:
-            before_first, before_window, before_end = pieces[j - 1]
-            fade, offset = before_end - before_window, (before_window - before_first) / FPS
-        if not body and not fade:
-            continue
-        index = len(sources)
-        sources.append(j)
-        faded = f"format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,setpts=PTS+{offset:.6f}/TB[f{j}]"
-        if body and fade:
-            frames = max(skip + count, fade)
-            inputs += _input(track.shots[j], frames)
-            parts.append(_chain(track, j, index, 0, frames) + f",split=2[h{j}][r{j}]")
-            parts.append(f"[r{j}]trim=start_frame={skip}:end_frame={skip + count},setpts=PTS-STARTPTS[b{j}]")
-            parts.append(f"[h{j}]trim=end_frame={fade}," + faded)
-        elif body:
-            inputs += _input(track.shots[j], skip + count)
-            parts.append(_chain(track, j, index, skip, count) + f"[b{j}]")
-        else:
-            inputs += _input(track.shots[j], fade)
-            parts.append(_chain(track, j, index, 0, fade) + "," + faded)
-        if fade:
-            heads[j] = f"[f{j}]"
-    labels = []
-    for j in range(a, b):
-        if j + 1 in heads:  # the next shot's head, faded in over this one through its alpha from the window on
-            parts.append(f"[b{j}]{heads[j + 1]}overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p[p{j}]")
-            labels.append(f"[p{j}]")
-        else:
-            labels.append(f"[b{j}]")
-    # concat joins the pieces; the frames are renumbered so a one-frame piece can not shift the next one
-    parts.append("".join(labels) + f"concat=n={len(labels)}:v=1:a=0,setpts=N/{FPS}/TB[v]")
-    frames = pieces[b - 1][2] - pieces[a][0]
+def producer_args(track: Track, k: int) -> list[str]:
+    """ffmpeg arguments (without the binary) that write piece k of the track as raw yuv420p to stdout."""
+    first, window, end = track.pieces()[k]
+    start = track.clock(k)
+    inputs = _input(track.shots[k], end - start)
+    graph = _chain(track, k, 0, first - start, end - first)
+    if window < end:
+        # the next shot's head, faded in over this one through its alpha from the window on
+        inputs += _input(track.shots[k + 1], end - window)
+        fade = end - window
+        graph += (
+            "[a];" + _chain(track, k + 1, 1, 0, fade) +
+            f",format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,setpts=PTS+{(window - first) / FPS:.6f}/TB[b];"
+            "[a][b]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p"
+        )
     return [
-        *inputs, "-filter_complex", ";".join(parts), "-map", "[v]",
-        "-frames:v", str(frames), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
-    ], sources
+        "-threads", "2", *inputs, "-filter_complex", graph + "[v]", "-map", "[v]",
+        "-frames:v", str(end - first), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+    ]
 
 
 def input_args(track: Track) -> list[str]:
@@ -200,17 +151,19 @@ def feed(track: Track, write_fd: int, failures: list[str]) -> None:
     from . import ffmpeg
 
     try:
-        for a, b in batches(track):
+        for k in range(len(track.shots)):
             # -progress on stderr: the watchdog sees each frame written (its lines are no error message)
             argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:2",
-                    "-nostats", *producer_args(track, a, b)]
+                    "-nostats", *producer_args(track, k)]
             try:
                 processes.run(argv, stdout=write_fd, stall=processes.stall_limit())
             except KeyboardInterrupt:
                 failures.append("interrupted")
                 return
             except processes.Failed as exc:
-                failures.append(_failure(track, a, b, exc))
+                why = f"ffmpeg stopped: {exc.why}" if exc.why else "ffmpeg could not read it"
+                failures.append(f"{track.shots[k].label or track.shots[k].path}: {why} ({exc.last_line()}); "
+                                "replace the file or run cs-visuals again")
                 return
     finally:
         os.close(write_fd)
@@ -351,25 +304,6 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None
         feeder.join()
     if failures and failures[0] != "interrupted":
         raise EngineError(failures[0])
-
-
-def _failure(track: Track, a: int, b: int, exc) -> str:
-    """One line naming the shot a failed producer was on: the input its error names (`#2:0`), else the
-    piece it was writing when it stopped (its last -progress frame count)."""
-    import re
-
-    from ..core import processes
-
-    sources = _producer(track, a, b)[1]
-    found = re.findall(r"#(\d+):\d+", " ".join(exc.tail))
-    if found and int(found[-1]) < len(sources):
-        shot = sources[int(found[-1])]
-    else:
-        done, start = exc.progress.get("frame", 0), track.pieces()[a][0]
-        shot = next((j for j in range(a, b) if track.pieces()[j][2] - start > done), b - 1)
-    label = track.shots[shot].label or str(track.shots[shot].path)
-    why = f"ffmpeg stopped: {exc.why}" if isinstance(exc, (processes.Stalled, processes.TimedOut)) else "ffmpeg could not read it"
-    return f"{label}: {why} ({exc.last_line()}); replace the file or run cs-visuals again"
 
 
 def _widen(fd: int, frame_bytes: int) -> None:
