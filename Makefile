@@ -63,8 +63,11 @@ demo: setup
 	@echo "== next: look at them and decide before anything is published (a local page; the address is printed):" >&2
 	@echo "   CS_OUT_DIR=$(OUT)/files $(BIN)/cs-review -i $(OUT)/demo.jsonl -o $(OUT)/reviewed.jsonl" >&2
 
+# Two pytest workers, one test file each at a time (module fixtures stay in one process): most tests wait
+# on a child process or a loopback server, so two keep both cores busy (13m51s serial, see the closing note).
+TEST_JOBS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)

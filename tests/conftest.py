@@ -42,4 +42,10 @@ def _no_user_api(monkeypatch):
                  "PEXELS_API_KEY", "PIXABAY_API_KEY", "CS_IMAGES_API_KEY", "CS_IMAGES_BASE_URL", "CS_PEXELS_URL",
                  "CS_PIXABAY_URL", "CS_VISUALS", "CS_IMAGE_MODEL", "CS_LIBRARY", "CS_CLUSTER"):
         monkeypatch.delenv(name, raising=False)
-    os.environ.setdefault("CS_LLM_THREADS", "2")
+    # Under two pytest workers (make test: -n 2) each model process gets one thread: llama.cpp's and
+    # OpenMP's threads spin while they wait for each other, and two 2-thread models on 2 cores ran 5x slower
+    # (test_long_script_is_written_section_by_section: 32 s alone, 160 s beside another worker).
+    shared = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    os.environ.setdefault("CS_LLM_THREADS", "1" if shared else "2")
+    if shared:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -199,7 +199,7 @@ def test_record_without_script(tmp_path):
 def test_unreachable_api_is_an_error_not_a_fallback(tmp_path, dead_api):
     run = run_cs("meta", [record("r", None)], cwd=tmp_path, env=dead_api)
     assert run.code == 1 and run.records == []
-    assert "cannot reach the OpenAI-compatible server" in run.stderr and "OPENAI_BASE_URL" in run.stderr
+    assert "cannot reach the OpenAI-compatible API" in run.stderr and "OPENAI_BASE_URL" in run.stderr
 
 
 def test_help_imports_no_model():
