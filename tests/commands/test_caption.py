@@ -170,7 +170,9 @@ def test_word_times_match_the_audio(captioned):
             assert segment["start"] - 0.3 <= word["start"] <= word["end"] <= segment["end"] + 0.3, (word, segment)
         sound_start, sound_end = loud_spans(wav, segment["start"], segment["end"])
         assert abs(first_word["start"] - sound_start) <= 0.3, (first_word, sound_start)
-        assert abs(last_word["end"] - sound_end) <= 0.3, (last_word, sound_end)
+        # 0.35 s for the end: Piper draws new noise each run, and a last syllable's fading tail moves the
+        # measured sound end by a frame or two (CI saw 0.306 s once).
+        assert abs(last_word["end"] - sound_end) <= 0.35, (last_word, sound_end)
 
 
 @pytest.mark.slow
