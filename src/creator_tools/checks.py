@@ -85,22 +85,22 @@ def texts(record: dict) -> Iterator[tuple[str, str]]:
                 yield f"script.segments[{n}].{field}", segment[field]
     if isinstance(script.get("cta"), str):
         yield "script.cta", script["cta"]
-    meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-    for field in ("title", "description"):
-        if isinstance(meta.get(field), str):
-            yield f"meta.{field}", meta[field]
-    for n, tag in enumerate(meta.get("tags") if isinstance(meta.get("tags"), list) else []):
-        if isinstance(tag, str):
-            yield f"meta.tags[{n}]", tag
+    yield from _metadata_texts("meta", record.get("meta"))
     translations = record.get("translations") if isinstance(record.get("translations"), dict) else {}
     for language, entry in translations.items():  # cs-translate's titles, descriptions and tags
-        if isinstance(entry, dict):
-            for field in ("title", "description"):
-                if isinstance(entry.get(field), str):
-                    yield f"translations.{language}.{field}", entry[field]
-            for n, tag in enumerate(entry.get("tags") if isinstance(entry.get("tags"), list) else []):
-                if isinstance(tag, str):
-                    yield f"translations.{language}.tags[{n}]", tag
+        yield from _metadata_texts(f"translations.{language}", entry)
+
+
+def _metadata_texts(prefix: str, entry: Any) -> Iterator[tuple[str, str]]:
+    """(key, text) of a metadata object's title, description and tags (meta, or one translation)."""
+    if not isinstance(entry, dict):
+        return
+    for field in ("title", "description"):
+        if isinstance(entry.get(field), str):
+            yield f"{prefix}.{field}", entry[field]
+    for n, tag in enumerate(entry.get("tags") if isinstance(entry.get("tags"), list) else []):
+        if isinstance(tag, str):
+            yield f"{prefix}.tags[{n}]", tag
 
 
 def _segments(record: dict) -> list[dict]:
