@@ -509,6 +509,21 @@ def test_a_truncated_clip_shot_ends_with_one_clear_line_instead_of_spinning(tmp_
     assert not list((tmp_path / "out" / "video").glob("*.mp4"))
 
 
+@pytest.mark.slow
+def test_a_broken_clip_among_the_shots_of_one_producer_is_the_one_named(shot_media, tmp_path):
+    """Five shots share one producer (track.BATCH), which opens all their files at once: when it fails, the
+    error still names the shot whose file broke it, not the first of the batch."""
+    from media_fixtures import truncated_mp4
+
+    record = json.loads(json.dumps(shot_media["record"]))
+    record["visuals"][3]["path"] = str(truncated_mp4(tmp_path))
+    done = _render(record, tmp_path, "--preset", "square", env={"CS_FFMPEG_STALL": "5"})
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "visuals[3].path" in line and "replace the file or run cs-visuals again" in line, line
+    assert not list((tmp_path / "out" / "video").glob("*.mp4"))
+
+
 @pytest.mark.parametrize("stated", [1e9, None, 0.2])
 def test_voice_duration_is_measured_not_trusted(tmp_path, stated):
     """Issue 10 item 9: a plausible but wrong duration (1e9 once rendered until killed) renders the length the

@@ -212,6 +212,12 @@ def number(name: str, kind: Callable[[str], N] = float, default: N | None = None
         raise ConfigError(f"{name}={value!r} is not a number; set it to one or unset it") from None
 
 
+def child_environment(defaults: dict[str, str]) -> dict[str, str]:
+    """The environment for a child process: this one's, plus DEFAULTS for variables it does not set (tuning
+    a child may take, such as glibc's MALLOC_* knobs; the user's own value wins)."""
+    return {**defaults, **os.environ}
+
+
 def first(*names: str) -> str | None:
     """The first of NAMES that is set: the variable a value comes from, for messages."""
     return next((name for name in names if is_set(name)), None)

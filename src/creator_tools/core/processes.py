@@ -52,10 +52,11 @@ def stall_limit() -> float:
 
 
 class Failed(Exception):
-    """The child exited non-zero (or was killed by a bound). `tail`: its last stderr lines."""
+    """The child exited non-zero (or was killed by a bound). `tail`: its last stderr lines; `frames`: the
+    last `frame=` its -progress output reported (0 without one), which says how far it got."""
 
-    def __init__(self, argv: Sequence[str], code: int | None, tail: list[str], why: str = ""):
-        self.argv, self.code, self.tail, self.why = list(argv), code, tail, why
+    def __init__(self, argv: Sequence[str], code: int | None, tail: list[str], why: str = "", frames: int = 0):
+        self.argv, self.code, self.tail, self.why, self.frames = list(argv), code, tail, why, frames
         super().__init__(why or f"exit {code}: {self.last_line()}")
 
     def last_line(self) -> str:
@@ -226,15 +227,15 @@ def run(argv: Sequence[str], *, stdin: Any = DEVNULL, stdout: Any = DEVNULL, tex
         release(process)
     if _stopping.is_set():
         raise KeyboardInterrupt()
-    lines = list(tail)
+    lines, frames = list(tail), progress.best.get("frame", 0)
     if killed is TimedOut:
-        raise TimedOut(argv, None, lines, f"no answer within {timeout:g} s")
+        raise TimedOut(argv, None, lines, f"no answer within {timeout:g} s", frames)
     if killed is Stalled:
-        raise Stalled(argv, None, lines, f"no progress for {stall:g} s")
+        raise Stalled(argv, None, lines, f"no progress for {stall:g} s", frames)
     joined = ("" if text else b"").join(chunks) if stdout == PIPE and on_line is None else None
     result = Result(process.returncode, joined, lines)
     if check and process.returncode != 0:
-        raise Failed(argv, process.returncode, lines)
+        raise Failed(argv, process.returncode, lines, frames=frames)
     return result
 
 

@@ -127,7 +127,7 @@ def _ignore(_line: str) -> None:
 
 
 def run(args: Sequence[str], *, total_seconds: float | None = None, description: str = "ffmpeg",
-        stdin: Any = None, stall: float | None = None) -> None:
+        stdin: Any = None, stall: float | None = None, env: dict | None = None) -> None:
     """Run `ffmpeg ARGS` (ARGS without the binary), showing progress from -progress on stderr; STDIN is
     what the child reads (a pipe's file descriptor, for `-i pipe:0`). stderr is drained while it runs, and
     the watchdog kills it after STALL seconds (default CS_FFMPEG_STALL, 60) without a new frame. Raises
@@ -142,7 +142,7 @@ def run(args: Sequence[str], *, total_seconds: float | None = None, description:
 
         try:
             processes.run(argv, stdin=stdin if stdin is not None else processes.DEVNULL, stdout=processes.PIPE,
-                          on_line=saw, stall=stall or processes.stall_limit())
+                          on_line=saw, stall=stall or processes.stall_limit(), env=env)
         except processes.Stalled as exc:
             raise EngineError(f"ffmpeg stopped: {exc.why} ({exc.last_line()}); check the input files "
                               f"(or raise {processes.STALL_ENV})") from None

@@ -113,6 +113,8 @@ def container_args() -> list[str]:
     return [
         "-pix_fmt", "yuv420p", "-r", str(FPS),
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+        # the default two-loop coder, though `-aac_coder fast` takes half its CPU (1.3 s against 2.5 s a
+        # minute): the fast coder's narration transcribed worse (tiny.en WER 26% against under 25%)
         "-c:a", "aac", "-profile:a", "aac_low", "-ar", "48000", "-b:a", "192k",
         "-use_editlist", "0", "-movflags", "+faststart+negative_cts_offsets",
     ]

@@ -3,17 +3,18 @@
 Why not one graph with a `movie` source per clip: every
 `movie` opens its demuxer, decoder (with its frame threads and reference frames) and scaler when the graph
 starts and keeps them to the end, so memory grows with the number of clips (about 30-50 MB per 1080p
-clip). Here a short-lived ffmpeg per shot (a "producer") decodes, loops, crops and scales that shot, and
-blends the crossfade into the next shot; the producers run one after another and write raw yuv420p frames
-into ONE pipe that the final ffmpeg reads as a single video input, adding captions, the audio mix and the
-encoder. At most one producer (two decoders: the shot and the head of the next) is alive at a time, so
-memory stays flat with the number of shots, and the producer decodes while the encoder encodes.
+clip). Here a short-lived ffmpeg for a few shots at a time (a "producer", BATCH shots) decodes, loops, crops
+and scales them, and blends each crossfade into the next shot; the producers run one after another and
+write raw yuv420p frames into ONE pipe that the final ffmpeg reads as a single video input, adding
+captions, the audio mix and the encoder. At most one producer (BATCH single-threaded decoders, plus the
+head of the next batch's first shot) is alive at a time, so memory stays flat with the number of shots,
+and the producer decodes while the encoder encodes.
 
 Every record is rendered through this track (a record without `visuals` gets one shot per script segment:
 its --library match, else a title card drawn here), so shot timing, the pan and the crossfade exist once,
-in `Track`. Shot k's own clock starts half a crossfade before its start; producer k writes frames
-[piece k) = from the end of the fade into shot k to the end of the fade out of it, the last part of which
-(the window) is shot k+1 faded in over shot k.
+in `Track`. Shot k's own clock starts half a crossfade before its start; piece k is its frames from the end
+of the fade into shot k to the end of the fade out of it, the last part of which (the window) is shot k+1
+faded in over shot k.
 """
 
 from __future__ import annotations
@@ -74,14 +75,41 @@ class Track:
         return frames(self.duration)
 
 
+BATCH = 3  # shots per producer: one ffmpeg start (~0.1 s CPU) for three shots, and each shot decoded once
+# (the head that fades into the shot before comes from the same decoder as the rest of it). Every input of a
+# producer is opened at its start, so memory grows with the batch, ~35 MB a 1080p input: a producer peaks at
+# ~130 MB for one shot, ~210 MB for three, ~290 MB for five (bench/render.sh CLIPS=30: the process tree
+# stays under 600 MB at three).
+
+
+# Raw frames are 3 MB (1080x1920): above glibc's mmap threshold, so each packet the producer writes and the
+# encoder reads would be a fresh mmap whose pages the kernel faults in and zeroes (~0.5 s of system time a
+# minute on each side of the pipe). A higher threshold keeps them on the heap, reused.
+FRAME_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+
+
+def _environment() -> dict[str, str]:
+    from ..core import config
+
+    return config.child_environment(FRAME_MALLOC)
+
+
+def batches(track: Track) -> list[range]:
+    """The shots each producer makes, in order."""
+    count = len(track.shots)
+    return [range(first, min(first + BATCH, count)) for first in range(0, count, BATCH)]
+
+
 def _input(shot: Shot, frames_needed: int) -> list[str]:
-    """The input arguments of SHOT, of which FRAMES_NEEDED frames of its clock are used. A clip is looped at
-    the input (shorter than its shot, it starts again, never freezes) and read for that long only, plus a
+    """The input arguments of SHOT, of which FRAMES_NEEDED frames of its clock are used, decoded on one
+    thread (the encoder has the other cores; frame threads cost CPU and a frame pool each). A clip is looped
+    at the input (shorter than its shot, it starts again, never freezes) and read for that long only, plus a
     second: with -frames:v on the output and the stall watchdog, no producer runs unbounded."""
     if shot.kind == "clip":
         seconds = frames_needed / FPS + 1.0
-        return ["-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}", "-i", safe_path(shot.path)]
-    return ["-i", safe_path(shot.path)]
+        return ["-threads", "1", "-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}",
+                "-i", safe_path(shot.path)]
+    return ["-threads", "1", "-i", safe_path(shot.path)]
 
 
 def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
@@ -115,24 +143,45 @@ def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
     )
 
 
-def producer_args(track: Track, k: int) -> list[str]:
-    """ffmpeg arguments (without the binary) that write piece k of the track as raw yuv420p to stdout."""
-    first, window, end = track.pieces()[k]
-    start = track.clock(k)
-    inputs = _input(track.shots[k], end - start)
-    graph = _chain(track, k, 0, first - start, end - first)
-    if window < end:
-        # the next shot's head, faded in over this one through its alpha from the window on
-        inputs += _input(track.shots[k + 1], end - window)
+def producer_args(track: Track, shots: range, alone: bool = False) -> list[str]:
+    """ffmpeg arguments (without the binary) that write the pieces of SHOTS (consecutive) as raw yuv420p to
+    stdout, one after another. A shot after the first of the batch is decoded once and split: its head
+    fades in over the piece before, the rest is its own piece. The last piece's fade takes the head of the
+    next batch's first shot from an input of its own; ALONE leaves that fade out (only SHOTS' files are
+    read: `_culprit` tries one file at a time)."""
+    pieces = track.pieces()
+    inputs: list[str] = []
+    graph: list[str] = []
+    for index, k in enumerate(shots):
+        first, _, end = pieces[k]
+        start = track.clock(k)
+        inputs += _input(track.shots[k], end - start)
+        head = first - start  # the frames of its clock that fade in over the piece before
+        if k == shots.start or pieces[k - 1][1] >= pieces[k - 1][2]:  # first, or no fade into it
+            graph.append(_chain(track, k, index, head, end - first) + f"[b{k}]")
+        else:
+            graph.append(_chain(track, k, index, 0, end - start) + f",split[h{k}][s{k}]")
+            graph.append(f"[s{k}]trim=start_frame={head},setpts=N/{FPS}/TB[b{k}]")
+    for k in shots:
+        first, window, end = pieces[k]
+        if window >= end or (alone and k + 1 not in shots):
+            graph.append(f"[b{k}]null[p{k}]")
+            continue
         fade = end - window
-        graph += (
-            "[a];" + _chain(track, k + 1, 1, 0, fade) +
-            f",format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,setpts=PTS+{(window - first) / FPS:.6f}/TB[b];"
-            "[a][b]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p"
-        )
+        if k + 1 in shots:
+            head = f"[h{k + 1}]trim=end_frame={fade}"
+        else:
+            inputs += _input(track.shots[k + 1], fade)
+            head = _chain(track, k + 1, len(shots), 0, fade)
+        graph.append(f"{head},format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,"
+                     f"setpts=PTS+{(window - first) / FPS:.6f}/TB[f{k}]")
+        graph.append(f"[b{k}][f{k}]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p[p{k}]")
+    labels = "".join(f"[p{k}]" for k in shots)
+    graph.append(f"{labels}concat=n={len(shots)}:v=1:a=0[v]" if len(shots) > 1 else f"{labels}null[v]")
+    count = sum(pieces[k][2] - pieces[k][0] for k in shots)
     return [
-        "-threads", "2", *inputs, "-filter_complex", graph + "[v]", "-map", "[v]",
-        "-frames:v", str(end - first), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+        *inputs, "-filter_complex_threads", "1", "-filter_complex", ";".join(graph), "-map", "[v]",
+        "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
     ]
 
 
@@ -143,30 +192,68 @@ def input_args(track: Track) -> list[str]:
             "-framerate", str(FPS), "-thread_queue_size", "4", "-i", "pipe:0"]
 
 
+def _producer(track: Track, shots: range, alone: bool = False) -> list[str]:
+    from . import ffmpeg
+
+    # -progress on stderr: the watchdog sees each frame written (its lines are no error message)
+    return [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:2",
+            "-nostats", *producer_args(track, shots, alone)]
+
+
 def feed(track: Track, write_fd: int, failures: list[str]) -> None:
     """Run the producers one after another into WRITE_FD (then close it). A producer that fails, or makes
     no progress for CS_FFMPEG_STALL seconds (a clip whose frames never decode spins forever), stops the
     feed and adds a line naming its shot to FAILURES (the final ffmpeg then sees the pipe end early)."""
     from ..core import processes
-    from . import ffmpeg
+
+    open_fd: list[int] = [write_fd]
+
+    def close() -> None:
+        while open_fd:
+            os.close(open_fd.pop())
 
     try:
-        for k in range(len(track.shots)):
-            # -progress on stderr: the watchdog sees each frame written (its lines are no error message)
-            argv = [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:2",
-                    "-nostats", *producer_args(track, k)]
+        for shots in batches(track):
             try:
-                processes.run(argv, stdout=write_fd, stall=processes.stall_limit())
+                processes.run(_producer(track, shots), stdout=write_fd, stall=processes.stall_limit(),
+                              env=_environment())
             except KeyboardInterrupt:
                 failures.append("interrupted")
                 return
             except processes.Failed as exc:
+                close()  # the encoder ends now, not at its own (slower) watchdog while the culprit is found
+                k, exc = _culprit(track, shots, exc)
                 why = f"ffmpeg stopped: {exc.why}" if exc.why else "ffmpeg could not read it"
                 failures.append(f"{track.shots[k].label or track.shots[k].path}: {why} ({exc.last_line()}); "
                                 "replace the file or run cs-visuals again")
                 return
     finally:
-        os.close(write_fd)
+        close()
+
+
+def _culprit(track: Track, shots: range, failed) -> tuple[int, object]:
+    """The shot of SHOTS whose file made a producer fail, and its own failure. A batch opens all its files
+    at once, so its failure may be any of them: from the piece it stopped in on, each shot is made again
+    alone (into /dev/null) until one fails. Only a failure pays for this."""
+    from ..core import processes
+
+    pieces = track.pieces()
+    made, at = 0, shots.start
+    for k in shots:  # the piece the batch stopped in
+        made += pieces[k][2] - pieces[k][0]
+        if made > failed.frames:
+            at = k
+            break
+    if len(shots) == 1 and (shots.stop == len(track.shots) or pieces[shots.start][1] >= pieces[shots.start][2]):
+        return shots.start, failed
+    for k in range(at, min(shots.stop + 1, len(track.shots))):  # the next batch's first shot fades in too
+        try:
+            processes.run(_producer(track, range(k, k + 1), alone=True), stall=processes.stall_limit())
+        except KeyboardInterrupt:
+            raise
+        except processes.Failed as exc:
+            return k, exc
+    return at, failed
 
 
 # --- what cs-render calls -------------------------------------------------------------------------------
@@ -291,16 +378,20 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None
         # the encoder waits on the producers: its watchdog is slower, so a stuck producer is the one named
         ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
                    total_seconds=plan.duration, description="render", stdin=read_fd,
-                   stall=2 * processes.stall_limit())
+                   stall=2 * processes.stall_limit(), env=_environment())
     except EngineError:
         # a producer that failed first is the cause (the encoder then saw its input end); one that fails
         # after the encoder died only saw its pipe close
+        os.close(read_fd)
+        read_fd = -1
+        feeder.join()
         cause = failures[0] if failures and failures[0] != "interrupted" else None
         if cause is None:
             raise
         raise EngineError(cause) from None
     finally:
-        os.close(read_fd)  # a producer still writing gets EPIPE and ends
+        if read_fd >= 0:
+            os.close(read_fd)  # a producer still writing gets EPIPE and ends
         feeder.join()
     if failures and failures[0] != "interrupted":
         raise EngineError(failures[0])
