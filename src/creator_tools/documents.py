@@ -20,6 +20,8 @@ class Template(NamedTuple):
     and the call to action the script ends on (fixed text: a base model asked for one writes anything)."""
 
     headlines: str  # "the best articles about {topic}:", opening a numbered list of headlines
+    article: str  # "a short article about {topic}.", heading the narration
+    article_words: str  # the words for "article": a sentence with them talks about the document
     angle: str  # with {topic}: the concept's angle when the article gave one sentence only
     audience: str  # with {topic}
     topic: str  # labels of cs-meta's lines
@@ -27,23 +29,20 @@ class Template(NamedTuple):
     description: str
     tags: str
     list_separator: str  # between tags
-    example: dict  # topic, subject, title, article, description, tags: one worked example, on bread
+    example: dict  # topic, subject, title, description, tags: cs-meta's worked example, on bread
     cta: str  # with {topic}
 
 
 LANGUAGES: dict[str, Template] = {
     "ar": Template(
-        headlines="أفضل المقالات عن {topic}:", angle="نصائح بسيطة وسريعة عن {topic}.",
+        headlines="أفضل المقالات عن {topic}:", article="مقالة قصيرة عن {topic}.",
+        article_words="مقالة مقالات المقالة المقالات مقال المقال", angle="نصائح بسيطة وسريعة عن {topic}.",
         audience="المهتمون بموضوع {topic}",
         topic="الموضوع", title="العنوان", description="الوصف", tags="الوسوم", list_separator="، ",
         example={
             "topic": "الخبز في البيت",
             "subject": "الخبز خبز العجين الخميرة الدقيق الرغيف الفرن",  # words that only the example is about
             "title": "خبز طازج في البيت بخطوات سهلة",
-            "article": "الخبز الطازج في البيت أسهل مما تظن. كل ما تحتاجه هو الدقيق والماء والملح والخميرة. "
-                       "اعجن العجين عشر دقائق حتى يصبح ناعما، ثم اتركه يرتاح ساعة في مكان دافئ. "
-                       "بعد ذلك شكّل الرغيف واخبزه في فرن ساخن حتى يصبح ذهبيا. "
-                       "رائحة الخبز الساخن ستملأ بيتك، وطعمه أفضل من خبز المتجر.",
             "description": "الخبز القاسي سببه عادات صغيرة. تعلّم كيف تعجن العجين وتتركه يرتاح وتخبزه في فرن ساخن.",
             "tags": ["الخبز", "خبز البيت", "العجين", "الخميرة", "وصفات سهلة"],
         },
@@ -105,22 +104,22 @@ def _labelled(value: str, labels: dict[str, str]) -> dict[str, str]:
 # --- cs-script: an article to continue -----------------------------------------------------------------
 
 
-def article_document(language: str, title: str, told: list[str], spaceless: bool = False) -> str:
-    """The example article under its title, then this title and what the narration has said so far."""
-    t = _required(language)
+def article_document(language: str, topic: str, title: str, told: list[str], spaceless: bool = False) -> str:
+    """An article's header ("a short article about TOPIC."), its title and what the narration has said so
+    far, to continue. No worked example: one on bread pulled Gemma's coffee and cat articles into recipes
+    (bench figures in engines/llm_local.py), and the header alone kept 17 of 28 sentences on the topic."""
     said = ("" if spaceless else " ").join(told)
-    return f"{t.example['title']}\n{t.example['article']}\n\n{title}\n{said}"
+    return f"{_required(language).article.format(topic=topic)}\n\n{title}\n\n{said}"
+
+
+def echoes(language: str, sentence: str) -> bool:
+    """SENTENCE speaks of the article itself ("in this short article...": the header echoed)."""
+    t = _required(language)
+    return bool(text.stems(sentence, shortest=3, language=language) & text.stems(t.article_words, 3, language))
 
 
 def cta(language: str, topic: str) -> str:
     return _required(language).cta.format(topic=topic)
-
-
-def borrowed(language: str, topic: str) -> set[str]:
-    """Stems of the example's subject that TOPIC lacks: a title or sentence with them copied the example."""
-    t = _required(language)
-    subjects = t.example["subject"]
-    return text.stems(subjects, shortest=3, language=language) - text.stems(topic, shortest=3, language=language)
 
 
 # --- cs-meta: title, description and tags --------------------------------------------------------------

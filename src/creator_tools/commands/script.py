@@ -204,8 +204,8 @@ class Writer:
 
 class DocumentWriter(Writer):
     """The narration as one article a base model continues (documents.py): no outline (headings and footage
-    keywords come from the text), each section the continuation of everything said so far, the call to action
-    the language's fixed sentence. Sentences mostly in another script, or copying the example's subject, are
+    keywords come from the text), each section the continuation of what was said last, the call to action the
+    language's fixed sentence. Sentences in another script, talking about the article, or the title again are
     dropped."""
 
     def __init__(self, llm, record: Record, style: str, language: str, shift: int = 0):
@@ -216,7 +216,6 @@ class DocumentWriter(Writer):
         self.topic = text.clean(record.get("topic") or record["title"])
         self.told: list[str] = []  # every sentence kept so far, in order
         self.closing = ""
-        self.borrowed = documents.borrowed(language, self.topic + " " + record["title"])
 
     def outline(self, count: int) -> list[dict]:
         return [{"on_screen": "", "visual": ""} for _ in range(count)]
@@ -245,13 +244,13 @@ class DocumentWriter(Writer):
         """Sentences that follow TOLD (default: all kept so far) in the article."""
         self.calls += 1
         told = self.told if told is None else told
-        document = documents.article_document(self.language, self.record["title"], told[-6:],
+        document = documents.article_document(self.language, self.topic, self.record["title"], told[-6:],
                                               languages.spaceless(self.language))
-        reply = self.llm.continue_document(document, max_tokens=max_tokens, stop=["\n\n"],
+        reply = self.llm.continue_document(document, max_tokens=max_tokens, stop=["\n\n\n"],
                                            seed_offset=offset + self.shift)
         kept = [s for s in usable_sentences(reply, [*self.told, self.record["title"]], "", self.language)
                 if not languages.mismatch(s, self.language) and len(languages.letters_by_script(s)) <= 1
-                and not text.stems(s, shortest=3, language=self.language) & self.borrowed]
+                and not documents.echoes(self.language, s) and not text.near_duplicate(s, self.record["title"])]
         self.told += kept
         return kept
 

@@ -22,7 +22,7 @@ from .llm import LLM, LLMSettings
 SMOLLM2, GEMMA3 = "smollm2", "gemma3-270m"  # names --model takes for the bundled models
 # Which bundled model writes a language (bench/llm_languages.py measured it: drafts that passed the content
 # checks, Arabic letters where Arabic was asked for...): SmolLM2 for English and wherever it is as good.
-MODELS = {"ar": GEMMA3, "hi": GEMMA3, "ja": GEMMA3, "zh": GEMMA3, "de": GEMMA3}
+MODELS = {"ar": GEMMA3}
 DOCUMENT_MODELS = frozenset({GEMMA3})  # base models: prompted with a document to continue, never a chat
 
 
@@ -132,6 +132,16 @@ def _errors_only() -> object:
     return callback  # kept alive by the cache: llama.cpp calls it for as long as the process runs
 
 
+def load_llama(path: Path, **options):
+    """llama_cpp.Llama for the GGUF at PATH, loaded the one way that runs on every CPU (no weight repacking)
+    and with llama.cpp's log down to its errors. OPTIONS go to Llama (n_ctx, n_threads, seed...)."""
+    from llama_cpp import Llama
+
+    _errors_only()
+    with _no_repack():
+        return Llama(model_path=str(path), verbose=False, **options)
+
+
 class LocalLLM(LLM):
     name = "local"
     thread_safe = False  # one llama.cpp context serves one call at a time
@@ -148,16 +158,13 @@ class LocalLLM(LLM):
             raise ConfigError(f"model file {path} not found; pass --model PATH to a GGUF file (or set CS_LLM_MODEL)")
         self.writes_documents = settings.model in DOCUMENT_MODELS
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401  (load_llama imports it; a missing install is said here)
         except ImportError:
             raise ConfigError("llama-cpp-python is not installed; run `make setup` or `pip install llama-cpp-python`") from None
         threads = (config.number("CS_LLM_THREADS", int) or 0) or min(os.cpu_count() or 2, 8)
-        _errors_only()
         try:
-            with _no_repack():
-                self.model = Llama(model_path=str(path), n_ctx=config.number("CS_LLM_CONTEXT", int),
-                                   seed=settings.seed if settings.seed is not None else -1,
-                                   n_threads=threads, verbose=False)
+            self.model = load_llama(path, n_ctx=config.number("CS_LLM_CONTEXT", int),
+                                    seed=settings.seed if settings.seed is not None else -1, n_threads=threads)
         except (ValueError, RuntimeError) as exc:
             raise ConfigError(f"cannot load model {path}: {exc}; is it a GGUF file?") from None
         self.model_path = path
