@@ -36,7 +36,7 @@ class Template(NamedTuple):
 LANGUAGES: dict[str, Template] = {
     "ar": Template(
         headlines="أفضل المقالات عن {topic}:", article="مقالة قصيرة عن {topic}.",
-        article_words="مقالة مقالات المقالة المقالات مقال المقال", angle="نصائح بسيطة وسريعة عن {topic}.",
+        article_words="مقالة مقالات المقالة المقالات مقال المقال مقدمة قصيرة", angle="نصائح بسيطة وسريعة عن {topic}.",
         audience="المهتمون بموضوع {topic}",
         topic="الموضوع", title="العنوان", description="الوصف", tags="الوسوم", list_separator="، ",
         example={
