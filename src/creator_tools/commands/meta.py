@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .. import checks, languages, log, pipe, text
+from .. import checks, documents, languages, log, pipe, text
 from ..youtube import metadata as limits
 from ..engines.llm import InvalidReply, LLMSettings, get_llm
 from ..errors import BadInput, EngineError, ExitStatus, MissingInput, UsageError
@@ -183,7 +183,12 @@ class Meta(pipe.Stage):
         language = self._language(record, record["script"])
         if not language.lower().startswith("en"):  # metadata in the script's language, not English
             prompt += f"\nWrite the title, description and tags in {languages.name(language)}."
-        engine = get_llm(self.llm)  # loaded on first use, once per process
+        engine = get_llm(self.llm, language)  # loaded on first use, once per process
+        if engine.writes_documents and documents.template(language) is not None:
+            # a base model continues a metadata block (labelled lines); the title stays the concept's
+            reply = engine.continue_document(documents.metadata_document(language, topic, title), max_tokens=160,
+                                             stop=["\n\n"], seed_offset=seed_offset)
+            return documents.parse_metadata(language, reply)
         try:
             reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES, seed_offset=seed_offset)
         except InvalidReply as exc:  # a model that answered badly is worked around; a failing server stays an error

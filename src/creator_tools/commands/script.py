@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .. import checks, languages, log, pipe, text
+from .. import checks, documents, languages, log, pipe, text
 from ..core import config
 from ..engines import tts
 from ..engines.llm import InvalidReply, LLMSettings, get_llm
@@ -104,7 +104,8 @@ class Script(pipe.Stage):
         budget = self._budget(seconds, rate)
         kind = "long" if seconds >= 180 else "short"
         count = max(2, min(24, round(seconds / SEGMENT_SECONDS[kind])))  # hook, ..., call to action
-        writer = Writer(get_llm(self.llm), record, self.style, language, shift=1000 * draft)
+        llm = get_llm(self.llm, language)
+        writer = (DocumentWriter if llm.writes_documents else Writer)(llm, record, self.style, language, shift=1000 * draft)
         sections = writer.outline(count)
         cta = self.cta or (f"Subscribe for more about {text.clean(record.get('topic') or record['title'])}."
                            if languages.base(language) == "en" else writer.cta())
@@ -199,6 +200,62 @@ class Writer:
         prompt = f"Write one short sentence in {self.spoken} asking viewers to subscribe for more about {topic}."
         found = self.sentences(prompt, max_tokens=40, offset=99, seen=[])
         return found[0] if found else f"Subscribe: {topic}."
+
+
+class DocumentWriter(Writer):
+    """The narration as one article a base model continues (documents.py): no outline (headings and footage
+    keywords come from the text), each section the continuation of what was said last, the call to action the
+    language's fixed sentence. Sentences in another script, talking about the article, or the title again are
+    dropped."""
+
+    def __init__(self, llm, record: Record, style: str, language: str, shift: int = 0):
+        super().__init__(llm, record, style, language, shift)
+        if documents.template(language) is None:
+            raise EngineError(f"the {llm.name} LLM continues documents and has no template for {language}; "
+                              "pass --model with a chat model")
+        self.topic = text.clean(record.get("topic") or record["title"])
+        self.told: list[str] = []  # every sentence kept so far, in order
+        self.closing = ""
+
+    def outline(self, count: int) -> list[dict]:
+        return [{"on_screen": "", "visual": ""} for _ in range(count)]
+
+    def draft(self, sections: list[dict], budget: int, cta: str) -> list[dict]:
+        per = budget / len(sections)
+        hook = text.clean(self.record.get("hook") or "")
+        self.told = text.sentences(hook) if hook else []
+        self.closing = cta
+        segments = []
+        for number, section in enumerate(sections):
+            sentences = self.continued(max_tokens=int(per * 3) + 40, offset=number)
+            if number == 0 and hook:
+                sentences = text.sentences(hook) + sentences
+            if number == len(sections) - 1:
+                sentences.append(cta)
+            segments.append({**section, "sentences": sentences, "target": per,
+                             "fixed": {0} if number == 0 and hook else set()})
+        return segments
+
+    def more(self, segment: dict, offset: int) -> list[str]:
+        told = [s for s in segment["sentences"] if s != self.closing]
+        return self.continued(max_tokens=90, offset=100 + offset, told=told)
+
+    def continued(self, max_tokens: int, offset: int, told: list[str] | None = None) -> list[str]:
+        """Sentences that follow TOLD (default: all kept so far) in the article."""
+        self.calls += 1
+        told = self.told if told is None else told
+        document = documents.article_document(self.language, self.topic, self.record["title"], told[-6:],
+                                              languages.spaceless(self.language))
+        reply = self.llm.continue_document(document, max_tokens=max_tokens, stop=["\n\n\n"],
+                                           seed_offset=offset + self.shift)
+        kept = [s for s in usable_sentences(reply, [*self.told, self.record["title"]], "", self.language)
+                if not languages.mismatch(s, self.language) and len(languages.letters_by_script(s)) <= 1
+                and not documents.echoes(self.language, s) and not text.near_duplicate(s, self.record["title"])]
+        self.told += kept
+        return kept
+
+    def cta(self) -> str:
+        return documents.cta(self.language, self.topic)
 
 
 SPEAKER = re.compile(r"^(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?|narrator|host|voice ?over)\s*:\s+", re.IGNORECASE)

@@ -1,13 +1,17 @@
 """LLM engines behind one small interface.
 
 An engine implements `chat(messages, max_tokens, temperature, seed, schema)` and returns the reply text;
-the base class adds few-shot prompting, JSON-schema validation and bounded retries. Engines are found by
+the base class adds few-shot prompting, JSON-schema validation and bounded retries. An engine running a base
+model (not instruction-tuned) sets `writes_documents` and implements `continuation(document, ...)`: stages
+then give it a few-shot document in the record's language to continue (`documents.py`), not instructions.
+`model_for(language)` lets an engine pick its own model per language when none is named. Engines are found by
 name in ENGINES (import paths, loaded only when chosen) or in the `creator_tools.llm` entry-point group.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import nullcontext
 
 import threading
 from typing import Any, Callable, NamedTuple, Sequence
@@ -64,6 +68,7 @@ class LLM(ABC):
 
     name = "base"
     thread_safe = True
+    writes_documents = False  # a base model: give it documents to continue (continue_document), not a chat
 
     def __init__(self, settings: LLMSettings):
         self.settings = settings
@@ -75,6 +80,26 @@ class LLM(ABC):
     def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, seed: int | None,
              schema: dict | None) -> str:
         """The model's reply text; with SCHEMA, constrained to JSON of that shape where the engine can."""
+
+    @classmethod
+    def model_for(cls, language: str) -> str | None:
+        """The model this engine uses for LANGUAGE when neither --model nor CS_LLM_MODEL names one (None: its
+        default)."""
+        return None
+
+    def continuation(self, document: str, *, max_tokens: int, temperature: float, seed: int | None,
+                     stop: Sequence[str]) -> str:
+        """The text that follows DOCUMENT, up to a STOP string (engines that set writes_documents)."""
+        raise EngineError(f"the {self.name} LLM engine writes chat replies, not document continuations")
+
+    def continue_document(self, document: str, *, max_tokens: int = 200, stop: Sequence[str] = (),
+                          seed_offset: int = 0) -> str:
+        """What the model writes after DOCUMENT (a base model's way of answering), stopped at STOP."""
+        temperature = self.settings.temperature if self.settings.temperature is not None else 0.7
+        seed = None if self.seed is None else self.seed + seed_offset
+        self.calls += 1
+        with self._lock if not self.thread_safe else nullcontext():
+            return self.continuation(document, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop)
 
     def _call(self, messages: list[Message], max_tokens: int, schema: dict | None, attempt: int) -> str:
         temperature = self.settings.temperature if self.settings.temperature is not None else 0.8
@@ -129,9 +154,13 @@ def engine_names() -> list[str]:
 _engines = registry.OncePerProcess()
 
 
-def get_llm(settings: LLMSettings | None = None) -> LLM:
-    """The engine for SETTINGS, built once per process (loading a model is the slow part)."""
+def get_llm(settings: LLMSettings | None = None, language: str | None = None) -> LLM:
+    """The engine for SETTINGS, built once per process (loading a model is the slow part). With LANGUAGE and
+    no model named (--model, CS_LLM_MODEL), the engine's own choice for that language (`model_for`): the
+    local engine writes Arabic with another bundled model than English."""
     settings = (settings or LLMSettings()).resolved()
+    if settings.model is None and language:
+        settings = settings._replace(model=_load(settings.engine).model_for(language))
     return _engines.get(settings, lambda: _load(settings.engine)(settings))
 
 

