@@ -22,7 +22,11 @@ def bundled_gguf() -> Path:
 def llama_server(log_path: Path) -> Iterator[str]:
     """Start the server, wait until /v1/models answers, yield its base URL (…/v1), stop it afterwards."""
     port = free_port()
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--host", "127.0.0.1",
+    # llama_cpp.server, loading without weight repacking as the bundled engine does (engines/llm_local.py
+    # `load_llama`: the AMX buffer crashes on the first eval on an AMX CPU); the server takes no flag for it
+    start = ("import runpy, sys; from creator_tools.engines import llm_local; llm_local.never_repack(); "
+             "sys.argv[0] = 'llama_cpp.server'; runpy.run_module('llama_cpp.server', run_name='__main__')")
+    argv = [sys.executable, "-c", start, "--model", str(bundled_gguf()), "--host", "127.0.0.1",
             "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)

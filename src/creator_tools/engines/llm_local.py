@@ -91,6 +91,23 @@ def model_path(name: str | None) -> Path:
 _params_lock = threading.Lock()
 
 
+def _without_repacking(original):
+    def defaults():
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    return defaults
+
+
+def never_repack() -> None:
+    """For a whole process that loads models through llama-cpp-python's own code (its OpenAI-compatible
+    server in the tests): every load from now on skips weight repacking (see `_no_repack`)."""
+    import llama_cpp.llama as module
+
+    module.llama_cpp.llama_model_default_params = _without_repacking(module.llama_cpp.llama_model_default_params)
+
+
 @contextmanager
 def _no_repack() -> Iterator[None]:
     """Load weights without llama.cpp's extra buffer types (weight repacking, the AMX buffer): on a CPU with
@@ -100,14 +117,8 @@ def _no_repack() -> Iterator[None]:
     import llama_cpp.llama as module
 
     original = module.llama_cpp.llama_model_default_params
-
-    def defaults():
-        params = original()
-        params.use_extra_bufts = False
-        return params
-
     with _params_lock:
-        module.llama_cpp.llama_model_default_params = defaults
+        module.llama_cpp.llama_model_default_params = _without_repacking(original)
         try:
             yield
         finally:
