@@ -83,6 +83,16 @@ def test_off_topic_judges_meaning_not_shared_words():
     assert finding["severity"] == "block" and finding["key"] == "script.segments[0].text"
 
 
+def test_off_topic_gives_no_verdict_outside_english():
+    """The embedding model is English, and shared stems blocked every clean Spanish script tried: a clean
+    script about a balcony garden that never says "huerto urbano" again is not refused."""
+    garden = {"topic": "huerto urbano", "title": "Tu primer huerto urbano en el balcón",
+              "hook": "No necesitas un jardín para cultivar.", "script": {"language": "es", "segments": [{"text": (
+                  "Elige macetas con buen drenaje. Los tomates cherry crecen bien al sol. Riega temprano por la "
+                  "mañana. Añade compost una vez al mes.")}]}}
+    assert checks.off_topic(garden) == []
+
+
 def test_metadata_findings_name_the_field_and_a_registered_check_runs():
     [finding] = checks.metadata_rules({"meta": {"title": "x" * 101, "tags": []}})
     assert finding["key"] == "meta.title" and finding["severity"] == "block"
