@@ -251,11 +251,27 @@ class DocumentWriter(Writer):
         kept = [s for s in usable_sentences(reply, [*self.told, self.record["title"]], "", self.language)
                 if not languages.mismatch(s, self.language) and len(languages.letters_by_script(s)) <= 1
                 and not documents.echoes(self.language, s) and not text.near_duplicate(s, self.record["title"])]
+        kept = fresh_openings(kept, self.told)
         self.told += kept
         return kept
 
     def cta(self) -> str:
         return documents.cta(self.language, self.topic)
+
+
+def fresh_openings(sentences: list[str], told: list[str]) -> list[str]:
+    """SENTENCES less those opening with the same two words as one already told or kept: a base model slips
+    into a list ("قصة عن ..." five times over, "a story about ..."), which no viewer hears as narration."""
+    def opening(sentence: str) -> tuple[str, ...]:
+        return tuple(w.lower() for w in text.words(sentence)[:2])
+
+    seen = {opening(s) for s in told}
+    kept = []
+    for sentence in sentences:
+        if opening(sentence) not in seen:
+            kept.append(sentence)
+            seen.add(opening(sentence))
+    return kept
 
 
 SPEAKER = re.compile(r"^(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?|narrator|host|voice ?over)\s*:\s+", re.IGNORECASE)
