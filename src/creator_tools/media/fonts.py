@@ -41,6 +41,9 @@ _NOTO = {"cjk": "Noto Sans CJK SC", "arabic": "Noto Sans Arabic", "hebrew": "Not
          "gujarati": "Noto Sans Gujarati", "tamil": "Noto Sans Tamil", "telugu": "Noto Sans Telugu",
          "thai": "Noto Sans Thai"}
 _DIRECTIONS = {script: direction for _, _, script, _, direction in _RANGES}
+# libass (burned captions) shapes Noto Sans Arabic's lam before lam-alef ("للأشخاص") into a missing-glyph box,
+# where Pillow's Raqm draws it whole; Noto Naskh Arabic shapes right in both (tests/test_languages.py)
+_LIBASS = {**_NOTO, "arabic": "Noto Naskh Arabic"}
 
 
 # Colour emoji: Debian's fonts-noto-color-emoji, a CBDT bitmap font that Pillow draws only at its one strike
@@ -121,7 +124,7 @@ def family_for(text: str) -> str | None:
             counts[script] = counts.get(script, 0) + 1
     if not counts:
         return None
-    return _NOTO.get(max(counts, key=counts.get))
+    return _LIBASS.get(max(counts, key=counts.get))
 
 
 def runs(text: str) -> list[tuple[str, str]]:
