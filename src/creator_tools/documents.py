@@ -47,6 +47,34 @@ LANGUAGES: dict[str, Template] = {
             "tags": ["الخبز", "خبز البيت", "العجين", "الخميرة", "وصفات سهلة"],
         },
         cta="اشترك في القناة لتشاهد المزيد عن {topic}."),
+    "es": Template(
+        headlines="Los mejores artículos sobre {topic}:", article="Un artículo breve sobre {topic}.",
+        article_words="artículo artículos breve introducción", angle="Consejos sencillos y rápidos sobre {topic}.",
+        audience="Personas interesadas en {topic}",
+        topic="Tema", title="Título", description="Descripción", tags="Etiquetas", list_separator=", ",
+        example={
+            "topic": "pan casero",
+            "subject": "pan masa levadura harina horno hogaza",
+            "title": "Pan casero en pasos sencillos",
+            "description": "Un pan duro viene de pequeños hábitos. Aprende a amasar, dejar reposar la masa y "
+                           "hornearla en un horno bien caliente.",
+            "tags": ["pan casero", "masa madre", "levadura", "recetas fáciles", "hornear"],
+        },
+        cta="Suscríbete para ver más sobre {topic}."),
+    "de": Template(
+        headlines="Die besten Artikel über {topic}:", article="Ein kurzer Artikel über {topic}.",
+        article_words="Artikel Artikels kurzer Einführung", angle="Einfache und schnelle Tipps zu {topic}.",
+        audience="Alle, die sich für {topic} interessieren",
+        topic="Thema", title="Titel", description="Beschreibung", tags="Schlagwörter", list_separator=", ",
+        example={
+            "topic": "Brot backen zu Hause",
+            "subject": "Brot Teig Hefe Mehl Ofen Laib",
+            "title": "Frisches Brot zu Hause in einfachen Schritten",
+            "description": "Hartes Brot kommt von kleinen Gewohnheiten. Lerne, den Teig zu kneten, ruhen zu lassen "
+                           "und in einem heißen Ofen zu backen.",
+            "tags": ["Brot backen", "Sauerteig", "Hefe", "einfache Rezepte", "Backen"],
+        },
+        cta="Abonniere den Kanal für mehr über {topic}."),
 }
 
 
@@ -70,12 +98,26 @@ def headlines_document(language: str, topic: str) -> str:
     return f"{_required(language).headlines.format(topic=topic)}\n\n1."
 
 
+def plain(continuation: str) -> str:
+    """A continuation without the HTML a web-trained base model writes (<b>, <h2>, </strong>) or its own
+    special tokens spelt out (<startofimage>): text.clean would leave their names in the sentence."""
+    return re.sub(r"</?[A-Za-z_][^<>]*>", " ", continuation)
+
+
 def headlines(continuation: str) -> list[str]:
-    """The headlines of the list's continuation: numbers, bullets and markup removed."""
+    """The headlines of the list's continuation: numbers, bullets and markup removed. A line that goes on
+    after its headline ("<b>Café en casa:</b> un delicioso café ...", "Café en casa: un delicioso ...") gives
+    the marked part, else what stands before its colon."""
     found = []
     for line in continuation.splitlines():
-        line = re.sub(r"<[^>]*>|^\s*(?:\d+[.)]|[-*•])\s*|\*\*", " ", line)
-        line = text.clean(line).strip(" :*")
+        line = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", line)
+        marked = re.match(r"\s*<(b|strong|em|h\d)>(.*?)</\1>", line)
+        if marked:
+            line = marked.group(2)
+        line = text.clean(re.sub(r"<[^>]*>|\*\*", " ", line)).strip(" :*")
+        head, colon, rest = line.partition(":")
+        if colon and rest.strip() and len(head.split()) >= 2:
+            line = head.strip()
         if line:
             found.append(line)
     return found

@@ -158,7 +158,7 @@ class Idea(pipe.Stage):
         title = fresh[0].rstrip(".:،")
         article = engine.continue_document(documents.article_document(self.language, topic, title, []),
                                            max_tokens=90, stop=["\n\n\n"], seed_offset=offset + 1)
-        sentences = [s for s in text.sentences(text.clean(article)) if s[-1] in text.SENTENCE_ENDS
+        sentences = [s for s in text.sentences(text.clean(documents.plain(article))) if s[-1] in text.SENTENCE_ENDS
                      and languages.units(s, self.language) >= 4 and not languages.mismatch(s, self.language)
                      and not documents.echoes(self.language, s) and not text.near_duplicate(s, title)]
         rest = documents.concept_rest(self.language, topic, sentences)

@@ -188,7 +188,7 @@ class Meta(pipe.Stage):
             # a base model continues a metadata block (labelled lines); the title stays the concept's
             reply = engine.continue_document(documents.metadata_document(language, topic, title), max_tokens=160,
                                              stop=["\n\n"], seed_offset=seed_offset)
-            return documents.parse_metadata(language, reply)
+            return documents.parse_metadata(language, documents.plain(reply))
         try:
             reply = engine.json(SYSTEM, prompt, SCHEMA, max_tokens=300, examples=EXAMPLES, seed_offset=seed_offset)
         except InvalidReply as exc:  # a model that answered badly is worked around; a failing server stays an error

@@ -248,15 +248,26 @@ class DocumentWriter(Writer):
                                               languages.spaceless(self.language))
         reply = self.llm.continue_document(document, max_tokens=max_tokens, stop=["\n\n\n"],
                                            seed_offset=offset + self.shift)
+        reply = documents.plain(reply)
         kept = [s for s in usable_sentences(reply, [*self.told, self.record["title"]], "", self.language)
                 if not languages.mismatch(s, self.language) and len(languages.letters_by_script(s)) <= 1
-                and not documents.echoes(self.language, s) and not text.near_duplicate(s, self.record["title"])]
+                and not documents.echoes(self.language, s) and not text.near_duplicate(s, self.record["title"])
+                and prose(s, self.language)]
         kept = fresh_openings(kept, self.told)
         self.told += kept
         return kept
 
     def cta(self) -> str:
         return documents.cta(self.language, self.topic)
+
+
+def prose(sentence: str, language: str) -> bool:
+    """SENTENCE reads as narration, not a recipe line or a label: four words or more, no colon, and (in a
+    script with capitals) a capital first letter ("taza de leche (o leche condensada)." is an ingredient)."""
+    if languages.units(sentence, language) < (8 if languages.spaceless(language) else 4) or ":" in sentence:
+        return False
+    first = next((c for c in sentence if c.isalpha()), "")
+    return not first or first.upper() == first.lower() or first.isupper()
 
 
 def fresh_openings(sentences: list[str], told: list[str]) -> list[str]:

@@ -161,11 +161,12 @@ def _lemma(token) -> str:
 # --- other languages ----------------------------------------------------------------------------------------
 
 
-def plain(sentences: list[str]) -> list[Terms]:
-    """Languages without a tagger: the sentence's content words, each a one-word phrase, in spoken order."""
+def plain(sentences: list[str], language: str | None = "en") -> list[Terms]:
+    """Languages without a tagger: the sentence's content words (without its LANGUAGE's filler words:
+    "quién", "se", "la" are no search), each a one-word phrase, in spoken order."""
     result = []
     for sentence in sentences:
-        words = [w for w in content_words(sentence) if picturable(w)]
+        words = [w for w in content_words(sentence, language or "en") if picturable(w)]
         result.append(Terms(words[:MAX_WORDS], words[:MAX_WORDS]))
     return result
 
@@ -187,7 +188,7 @@ def sentence_terms(sentences: list[str], language: str | None = "en") -> list[Te
         return []
     tagger = tagger_for(language)
     if tagger is plain:
-        return tagger(sentences)
+        return plain(sentences, language)
     known = {s: _cached(tagger, s) for s in dict.fromkeys(sentences)}
     missing = [s for s, terms in known.items() if terms is None]
     for sentence, terms in zip(missing, tagger(missing) if missing else []):
