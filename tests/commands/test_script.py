@@ -161,3 +161,26 @@ def test_an_arabic_short_is_written_in_arabic_by_the_bundled_multilingual_model(
     assert "video title" not in narration.lower() and "العنوان" not in narration
     assert script["cta"] in script["segments"][-1]["text"]
     assert "Traceback" not in ideas.stderr + result.stderr and "SWA cache" not in ideas.stderr + result.stderr
+
+
+@pytest.mark.slow
+def test_a_spanish_short_is_spanish_prose_from_the_bundled_multilingual_model(tmp_path):
+    """`--language es` goes to Gemma too: SmolLM2's Spanish was misspelt, with English sentences inside. The
+    narration is Spanish by the language check, carries no markup the base model writes (<b>, <startofimage>)
+    and no recipe lines (every sentence starts with a capital or ¿/¡)."""
+    from creator_tools import checks, languages
+
+    ideas = run_cs("idea", "", "café en casa", "--language", "es", "-n", "1", "--seed", "5", cwd=tmp_path)
+    assert ideas.code == 0, ideas.stderr
+    (concept,) = ideas.records
+    result = run_cs("script", [concept], "--length", "30", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    script = result.records[0]["script"]
+    narration = " ".join(s["text"] for s in script["segments"])
+    assert script["language"] == "es" and not languages.mismatch(narration, "es"), narration
+    assert checks.blocking(checks.run(result.records[0], prefix="script.")) == [], narration
+    assert not any(mark in narration for mark in ("<", ">", "strong", "startof")), narration
+    for sentence in text.sentences(narration):
+        first = next(c for c in sentence if c.isalpha())
+        assert first.isupper(), sentence
+    assert script["segments"][-1]["text"].endswith("Suscríbete para ver más sobre café en casa.")
