@@ -19,7 +19,7 @@ class CardsProvider(Provider):
         # The head nouns first: "home espresso" shows coffee, not a house (cs-thumb's posters choose alike).
         words = list(dict.fromkeys([*shot.heads, *(content_words(shot.text) or content_words(shot.query))]))
         char, focus = picture_cards.choose_emoji(words, used, content_words(f"{shot.context} {shot.topic}"))
-        phrase = picture_cards.key_phrase(shot.text or shot.query, focus)
+        phrase = picture_cards.key_phrase(shot.text or shot.query, focus, language=shot.language)
         width, height = self.settings.width, self.settings.height
         inputs = {"emoji": char, "phrase": phrase, "size": [width, height], "seed": shot.index, "style": 2}
         path = artifacts.artifact_path("visuals", shot.record_id or "card", inputs, ".png")

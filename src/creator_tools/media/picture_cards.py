@@ -104,14 +104,15 @@ def choose_emoji(words: list[str], avoid: set[str] = frozenset(), fallback_words
     return choices[seed % len(choices)], ""
 
 
-def key_phrase(text: str, focus: str = "", most: int = 5) -> str:
+def key_phrase(text: str, focus: str = "", most: int = 5, language: str = "en") -> str:
     """2..MOST words of TEXT that carry it: the window with the most content words (the FOCUS word counts
-    double), not starting or ending on a filler word, not crossing a sentence end."""
+    double), not starting or ending on a filler word of its LANGUAGE ("con", "por" in Spanish), not crossing
+    a sentence end."""
     tokens = text.split()
     if not tokens:
         return ""
     clean = [re.sub(r"^[^\w]+|[^\w]+$", "", t) for t in tokens]
-    content = [bool(content_words(c)) for c in clean]
+    content = [bool(content_words(c, language)) for c in clean]
     best, best_score = (0, min(len(tokens), most)), None
     for first in range(len(tokens)):
         for last in range(first + 1, min(len(tokens), first + most) + 1):
