@@ -36,14 +36,14 @@ class Batch:
         self.finished = threading.Event()
         self.lock = threading.Lock()
 
-    def decide(self, decisions: dict[int, dict], finish: bool) -> dict[int, list[str]]:
+    def decide(self, decisions: dict[int, dict]) -> dict[int, list[str]]:
+        """Take DECISIONS that can be taken; the others' problems by record. Finishing is the caller's
+        (`finished.set()` once the answer is sent: cs-review stops the server and exits when it is set)."""
         refused = {n: problems for n, d in decisions.items() if (problems := self.judge(n, d))}
         with self.lock:
             for n, decision in decisions.items():
                 if n not in refused:
                     self.decisions[n] = decision
-        if finish and not refused:
-            self.finished.set()
         return refused
 
 
@@ -157,10 +157,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError("no such record")
         except (ValueError, KeyError, TypeError, AttributeError):
             return self._send(400, b'{"error": "not a decisions object"}', "application/json")
-        refused = self.server.batch.decide(decisions, bool(sent.get("finish")))
+        batch = self.server.batch
+        refused = batch.decide(decisions)
+        finishing = bool(sent.get("finish")) and not refused
         answer = {"ok": not refused, "refused": {str(n): p for n, p in refused.items()},
-                  "finished": self.server.batch.finished.is_set()}
+                  "finished": finishing or batch.finished.is_set()}
         self._send(422 if refused else 200, json.dumps(answer).encode(), "application/json")
+        if finishing:  # only after the answer is out: set first, the command's exit cut it (IncompleteRead)
+            self.wfile.flush()
+            batch.finished.set()
 
     # --- answers -----------------------------------------------------------------------------------------
 
