@@ -474,7 +474,9 @@ def judge_off_topic(record: dict, model: bool = True) -> list[Finding]:
     cta = str(script.get("cta") or "")
     spoken = [(k, s) for k, s in _sentences(record) if s != cta and not s.startswith(cta or "\0")]
     references = [str(record[k]) for k in ("topic", "title") if isinstance(record.get(k), str) and record[k].strip()]
-    english = str(script.get("language") or "en").split("-")[0].lower() == "en"
+    from . import languages
+
+    english = languages.base(script.get("language")) == "en"
     # No verdict outside English. all-MiniLM-L6-v2 is English: Arabic, Spanish or German sentences about
     # football score as near their topic as those about it (0.65-0.75 in Arabic, ~0.4 in Spanish), so it
     # never finds one; and shared stems with the topic, title and hook (the language's Snowball stemmer)

@@ -4,7 +4,7 @@ continues it. Each language has its labels and one worked example on another sub
 the continuation comes out in the language, in the shape asked for; cs-idea, cs-script and cs-meta parse it.
 
 `LANGUAGES` holds the languages with a template; the local engine only picks a base model for those
-(engines/llm_local.py `MODELS`, a test holds it). Standard library only.
+(engines/llm_local.py `MODELS`, a test holds it). Cheap to import (the standard library, text and languages).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from . import text
+from . import languages, text
+from .errors import EngineError
 
 
 class Template(NamedTuple):
@@ -79,7 +80,21 @@ LANGUAGES: dict[str, Template] = {
 
 
 def template(language: str | None) -> Template | None:
-    return LANGUAGES.get(str(language or "").split("-")[0].lower())
+    return LANGUAGES.get(languages.base(language))
+
+
+def check_engine(engine, language: str) -> None:
+    """A base model (ENGINE.writes_documents) can only write a LANGUAGE that has a template: one EngineError
+    naming what to do (cs-idea and cs-script ask this before the first call)."""
+    if engine.writes_documents and template(language) is None:
+        raise EngineError(f"the {engine.name} LLM continues documents and has no template for {language}; "
+                          "pass --model with a chat model")
+
+
+def narration(sentence: str, language: str, title: str) -> bool:
+    """SENTENCE may stand in the video: in LANGUAGE, not about the article itself, not the TITLE again."""
+    return not languages.mismatch(sentence, language) and not echoes(language, sentence) \
+        and not text.near_duplicate(sentence, title)
 
 
 def _required(language: str) -> Template:

@@ -109,9 +109,7 @@ class Idea(pipe.Stage):
 
     def _concept(self, topic: str, steer: dict | None, number: int) -> dict | None:
         engine = get_llm(self.llm, self.language)
-        if engine.writes_documents and documents.template(self.language) is None:
-            raise EngineError(f"the {engine.name} LLM continues documents and has no template for {self.language}; "
-                              "pass --model with a chat model")
+        documents.check_engine(engine, self.language)
         prompt = f"Topic: {topic}"
         if self.language != languages.DEFAULT:
             prompt += f"\nWrite the title, hook, angle and audience in {languages.name(self.language)}."
@@ -159,8 +157,7 @@ class Idea(pipe.Stage):
         article = engine.continue_document(documents.article_document(self.language, topic, title, []),
                                            max_tokens=90, stop=["\n\n\n"], seed_offset=offset + 1)
         sentences = [s for s in text.sentences(text.clean(documents.plain(article))) if s[-1] in text.SENTENCE_ENDS
-                     and languages.units(s, self.language) >= 4 and not languages.mismatch(s, self.language)
-                     and not documents.echoes(self.language, s) and not text.near_duplicate(s, title)]
+                     and languages.units(s, self.language) >= 4 and documents.narration(s, self.language, title)]
         rest = documents.concept_rest(self.language, topic, sentences)
         if len(rest["hook"]) < SCHEMA["properties"]["hook"]["minLength"]:
             log.info(f"topic {text.truncate(topic, 60)!r}: the model wrote no first sentence for {title!r}; asking again")

@@ -210,9 +210,7 @@ class DocumentWriter(Writer):
 
     def __init__(self, llm, record: Record, style: str, language: str, shift: int = 0):
         super().__init__(llm, record, style, language, shift)
-        if documents.template(language) is None:
-            raise EngineError(f"the {llm.name} LLM continues documents and has no template for {language}; "
-                              "pass --model with a chat model")
+        documents.check_engine(llm, language)
         self.topic = text.clean(record.get("topic") or record["title"])
         self.told: list[str] = []  # every sentence kept so far, in order
         self.closing = ""
@@ -250,8 +248,7 @@ class DocumentWriter(Writer):
                                            seed_offset=offset + self.shift)
         reply = documents.plain(reply)
         kept = [s for s in usable_sentences(reply, [*self.told, self.record["title"]], "", self.language)
-                if not languages.mismatch(s, self.language) and len(languages.letters_by_script(s)) <= 1
-                and not documents.echoes(self.language, s) and not text.near_duplicate(s, self.record["title"])
+                if len(languages.letters_by_script(s)) <= 1 and documents.narration(s, self.language, self.record["title"])
                 and prose(s, self.language)]
         kept = fresh_openings(kept, self.told)
         self.told += kept

@@ -9,10 +9,7 @@ well-formed records."""
 from __future__ import annotations
 
 import os
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import ConfigError, EngineError
 from ..core import config
@@ -88,41 +85,23 @@ def model_path(name: str | None) -> Path:
     return Path(name)
 
 
-_params_lock = threading.Lock()
+@once
+def never_repack() -> None:
+    """From now on, every llama-cpp-python load in this process skips llama.cpp's extra buffer types (weight
+    repacking, the AMX buffer): on a CPU with AMX, llama-cpp-python 0.3.36 crashes in ggml_backend_amx_mul_mat
+    on the first eval of either bundled model (`cs-idea coffee -n 1` exits 139 on a Sapphire Rapids box).
+    Llama() takes no argument for it, so the default parameters it starts from are swapped, once; the tests'
+    llama_cpp.server calls this too."""
+    import llama_cpp.llama as module
 
+    original = module.llama_cpp.llama_model_default_params
 
-def _without_repacking(original):
     def defaults():
         params = original()
         params.use_extra_bufts = False
         return params
 
-    return defaults
-
-
-def never_repack() -> None:
-    """For a whole process that loads models through llama-cpp-python's own code (its OpenAI-compatible
-    server in the tests): every load from now on skips weight repacking (see `_no_repack`)."""
-    import llama_cpp.llama as module
-
-    module.llama_cpp.llama_model_default_params = _without_repacking(module.llama_cpp.llama_model_default_params)
-
-
-@contextmanager
-def _no_repack() -> Iterator[None]:
-    """Load weights without llama.cpp's extra buffer types (weight repacking, the AMX buffer): on a CPU with
-    AMX, llama-cpp-python 0.3.36 crashes in ggml_backend_amx_mul_mat on the first eval of either bundled model
-    (`cs-idea coffee -n 1` exits 139 on a Sapphire Rapids box). Llama() takes no argument for it, so the default
-    parameters it starts from are swapped while it loads; the lock keeps two loads from crossing."""
-    import llama_cpp.llama as module
-
-    original = module.llama_cpp.llama_model_default_params
-    with _params_lock:
-        module.llama_cpp.llama_model_default_params = _without_repacking(original)
-        try:
-            yield
-        finally:
-            module.llama_cpp.llama_model_default_params = original
+    module.llama_cpp.llama_model_default_params = defaults
 
 
 @once
@@ -151,8 +130,8 @@ def load_llama(path: Path, **options):
     from llama_cpp import Llama
 
     _errors_only()
-    with _no_repack():
-        return Llama(model_path=str(path), verbose=False, **options)
+    never_repack()
+    return Llama(model_path=str(path), verbose=False, **options)
 
 
 class LocalLLM(LLM):
@@ -162,7 +141,9 @@ class LocalLLM(LLM):
     @classmethod
     def model_for(cls, language: str) -> str | None:
         """The bundled model that writes LANGUAGE best; None (SmolLM2, as before languages came in) for English."""
-        return MODELS.get(str(language or "en").split("-")[0].lower())
+        from .. import languages
+
+        return MODELS.get(languages.base(language))
 
     def __init__(self, settings: LLMSettings):
         super().__init__(settings)

@@ -200,10 +200,11 @@ def _producer(track: Track, shots: range, alone: bool = False) -> list[str]:
             "-nostats", *producer_args(track, shots, alone)]
 
 
-def feed(track: Track, write_fd: int, failures: list[str]) -> None:
+def feed(track: Track, write_fd: int, failures: list[str], encoder_gone=None) -> None:
     """Run the producers one after another into WRITE_FD (then close it). A producer that fails, or makes
     no progress for CS_FFMPEG_STALL seconds (a clip whose frames never decode spins forever), stops the
-    feed and adds a line naming its shot to FAILURES (the final ffmpeg then sees the pipe end early)."""
+    feed and adds a line naming its shot to FAILURES (the final ffmpeg then sees the pipe end early). Once
+    ENCODER_GONE (an Event) is set, a failing producer only lost its reader: it ends the feed, said nowhere."""
     from ..core import processes
 
     open_fd: list[int] = [write_fd]
@@ -221,10 +222,13 @@ def feed(track: Track, write_fd: int, failures: list[str]) -> None:
                 failures.append("interrupted")
                 return
             except processes.Failed as exc:
+                if encoder_gone is not None and encoder_gone.is_set():
+                    return
+                failures.append("")  # a producer failed first: said before the encoder can see its input end
                 close()  # the encoder ends now, not at its own (slower) watchdog while the culprit is found
                 k, exc = _culprit(track, shots, exc)
                 why = f"ffmpeg stopped: {exc.why}" if exc.why else "ffmpeg could not read it"
-                failures.append(f"{track.shots[k].label or track.shots[k].path}: {why} ({exc.last_line()}); "
+                failures[-1] = (f"{track.shots[k].label or track.shots[k].path}: {why} ({exc.last_line()}); "
                                 "replace the file or run cs-visuals again")
                 return
     finally:
@@ -372,29 +376,30 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None
     read_fd, write_fd = os.pipe()
     _widen(write_fd, track.width * track.height * 3 // 2)
     failures: list[str] = []
-    feeder = threading.Thread(target=feed, args=(track, write_fd, failures), name="cs-render-feed", daemon=True)
+    encoder_gone = threading.Event()
+    feeder = threading.Thread(target=feed, args=(track, write_fd, failures, encoder_gone), name="cs-render-feed",
+                              daemon=True)
     feeder.start()
+    stopped, producer_first = None, False
     try:
         # the encoder waits on the producers: its watchdog is slower, so a stuck producer is the one named
         ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
                    total_seconds=plan.duration, description="render", stdin=read_fd,
                    stall=2 * processes.stall_limit(), env=_environment())
-    except EngineError:
-        # a producer that failed first is the cause (the encoder then saw its input end); one that fails
-        # after the encoder died only saw its pipe close
-        os.close(read_fd)
-        read_fd = -1
-        feeder.join()
-        cause = failures[0] if failures and failures[0] != "interrupted" else None
-        if cause is None:
-            raise
-        raise EngineError(cause) from None
+    except EngineError as exc:
+        # before read_fd closes, a producer can only have failed on its own: then it is the cause (the
+        # encoder saw its input end); after, a producer fails only because its pipe closed
+        stopped, producer_first = exc, bool(failures)
     finally:
-        if read_fd >= 0:
-            os.close(read_fd)  # a producer still writing gets EPIPE and ends
+        encoder_gone.set()
+        os.close(read_fd)  # a producer still writing gets EPIPE and ends
         feeder.join()
+    if stopped is not None and not producer_first:
+        raise stopped
     if failures and failures[0] != "interrupted":
-        raise EngineError(failures[0])
+        raise EngineError(failures[0]) from None
+    if stopped is not None:
+        raise stopped
 
 
 def _widen(fd: int, frame_bytes: int) -> None:
