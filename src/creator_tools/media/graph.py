@@ -1,5 +1,5 @@
-"""cs-render's final ffmpeg: the picture track (media/track.py, read from one pipe), the captions burned
-over it, the audio mix (voice, music ducked under it, loudness gain, limiter) and the encoder at YouTube's
+"""cs-render's final ffmpeg: the picture track (media/track.py, read from one pipe, its producers burn the
+captions; `finish` burns them when a plan's picture comes without), the audio mix (voice, music ducked under it, loudness gain, limiter) and the encoder at YouTube's
 upload settings.
 
 Everything user-written (paths, caption text) stays out of the graph text: the captions file lies in the

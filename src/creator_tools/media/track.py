@@ -4,9 +4,9 @@ Why not one graph with a `movie` source per clip: every
 `movie` opens its demuxer, decoder (with its frame threads and reference frames) and scaler when the graph
 starts and keeps them to the end, so memory grows with the number of clips (about 30-50 MB per 1080p
 clip). Here a short-lived ffmpeg for a few shots at a time (a "producer", BATCH shots) decodes, loops, crops
-and scales them, and blends each crossfade into the next shot; the producers run one after another and
-write raw yuv420p frames into ONE pipe that the final ffmpeg reads as a single video input, adding
-captions, the audio mix and the encoder. At most one producer (BATCH single-threaded decoders, plus the
+and scales them, blends each crossfade into the next shot and burns the captions over its pieces; the
+producers run one after another and write raw yuv420p frames into ONE pipe that the final ffmpeg reads as
+a single video input, adding the audio mix and the encoder. At most one producer (BATCH single-threaded decoders, plus the
 head of the next batch's first shot) is alive at a time, so memory stays flat with the number of shots,
 and the producer decodes while the encoder encodes.
 
@@ -48,6 +48,7 @@ class Track:
     bounds: list[float]  # shot k spans bounds[k]..bounds[k+1]; bounds[0] == 0, bounds[-1] == duration
     crossfade: float = 0.5
     still_size: tuple[int, int] = (0, 0)
+    captions: Path | None = None  # the ASS each producer burns over its own pieces
 
     @property
     def duration(self) -> float:
@@ -177,12 +178,26 @@ def producer_args(track: Track, shots: range, alone: bool = False) -> list[str]:
                      f"setpts=PTS+{(window - first) / FPS:.6f}/TB[f{k}]")
         graph.append(f"[b{k}][f{k}]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p[p{k}]")
     labels = "".join(f"[p{k}]" for k in shots)
-    graph.append(f"{labels}concat=n={len(shots)}:v=1:a=0[v]" if len(shots) > 1 else f"{labels}null[v]")
+    graph.append(f"{labels}concat=n={len(shots)}:v=1:a=0{_burn(track, pieces[shots.start][0])}[v]" if len(shots) > 1
+                 else f"{labels}null{_burn(track, pieces[shots.start][0])}[v]")
     count = sum(pieces[k][2] - pieces[k][0] for k in shots)
     return [
         *inputs, "-filter_complex_threads", "1", "-filter_complex", ";".join(graph), "-map", "[v]",
         "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
     ]
+
+
+def _burn(track: Track, first: int) -> str:
+    """The captions burned over a batch whose first frame is FIRST of the video: on its frames' times in the
+    video, then its own clock again. They are burned here, not in the final ffmpeg, because there the blend
+    runs on the one thread that also reads the pipe and encodes the audio, in series with x264's frames, while
+    a producer has a core to spare between its decodes (a card's producer idles most of the time)."""
+    if track.captions is None:
+        return ""
+    from .graph import escape
+
+    return (f",setpts=PTS+{first / FPS:.6f}/TB,subtitles=filename={escape(str(track.captions))},"
+            "setpts=PTS-STARTPTS")
 
 
 def input_args(track: Track) -> list[str]:
@@ -362,11 +377,12 @@ def prepare(shots: list[dict], plan, pool) -> Track:
             from ..errors import BadInput
 
             raise BadInput(f"{label}: {getattr(exc, 'message', exc)}") from None
-    return Track(plan.width, plan.height, prepared, plan.bounds, plan.crossfade, plan.still_size)
+    return Track(plan.width, plan.height, prepared, plan.bounds, plan.crossfade, plan.still_size, plan.captions)
 
 
 def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None:
     """The final ffmpeg, reading TRACK's producers through one pipe."""
+    import dataclasses
     import threading
 
     from ..core import processes
@@ -383,7 +399,9 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None
     stopped, producer_first = None, False
     try:
         # the encoder waits on the producers: its watchdog is slower, so a stuck producer is the one named
-        ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
+        # the producers burn the captions (`_burn`): the final graph does not burn them again
+        final = dataclasses.replace(plan, captions=None if track.captions else plan.captions)
+        ffmpeg.run(graph.render_args(final, output, encoder, threads, input_args(track)),
                    total_seconds=plan.duration, description="render", stdin=read_fd,
                    stall=2 * processes.stall_limit(), env=_environment())
     except EngineError as exc:
