@@ -1,6 +1,6 @@
-"""cs-render's final ffmpeg: the picture track (media/track.py, read from one pipe, its producers burn the
-captions; `finish` burns them when a plan's picture comes without), the audio mix (voice, music ducked under it, loudness gain, limiter) and the encoder at YouTube's
-upload settings.
+"""cs-render's final ffmpeg: the picture track (media/track.py, read from one pipe, the captions already
+burned by its producers), the audio mix (voice, music ducked under it, loudness gain, limiter) and the
+encoder at YouTube's upload settings.
 
 Everything user-written (paths, caption text) stays out of the graph text: the captions file lies in the
 per-run temp dir under a plain name, and what remains (the temp dir's own path) goes through `escape`;
@@ -30,7 +30,7 @@ class Plan:
     height: int
     bounds: list[float]  # shot k spans bounds[k]..bounds[k+1]; bounds[0] == 0, bounds[-1] == duration
     voice: Path
-    captions: Path | None = None
+    captions: Path | None = None  # burned by the track's producers (media/track.py `_burn`)
     music: Path | None = None
     gain_db: float = 0.0
     crossfade: float = 0.5
@@ -47,12 +47,8 @@ def frames(seconds: float) -> int:
 
 
 def finish(plan: Plan, video: str) -> list[str]:
-    """The end of every render graph: captions burned over VIDEO ([vout]) and the audio mix ([aout])."""
-    parts = []
-    if plan.captions:
-        parts.append(f"{video}subtitles=filename={escape(str(plan.captions))}[subbed]")
-        video = "[subbed]"
-    parts.append(f"{video}fps={FPS},format=yuv420p[vout]")
+    """The end of every render graph: VIDEO as the encoder takes it ([vout]) and the audio mix ([aout])."""
+    parts = [f"{video}fps={FPS},format=yuv420p[vout]"]
     # the AAC encoder's priming samples play first (no edit list skips them): the mix starts that much
     # later into itself, so what is heard at time t is the voice at time t
     parts.append(audio_graph(plan, f"volume={plan.gain_db:.2f}dB,alimiter=limit=0.89:level=0:attack=5:release=50,"

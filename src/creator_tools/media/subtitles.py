@@ -297,9 +297,9 @@ def ass_layout(width: int, height: int) -> dict:
     return {
         "size": size,
         "outline": max(2, round(size / 14)),
-        # no drop shadow: the outline alone keeps the words readable on any picture, and libass's shadow
-        # layer cost more to burn than the text and its outline together (7 of 8 s of CPU for a 60 s Short,
-        # bench/render.sh CLIPS=5; a frame with and without it differs by a 3 px grey edge)
+        # no drop shadow: the outline alone keeps the words readable on any picture (a frame with and without
+        # it differs by a 3 px grey edge), and burning the shadow layer took 4-7 s more CPU for a 60 s Short
+        # in encodes of the same raw frames (within the noise of a whole render, bench/render.sh CLIPS=5)
         "shadow": 0,
         "margin_h": margin_h,
         "margin_v": round(height * (0.16 if height > width else 0.07)),

@@ -6,9 +6,9 @@ starts and keeps them to the end, so memory grows with the number of clips (abou
 clip). Here a short-lived ffmpeg for a few shots at a time (a "producer", BATCH shots) decodes, loops, crops
 and scales them, blends each crossfade into the next shot and burns the captions over its pieces; the
 producers run one after another and write raw yuv420p frames into ONE pipe that the final ffmpeg reads as
-a single video input, adding the audio mix and the encoder. At most one producer (BATCH single-threaded decoders, plus the
-head of the next batch's first shot) is alive at a time, so memory stays flat with the number of shots,
-and the producer decodes while the encoder encodes.
+a single video input, adding the audio mix and the encoder. At most one producer (BATCH single-threaded
+decoders, plus the head of the next batch's first shot) is alive at a time, so memory stays flat with the
+number of shots, and the producer decodes while the encoder encodes.
 
 Every record is rendered through this track (a record without `visuals` gets one shot per script segment:
 its --library match, else a title card drawn here), so shot timing, the pan and the crossfade exist once,
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.processes import safe_path
-from .graph import FPS, frames
+from .graph import FPS, escape, frames
 
 KINDS = ("clip", "still", "card")
 
@@ -178,8 +178,8 @@ def producer_args(track: Track, shots: range, alone: bool = False) -> list[str]:
                      f"setpts=PTS+{(window - first) / FPS:.6f}/TB[f{k}]")
         graph.append(f"[b{k}][f{k}]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p[p{k}]")
     labels = "".join(f"[p{k}]" for k in shots)
-    graph.append(f"{labels}concat=n={len(shots)}:v=1:a=0{_burn(track, pieces[shots.start][0])}[v]" if len(shots) > 1
-                 else f"{labels}null{_burn(track, pieces[shots.start][0])}[v]")
+    joined = f"concat=n={len(shots)}:v=1:a=0" if len(shots) > 1 else "null"
+    graph.append(f"{labels}{joined}{_burn(track, pieces[shots.start][0])}[v]")
     count = sum(pieces[k][2] - pieces[k][0] for k in shots)
     return [
         *inputs, "-filter_complex_threads", "1", "-filter_complex", ";".join(graph), "-map", "[v]",
@@ -194,8 +194,6 @@ def _burn(track: Track, first: int) -> str:
     a producer has a core to spare between its decodes (a card's producer idles most of the time)."""
     if track.captions is None:
         return ""
-    from .graph import escape
-
     return (f",setpts=PTS+{first / FPS:.6f}/TB,subtitles=filename={escape(str(track.captions))},"
             "setpts=PTS-STARTPTS")
 
@@ -382,7 +380,6 @@ def prepare(shots: list[dict], plan, pool) -> Track:
 
 def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None:
     """The final ffmpeg, reading TRACK's producers through one pipe."""
-    import dataclasses
     import threading
 
     from ..core import processes
@@ -399,9 +396,7 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None
     stopped, producer_first = None, False
     try:
         # the encoder waits on the producers: its watchdog is slower, so a stuck producer is the one named
-        # the producers burn the captions (`_burn`): the final graph does not burn them again
-        final = dataclasses.replace(plan, captions=None if track.captions else plan.captions)
-        ffmpeg.run(graph.render_args(final, output, encoder, threads, input_args(track)),
+        ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
                    total_seconds=plan.duration, description="render", stdin=read_fd,
                    stall=2 * processes.stall_limit(), env=_environment())
     except EngineError as exc:
