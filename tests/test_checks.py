@@ -63,6 +63,15 @@ def test_the_demo_script_is_caught_at_the_exact_keys():
     assert checks.run(demo)[0]["severity"] == "block"  # blocks first
 
 
+def test_a_script_that_narrates_its_own_document_is_a_prompt_echo():
+    """Read in a README run (SmolLM2, `cs-idea "home espresso" -n 1 --seed 3 | cs-script --length 30`)."""
+    script = {"segments": [{"text": "Begin again tomorrow to continue forever more. End of the narration."},
+                           {"text": "You're ready to make it! Begin with your next sentence: watch a new episode."},
+                           {"text": "The end of the day is the best time for a slow espresso."}]}
+    found = [(f["check"], f["key"]) for f in checks.prompt_echo({"script": script})]
+    assert found == [("prompt-echo", "script.segments[0].text"), ("prompt-echo", "script.segments[1].text")]
+
+
 def test_repeats_warn_twice_and_block_three_times():
     script = {"segments": [{"text": "Breathe in slowly now. Breathe in slowly now. Let go."}]}
     [twice] = checks.repeated({"script": script})

@@ -234,6 +234,8 @@ ECHOES = [re.compile(p, re.IGNORECASE) for p in (
     r"\bcatchy(?:,)? (?:title )?under \d+\b|\bcatchy title\b|\bsaying what the viewer learns\b",
     r"\bwrite (?:the opening|the closing part|part \d+ of \d+)\b|\bthe previous part ended\b",
     r"\bstart right after this first line\b|\bcontinue this narration\b",
+    # the model narrating its own document: "End of the narration.", "Begin with your next sentence: ..."
+    r"\bend of (?:the |this )?(?:narration|script|part|segment)\b|\b(?:begin|start) with (?:the |your )?next sentence\b",
     r"\b(?:on_screen|category_id|made_for_kids|synthetic_media)\b|[{\"]\s*\"?(?:title|hook|tags|description)\"\s*:",
 )]
 FIELD_NAMES = frozenset("title hook angle audience format on screen on_screen visual description tags tag text cta "
