@@ -155,6 +155,18 @@ def test_run_together_and_off_topic_tags_are_not_words_of_the_video():
     assert not text.real_words("sourdough", vocabulary)
 
 
+def test_tags_keep_their_accents_and_leave_out_a_title_s_padding():
+    """A Spanish title was tagged "cafe" (the accentless comparison key), an English one "ultimate", "guide"
+    and "tips": tags are the words as written, without the words titles are padded with."""
+    spanish = meta_cmd.Meta._tags(None, ["café en casa"], "café en casa", "Cómo preparar un café perfecto en casa",
+                                  "Cómo preparar un café perfecto en casa", "El café recién molido sabe mejor.", "es")
+    assert "café" in spanish and "cafe" not in spanish, spanish
+    english = meta_cmd.Meta._tags(None, ["home espresso", "ultimate", "best tips"], "home espresso",
+                                  "The Ultimate Guide to Home Espresso: Best Tips", "The Ultimate Guide to Home Espresso",
+                                  "Great espresso at home needs fresh beans.", "en")
+    assert english == ["home espresso", "The Ultimate Guide to Home Espresso", "espresso"], english
+
+
 def test_titles_and_descriptions_are_cut_where_a_person_would():
     long = ("How to Make Perfect Espresso at Home Every Morning Without a Fancy Machine and Why should you start "
             "your day with it")

@@ -86,6 +86,20 @@ def test_model_text_is_cleaned_of_labels_repeats_and_echoed_instructions():
     assert kept == ["You are the best barista in town.", "Grind finer for sweeter shots."]
 
 
+def test_a_list_run_inline_becomes_sentences_without_its_numbers():
+    """SmolLM2 wrote "fixes: 1. Learn ..., 2. Weigh ..., 3." on one line: the voice read the numbers out and
+    the captions showed "2."; a ratio or a size number stays."""
+    from creator_tools.commands.script import usable_sentences
+
+    reply = ("There are three fixes: 1. Learn the basics of grinding, 2. Weigh every dose, 3. Taste each shot.\n"
+             "Start with fresh beans every week, 4.\nThree things matter; 1) beans, 2) grind and 3) water.\n"
+             "Use a ratio of 1:2. Then set the grinder to size 5. Pull it for 30 seconds.")
+    assert usable_sentences(reply) == [
+        "There are three fixes.", "Learn the basics of grinding.", "Weigh every dose.", "Taste each shot.",
+        "Start with fresh beans every week.", "Three things matter.", "Grind and water.", "Use a ratio of 1:2.",
+        "Then set the grinder to size 5.", "Pull it for 30 seconds."]
+
+
 @pytest.mark.parametrize("engine, words", [("piper", 102), ("espeak", 94), ("openai", 75)])
 def test_word_budget_follows_the_voice_that_will_speak(tmp_path, engine, words):
     """Issue 10 item 1: 30 s is 30 s of Piper (205 wpm measured), espeak (188) or a voice of unknown rate (150)."""

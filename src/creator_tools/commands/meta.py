@@ -37,10 +37,13 @@ SCHEMA = {
 }
 TRIES = 3  # answers asked for while what cs-meta wrote has a block finding (the content checks)
 PLACEHOLDER_TAGS = {"tag", "tags", "keyword", "keywords", "youtube", "video", "string", "title", "narration"}
-# Words too vague to be tags on their own (text.STOPWORDS already drops the shortest fillers).
+# Words too vague to be tags on their own (text.STOPWORDS already drops the shortest fillers), and the
+# words titles are padded with ("The Ultimate Guide to Home Espresso: Best Tips" tagged "ultimate", "guide").
 VAGUE = frozenset("about after again before being from have into just like more most much never nobody only "
                   "over really should some than that their them then there these they thing things this those "
-                  "very what when where which while will with without would your".split())
+                  "very what when where which while will with without would your "
+                  "best better easy great guide hacks home ideas perfect quick reasons secret secrets simple "
+                  "tips tricks ultimate ways".split())
 
 
 class Violations(BadInput):
@@ -234,9 +237,11 @@ class Meta(pipe.Stage):
         vocabulary = text.stems(context, shortest=1) | text.stopwords(language)
         model = [text.repair_tag(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
         model = [t for t in model if t and _usable(t, context, words=1) and t.casefold() not in PLACEHOLDER_TAGS
-                 and len(t.split()) <= 4 and not t.isdigit() and text.real_words(t, vocabulary)]
-        content = [w for w in text.title_key(f"{topic} {base_title} {title}", language).split()
-                   if len(w) > 3 and w not in VAGUE]
+                 and len(t.split()) <= 4 and not t.isdigit() and text.real_words(t, vocabulary)
+                 and not all(w in VAGUE or not text.title_key(w, language) for w in t.casefold().split())]
+        # the words as written ("café", not title_key's accentless "cafe"), filler and vague ones left out
+        content = [w for w in text.words(f"{topic} {base_title} {title}".casefold())
+                   if len(w) > 3 and w not in VAGUE and text.title_key(w, language)]
         deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
         return limits.fit_tags(t for t in map(text.repair_tag, [topic] + model + deterministic) if t)
 
