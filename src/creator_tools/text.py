@@ -66,6 +66,22 @@ def truncate(text: str, limit: int) -> str:
     return cut or text[:limit]
 
 
+# a list run inline: "fixes: 1. Grind finer, 2. Weigh the dose", or cut off after its next number ("..., 2.");
+# a space after the separator, so a ratio ("1:2. Then") stays as it is
+LEADING_ITEM = re.compile(r"^\s*\d{1,2}[.)]\s+(?=\w)")
+INLINE_ITEM = re.compile(r"\s*[,;:]\s+\d{1,2}[.)]\s+(\w)")
+TRAILING_ITEM = re.compile(r"\s*[,;:]\s+\d{1,2}[.)]?\s*$")
+PAREN_ITEM = re.compile(r"(?<=\s)\d{1,2}\)\s+(?=\w)")  # "grind and 3) water": a marker whatever precedes it
+
+
+def unlisted(line: str) -> str:
+    """LINE with its inline list turned into sentences: SmolLM2 writes "Three fixes: 1. Grind finer, 2.
+    Weigh the dose, 3." on one line, which the voice read out as "one", "two" and the captions showed."""
+    line = LEADING_ITEM.sub("", line)
+    line = INLINE_ITEM.sub(lambda m: ". " + m.group(1).upper(), line)
+    return PAREN_ITEM.sub("", TRAILING_ITEM.sub(".", line))
+
+
 def title_key(title: str, language: str = "en") -> str:
     """Titles compared for near-duplicates: case, accents, punctuation and filler words removed."""
     plain = unicodedata.normalize("NFKD", title.casefold())

@@ -159,3 +159,7 @@ def test_model_fields_are_tidied_into_complete_phrases():
     assert concept["title"] == "Espresso at Home: Dial In Your Grinder, Weigh Every Dose and Time the Shot Without Guessing"
     assert concept["hook"] == "Your espresso is sour. Grind finer."
     assert concept["angle"] == "Five fixes" and concept["audience"] == "home baristas"
+    listed = tidy({"title": "Espresso", "hook": "1. Learn how to make espresso with your own hands, 2. Practice with the "
+                   "right equipment, 3. Get started today!", "angle": "a", "audience": "b", "format": "short"})
+    assert listed["hook"] == ("Learn how to make espresso with your own hands. Practice with the right equipment. "
+                              "Get started today!")  # a README run's hook, read out as "one", "two", "three"

@@ -218,7 +218,7 @@ class Meta(pipe.Stage):
     def _paragraph(self, written: Any, topic: str, base_title: str, record: Record, narration: str) -> str:
         """The hook first (it is what search results show), then the model's paragraph, or the narration's
         first sentences when the model's words are unusable."""
-        hook = text.clean(str(record.get("hook") or ""))
+        hook = text.clean(text.unlisted(str(record.get("hook") or "")))
         candidate = limits.strip_brackets(text.clean(str(written or "")))
         if _usable(candidate, topic + " " + base_title, words=8):
             body = [candidate]

@@ -153,7 +153,7 @@ class Writer:
     def draft(self, sections: list[dict], budget: int, cta: str) -> list[dict]:
         per = budget / len(sections)
         segments, previous = [], ""
-        hook = text.clean(self.record.get("hook") or "")
+        hook = text.clean(text.unlisted(self.record.get("hook") or ""))
         for number, section in enumerate(sections):
             role = ("the opening" if number == 0 else "the closing part" if number == len(sections) - 1
                     else f"part {number + 1} of {len(sections)}")
@@ -220,7 +220,7 @@ class DocumentWriter(Writer):
 
     def draft(self, sections: list[dict], budget: int, cta: str) -> list[dict]:
         per = budget / len(sections)
-        hook = text.clean(self.record.get("hook") or "")
+        hook = text.clean(text.unlisted(self.record.get("hook") or ""))
         self.told = text.sentences(hook) if hook else []
         self.closing = cta
         segments = []
@@ -282,20 +282,6 @@ def fresh_openings(sentences: list[str], told: list[str]) -> list[str]:
     return kept
 
 
-# a list run inline: "fixes: 1. Grind finer, 2. Weigh the dose", or cut off after its next number ("..., 2.");
-# a space after the separator, so a ratio ("1:2. Then") stays as it is
-INLINE_ITEM = re.compile(r"\s*[,;:]\s+\d{1,2}[.)]\s+(\w)")
-TRAILING_ITEM = re.compile(r"\s*[,;:]\s+\d{1,2}[.)]?\s*$")
-PAREN_ITEM = re.compile(r"(?<=\s)\d{1,2}\)\s+(?=\w)")  # "grind and 3) water": a marker whatever precedes it
-
-
-def unlisted(line: str) -> str:
-    """LINE with its inline list turned into sentences: SmolLM2 writes "Three fixes: 1. Grind finer, 2.
-    Weigh the dose, 3." on one line, which the voice read out as "one", "two" and the captions showed."""
-    line = INLINE_ITEM.sub(lambda m: ". " + m.group(1).upper(), line)
-    return PAREN_ITEM.sub("", TRAILING_ITEM.sub(".", line))
-
-
 SPEAKER = re.compile(r"^(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?|narrator|host|voice ?over)\s*:\s+", re.IGNORECASE)
 
 
@@ -305,7 +291,7 @@ def usable_sentences(reply: str, seen: list[str] = (), instructions: str = "", l
     echo = ngrams(WRITE_SYSTEM + " " + instructions, 3)
     kept: list[str] = []
     for line in reply.splitlines():
-        line = text.clean(unlisted(SPEAKER.sub("", line.lstrip("-•*0123456789.) "))))
+        line = text.clean(text.unlisted(SPEAKER.sub("", line.lstrip("-•*0123456789.) "))))
         if not line or line.endswith(":"):
             continue
         for sentence in text.sentences(line):
