@@ -51,6 +51,12 @@ def test_cards_and_posters_picture_the_head_noun(tmp_path, monkeypatch):
     shot = Shot(0, 2, text, "home espresso", width=108, height=192, heads=terms.head_first(text))
     card = CardsProvider(VisualSettings(width=108, height=192)).find(shot, set())
     assert card.extra["emoji"] == "☕", card
+    # a README run drew a guide dog for "The ultimate guide ..." in a home espresso video: a compound's
+    # modifier ("guide dog") names no picture, and the topic's head noun stands in
+    text = "The ultimate guide for you."
+    shot = Shot(0, 2, text, "guide", topic="home espresso", width=108, height=192, heads=terms.head_first(text), index=1)
+    card = CardsProvider(VisualSettings(width=108, height=192)).find(shot, set())
+    assert card.extra["emoji"] == "☕", card
 
 
 def test_a_tagger_per_language():

@@ -14,11 +14,14 @@ class CardsProvider(Provider):
         from .. import artifacts
         from ..media import picture_cards
         from ..media.library import content_words
+        from ..media.terms import head_first
 
         used = {a.split(":")[1] for a in avoid if a.startswith("cards:") and a.count(":") >= 2}
         # The head nouns first: "home espresso" shows coffee, not a house (cs-thumb's posters choose alike).
         words = list(dict.fromkeys([*shot.heads, *(content_words(shot.text) or content_words(shot.query))]))
-        char, focus = picture_cards.choose_emoji(words, used, content_words(f"{shot.context} {shot.topic}"))
+        # then the segment's hint and the topic, head nouns first too ("Ultimate guide" in a home espresso video)
+        fallback = [*head_first(shot.context, shot.language), *head_first(shot.topic, shot.language)]
+        char, focus = picture_cards.choose_emoji(words, used, list(dict.fromkeys(fallback)))
         phrase = picture_cards.key_phrase(shot.text or shot.query, focus, language=shot.language)
         width, height = self.settings.width, self.settings.height
         inputs = {"emoji": char, "phrase": phrase, "size": [width, height], "seed": shot.index, "style": 2}

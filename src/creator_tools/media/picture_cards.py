@@ -51,7 +51,8 @@ _render_lock = threading.Lock()  # FreeType faces are not safe to draw with from
 @once
 def emoji_index() -> dict[str, list[tuple[float, str]]]:
     """word stem -> [(score, emoji)]: 3 when the word is an emoji's whole name or alias, less when it is one
-    word of a longer name (single code points the font has, no flags, keycaps or skin tones)."""
+    word of a longer name, never the first word of a two-word one (single code points the font has, no
+    flags, keycaps or skin tones)."""
     import emoji
 
     index: dict[str, list[tuple[float, str]]] = {}
@@ -63,7 +64,10 @@ def emoji_index() -> dict[str, list[tuple[float, str]]]:
             name = name.strip(":").lower()
             if not name or _SKIP.search(name):
                 continue
-            parts = [p for p in re.split(r"[_\-\s]+", name) if p and p not in STOPWORDS]
+            raw = [p for p in re.split(r"[_\-\s]+", name) if p]
+            parts = [p for p in raw if p not in STOPWORDS]
+            if len(raw) == 2 == len(parts):
+                parts = parts[1:]  # a compound's modifier names no picture: "guide dog" is a dog, not a guide
             for part in parts:
                 score = 3.0 if len(parts) == 1 else 1.0 + 1.0 / len(parts)
                 index.setdefault(stem(part), []).append((score, base))
