@@ -285,6 +285,14 @@ def fresh_openings(sentences: list[str], told: list[str]) -> list[str]:
 SPEAKER = re.compile(r"^(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?|narrator|host|voice ?over)\s*:\s+", re.IGNORECASE)
 
 
+def capitalised(sentence: str) -> bool:
+    """A sentence of a cased script starts with a capital ("no thanks there is anyone who does that." was a
+    fragment SmolLM2 ran on with); a first word with a capital inside (iPhone, eBay) is a name."""
+    first = next((c for c in sentence if c.isalpha()), "")
+    word = sentence.split()[0] if sentence.split() else ""
+    return not first or first.upper() == first.lower() or first.isupper() or any(c.isupper() for c in word)
+
+
 def usable_sentences(reply: str, seen: list[str] = (), instructions: str = "", language: str = "en") -> list[str]:
     """Keep real spoken sentences: no headings, list markers, speaker labels, fragments, a cut-off last
     sentence, a repeat of one already in the script, or an echo of the instructions (small models do that)."""
@@ -297,7 +305,7 @@ def usable_sentences(reply: str, seen: list[str] = (), instructions: str = "", l
         for sentence in text.sentences(line):
             long_enough = languages.units(sentence, language) >= (6 if languages.spaceless(language) else 3)
             if (long_enough and sentence[-1] in text.SENTENCE_ENDS and not ngrams(sentence, 3) & echo
-                    and not any(text.near_duplicate(sentence, other, 0.9) for other in [*seen, *kept] if other)):
+                    and capitalised(sentence) and not any(text.near_duplicate(sentence, other, 0.9) for other in [*seen, *kept] if other)):
                 kept.append(sentence)
     return kept
 
