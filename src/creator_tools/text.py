@@ -66,12 +66,13 @@ def truncate(text: str, limit: int) -> str:
     return cut or text[:limit]
 
 
-# a list run inline: "fixes: 1. Grind finer, 2. Weigh the dose", or cut off after its next number ("..., 2.");
-# a space after the separator, so a ratio ("1:2. Then") stays as it is
-LEADING_ITEM = re.compile(r"^\s*\d{1,2}[.)]\s+(?=\w)")
-INLINE_ITEM = re.compile(r"\s*[,;:]\s+\d{1,2}[.)]\s+(\w)")
-TRAILING_ITEM = re.compile(r"\s*[,;:]\s+\d{1,2}[.)]?\s*$")
-PAREN_ITEM = re.compile(r"(?<=\s)\d{1,2}\)\s+(?=\w)")  # "grind and 3) water": a marker whatever precedes it
+# a list run inline: "fixes: 1. Grind finer, 2. Weigh the dose", or cut off after its next number ("..., 2.").
+# Items are numbered 1 to 9 and follow a separator and a space, so "costs 10, 20. Then" and a ratio
+# ("1:2. Then") stay as they are.
+LEADING_ITEM = re.compile(r"^\s*[1-9][.)]\s+(?=\w)")
+INLINE_ITEM = re.compile(r"\s*[,;:]\s+[1-9][.)]\s+(\w)")
+TRAILING_ITEM = re.compile(r"\s*[,;:]\s+[1-9][.)]\s*$")
+PAREN_ITEM = re.compile(r"(?<=\s)[1-9]\)\s+(?=\w)")  # "grind and 3) water": a marker whatever precedes it
 
 
 def unlisted(line: str) -> str:

@@ -96,11 +96,13 @@ def test_a_list_run_inline_becomes_sentences_without_its_numbers():
 
     reply = ("There are three fixes: 1. Learn the basics of grinding, 2. Weigh every dose, 3. Taste each shot.\n"
              "Start with fresh beans every week, 4.\nThree things matter; 1) beans, 2) grind and 3) water.\n"
-             "Use a ratio of 1:2. Then set the grinder to size 5. Pull it for 30 seconds.")
+             "Use a ratio of 1:2. Then set the grinder to size 5. Pull it for 30 seconds.\n"
+             "A good grinder costs 150, 200. Buy one that grinds evenly.")
     assert usable_sentences(reply) == [
         "There are three fixes.", "Learn the basics of grinding.", "Weigh every dose.", "Taste each shot.",
         "Start with fresh beans every week.", "Three things matter.", "Grind and water.", "Use a ratio of 1:2.",
-        "Then set the grinder to size 5.", "Pull it for 30 seconds."]
+        "Then set the grinder to size 5.", "Pull it for 30 seconds.", "A good grinder costs 150, 200.",
+        "Buy one that grinds evenly."]
 
 
 @pytest.mark.parametrize("engine, words", [("piper", 102), ("espeak", 94), ("openai", 75)])

@@ -182,7 +182,7 @@ def tidy(concept: dict) -> dict:
            for key, value in concept.items()}
     out["title"] = text.phrase(out["title"], 100)
     for key, limit in (("hook", 240), ("angle", 240), ("audience", 100)):
-        out[key] = text.phrase(text.unlisted(out[key]) if key != "audience" else out[key], limit)
+        out[key] = text.phrase(text.unlisted(out[key]), limit)
     return out
 
 
