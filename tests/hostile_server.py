@@ -8,7 +8,8 @@ A service's base URL is `URL/s/SCENARIO`; under it the server speaks the paths o
   (a PNG whose header says 13000x13000), `ok` (a small real JPEG); `huge+ok` etc. lists both links;
 - shapes: `list` (`[1,2,3]`), `nope` (`"videos": "nope"`, `"data": "nope"`, `"choices": "nope"`), `html` (an
   HTML page with status 200);
-- `silent`: the connection is accepted and never answered; `error500`: HTTP 500 every time.
+- `silent`: the connection is accepted and never answered; `error500`: HTTP 500 every time;
+- `huge` and `endless` under `/chat/completions` and `/audio/speech`: that body as the answer itself.
 `server.hits` counts requests per path. Everything stops with `stop()` (silent and endless handlers too).
 """
 
@@ -105,6 +106,8 @@ class HostileServer:
             key = {"/videos/search": "videos", "/v1/search": "photos", "/images/generations": "data",
                    "/chat/completions": "choices"}.get(rest, "data")
             return self.send(h, 200, json.dumps({key: "nope"}).encode())
+        if scenario in ("huge", "endless") and rest in ("/chat/completions", "/audio/speech"):
+            return self.media(h, scenario)  # an answer of gigabytes, declared or never ending
         links = self.links(scenario)
         if rest == "/videos/search":
             return self.send(h, 200, json.dumps({"page": 1, "per_page": 15, "videos": []}).encode())

@@ -246,6 +246,21 @@ def test_a_hung_tts_server_defers_the_record(net, tmp_path):
     assert "did not answer audio.speech within 0.5 s" in result.stderr
 
 
+@pytest.mark.parametrize("scenario", ["huge", "endless"])
+def test_llm_and_tts_answers_are_capped(net, tmp_path, scenario):
+    """The openai client reads a whole answer into memory: 5 GiB declared, or zeros that never end, stop at
+    the cap (CS_MAX_JSON_MB for text, CS_MAX_CLIP_MB for audio) with one line, and are not asked again."""
+    env = {"OPENAI_BASE_URL": net.base(scenario), "OPENAI_API_KEY": "k", "CS_MAX_JSON_MB": "1", "CS_MAX_CLIP_MB": "2"}
+    before = net.count("/chat/completions")
+    result = run_cs("idea", "", "tea", "-k", "--engine", "openai", cwd=tmp_path, env=env, timeout=60)
+    assert result.code == 3, result.stderr
+    assert "over the 1 MB cap (CS_MAX_JSON_MB)" in result.stderr, result.stderr
+    assert net.count("/chat/completions") - before == 1 and "unexpected" not in result.stderr
+    result = run_cs("voice", [script_record(["Hello there."])], "--engine", "openai", cwd=tmp_path, env=env, timeout=60)
+    assert result.code != 0 and "over the 2 MB cap (CS_MAX_CLIP_MB)" in result.stderr, result.stderr
+    assert "unexpected" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_a_cap_that_is_no_number_is_one_configuration_error(net, monkeypatch):
     from creator_tools.errors import ConfigError
 

@@ -106,7 +106,8 @@ VARIABLES: tuple[Variable, ...] = (
              "CS_LLM_TIMEOUT, CS_TTS_TIMEOUT or CS_IMAGES_TIMEOUT says otherwise.",
              (*LLM, "cs-voice", "cs-visuals"), "remotes"),
     Variable("CS_MAX_CLIP_MB", "500", "Largest video clip a download may be, in MB (a bigger one is refused and "
-             "the next candidate tried).", ("cs-visuals",), "remotes"),
+             "the next candidate tried), and largest audio an OpenAI-compatible TTS server may answer with.",
+             ("cs-visuals", "cs-voice"), "remotes"),
     Variable("CS_MAX_STILL_MB", "50", "Largest still image a download may be, in MB.", ("cs-visuals",), "remotes"),
     Variable("CS_MAX_JSON_MB", "10", "Largest API answer (JSON) read, in MB.", ("cs-visuals", "cs-voice", *LLM), "remotes"),
     Variable("CS_HTTP_DEADLINE", "600", "Seconds one HTTP request may take in all (connect, answer, body).",

@@ -41,7 +41,7 @@ RATE_GRACE_S = 10.0  # a body may start slowly (TCP slow start, a cold CDN); the
 USER_AGENT = "creator-tools (+https://github.com/creator-tools)"
 # name: (default, meaning); the caps are in MB, the rate in KB/s
 SETTINGS = {
-    "CS_MAX_CLIP_MB": (500.0, "largest video clip a download may be, in MB"),
+    "CS_MAX_CLIP_MB": (500.0, "largest video clip a download (or a TTS server's audio answer) may be, in MB"),
     "CS_MAX_STILL_MB": (50.0, "largest still image a download may be, in MB"),
     "CS_MAX_JSON_MB": (10.0, "largest API answer (JSON) read, in MB"),
     "CS_HTTP_DEADLINE": (600.0, "seconds one HTTP request may take in all (connect, answer, body)"),

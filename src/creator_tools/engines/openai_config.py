@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from typing import Callable, TypeVar
 
-from ..errors import ConfigError, QuotaDeferred
+from ..errors import ConfigError, EngineError, QuotaDeferred
 from ..core import config
 
 T = TypeVar("T")
@@ -52,6 +52,7 @@ class OpenAIConfig:
     key_variable: str
     retries: int
     timeout: float
+    cap_kind: str = "json"  # core.http's size cap the answers are held to: `json` (text), `clip` (audio)
 
     @property
     def url(self) -> str:
@@ -71,7 +72,54 @@ class OpenAIConfig:
         """Keyword arguments for openai.OpenAI: the client insists on a key even where the server needs none.
         The client never retries by itself (`with_retries` does, out loud)."""
         return {"base_url": self.url, "api_key": self.api_key or "not-needed", "max_retries": 0,
-                "timeout": self.timeout}
+                "timeout": self.timeout, "http_client": capped_client(self.cap_kind, self.timeout)}
+
+
+def capped_client(kind: str, timeout: float):
+    """An httpx client whose answers stop at core.http's cap for KIND (CS_MAX_JSON_MB for text,
+    CS_MAX_CLIP_MB for audio), as every other download does: the openai client reads a whole answer into
+    memory, so a server that sends gigabytes (or never stops) would take the machine's memory with it.
+    Answers come uncompressed, so the cap counts what is held, not what a gzip bomb unpacks to."""
+    import httpx
+
+    from ..core import http
+
+    limits = http.Limits.of(kind)
+
+    def too_large(url: str, size: int, declared: bool) -> http.TooLarge:
+        said = "says it holds" if declared else "sent more than"
+        return http.TooLarge(f"{url} {said} {size / http.MB:.1f} MB, over the {limits.cap / http.MB:g} MB cap "
+                             f"({limits.cap_setting}); raise it if that answer is right")
+
+    class Capped(httpx.SyncByteStream):
+        def __init__(self, stream, url: str):
+            self.stream, self.url = stream, url
+
+        def __iter__(self):
+            held = 0
+            for chunk in self.stream:
+                held += len(chunk)
+                if held > limits.cap:
+                    raise too_large(self.url, held, declared=False)
+                yield chunk
+
+        def close(self) -> None:
+            self.stream.close()
+
+    class Transport(httpx.HTTPTransport):
+        def handle_request(self, request):
+            answer = super().handle_request(request)
+            url = http.shown(str(request.url))
+            declared = answer.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limits.cap:
+                answer.close()
+                raise too_large(url, int(declared), declared=True)
+            return httpx.Response(answer.status_code, headers=answer.headers, stream=Capped(answer.stream, url),
+                                  extensions=answer.extensions, request=request)
+
+    # redirects followed as the openai client's own default client does
+    return httpx.Client(transport=Transport(), timeout=timeout, follow_redirects=True,
+                        headers={"Accept-Encoding": "identity"})
 
 
 class Answered:
@@ -92,6 +140,7 @@ def with_retries(config: OpenAIConfig, what: str, call: Callable[[], T], answere
     import openai
 
     from .. import log
+    from ..core import http
     from ..core.http import backoff, retry_after
 
     tries = max(1, config.retries + 1)
@@ -100,10 +149,14 @@ def with_retries(config: OpenAIConfig, what: str, call: Callable[[], T], answere
             result = call()
             answered.once = True
             return result
+        except http.TooLarge as exc:  # an answer over its cap: asking again brings the same
+            raise EngineError(str(exc)) from None
         except openai.APITimeoutError:
             failure = f"{config.where} did not answer {what} within {config.timeout:g} s (CS_OPENAI_TIMEOUT)"
             wait = backoff(attempt)
         except openai.APIConnectionError as exc:
+            if isinstance(_root(exc), http.TooLarge):  # the same, wrapped by the client
+                raise EngineError(str(_root(exc))) from None
             if not answered.once:
                 raise ConfigError(f"cannot reach the OpenAI-compatible API at {config.where} "
                                   f"({_cause(exc)}); start it or fix {config.base_variable}") from None
@@ -124,10 +177,15 @@ def with_retries(config: OpenAIConfig, what: str, call: Callable[[], T], answere
                         "(CS_OPENAI_TIMEOUT and CS_OPENAI_RETRIES set the wait and the tries)")
 
 
-def _cause(exc: BaseException) -> str:
-    """The root reason of a connection error ("Connection refused"), not the client's generic text."""
+def _root(exc: BaseException) -> BaseException:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def _cause(exc: BaseException) -> str:
+    """The root reason of a connection error ("Connection refused"), not the client's generic text."""
+    exc = _root(exc)
     text = str(exc)
     return text.split("] ", 1)[-1] if text.startswith("[Errno") else text or type(exc).__name__
 
@@ -144,7 +202,8 @@ def openai_config(service: str, *, prefix: str | None = None, retries: int = 4, 
         base_url=http_url(base_var, env(base_var)) if base_var else None, api_key=env(key_var) if key_var else None,
         base_variable=base_var or " or ".join(base_vars), key_variable=key_var or " or ".join(key_vars),
         retries=_number(f"CS_{upper}_RETRIES", "CS_OPENAI_RETRIES", retries, int),
-        timeout=_number(f"CS_{upper}_TIMEOUT", "CS_OPENAI_TIMEOUT", timeout, float))
+        timeout=_number(f"CS_{upper}_TIMEOUT", "CS_OPENAI_TIMEOUT", timeout, float),
+        cap_kind="clip" if service == "tts" else "json")
 
 
 def _number(first: str, second: str, default, kind):
