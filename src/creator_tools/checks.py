@@ -242,12 +242,22 @@ FIELD_NAMES = frozenset("title hook angle audience format on screen on_screen vi
                         "string narration segments keywords heading topic".split())
 
 
+def echo(value: str) -> tuple[Any, str]:
+    """(the match of our own instructions in VALUE or None, VALUE bare: the field name it may be)."""
+    return next((m for m in (p.search(value) for p in ECHOES) if m), None), re.sub(r"[^a-z_ ]", "", value.lower()).strip()
+
+
+def echoed(value: str) -> bool:
+    """Whether VALUE repeats our instructions or is a bare field name (what prompt-echo blocks)."""
+    match, bare = echo(value)
+    return bool(match) or bare in FIELD_NAMES
+
+
 @check("prompt-echo")
 def prompt_echo(record: dict) -> list[Finding]:
     out = []
     for key, value in texts(record):
-        match = next((m for m in (p.search(value) for p in ECHOES) if m), None)
-        bare = re.sub(r"[^a-z_ ]", "", value.lower()).strip()
+        match, bare = echo(value)
         if match:
             out.append(finding("prompt-echo", BLOCK, key, match.group(0),
                                "our own instructions came back as content; rewrite it"))

@@ -105,6 +105,23 @@ def test_a_list_run_inline_becomes_sentences_without_its_numbers():
         "Buy one that grinds evenly."]
 
 
+def test_a_heading_that_echoes_us_is_replaced_and_a_hook_that_blocks_every_draft_is_named():
+    """make demo's "why the sky is blue" failed: both drafts' headings said "at most five words" or "Video
+    title:", and the hook cs-idea wrote was off topic, so no draft could pass while it stayed."""
+    from creator_tools.commands.script import Writer, _blames_hook
+
+    record = {"title": "Why the Sky Is Blue", "hook": "Every time you think about your favorite sport, or your game."}
+    segments = [{"sentences": ["Sunlight scatters in the air above us."], "on_screen": "Video title:", "visual": "sky"},
+                {"sentences": ["Blue light scatters the most."], "on_screen": "at most five words", "visual": "sky"},
+                {"sentences": ["Red light passes through."], "on_screen": "0 1 Red light", "visual": "sunset"}]
+    Writer(None, record, "friendly", "en").label(segments)
+    assert [s["on_screen"] for s in segments] == ["Sunlight scatters in the air above us", "Blue light scatters the most",
+                                                  "Red light"]
+    blocks = [{"check": "off-topic", "excerpt": "Every time you think about your favorite sport, or your game."}]
+    assert _blames_hook(blocks, record) and not _blames_hook(blocks, {**record, "hook": ""})
+    assert not _blames_hook([{"check": "off-topic", "excerpt": "Sunlight scatters in the air above us."}], record)
+
+
 @pytest.mark.parametrize("engine, words", [("piper", 102), ("espeak", 94), ("openai", 75)])
 def test_word_budget_follows_the_voice_that_will_speak(tmp_path, engine, words):
     """Issue 10 item 1: 30 s is 30 s of Piper (205 wpm measured), espeak (188) or a voice of unknown rate (150)."""

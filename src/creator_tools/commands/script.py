@@ -87,13 +87,21 @@ class Script(pipe.Stage):
     def process(self, record: Record) -> Record:
         """A script whose own text has no block finding (the content checks), asked again with other
         seeds up to DRAFTS times."""
-        for draft in range(DRAFTS):
+        drafts, draft = DRAFTS, 0
+        while draft < drafts:
             out = self._draft(record, draft)
             judged = {"topic": out.get("topic"), "title": out.get("title"), "script": out["script"]}
             blocks = checks.blocking(checks.run(judged, prefix="script."))
             if not blocks:
                 return out
-            log.info(f"record {record.get('id')}: draft {draft + 1} has {checks.describe(blocks, 1)}; writing another")
+            draft += 1
+            if _blames_hook(blocks, record):
+                # every draft starts with the hook, so none can pass while it stays: one more without it
+                log.info(f"record {record.get('id')}: draft {draft} has {checks.describe(blocks, 1)}, in the hook "
+                         "cs-idea wrote; writing another without it")
+                record, drafts = {**record, "hook": ""}, drafts + 1
+            else:
+                log.info(f"record {record.get('id')}: draft {draft} has {checks.describe(blocks, 1)}; writing another")
         raise EngineError(f"every draft had a block finding ({checks.describe(blocks)}); "
                           "try another --seed or a larger --model")
 
@@ -119,6 +127,12 @@ class Script(pipe.Stage):
         if languages.spaceless(language):
             script["rate_unit"] = "characters"  # wpm counts characters per minute for this language
         return {**record, "script": script}
+
+
+def _blames_hook(blocks: list[dict], record: Record) -> bool:
+    """Whether a block finding quotes the record's hook (a finding's excerpt is cut at 80 characters)."""
+    hook = text.clean(text.unlisted(str(record.get("hook") or "")))
+    return bool(hook) and any(b.get("excerpt") and b["excerpt"].rstrip("…. ")[:60] in hook for b in blocks)
 
 
 class Writer:
@@ -178,8 +192,13 @@ class Writer:
         """Headings and footage keywords that match the final text (fitting may have dropped sentences)."""
         for segment in segments:
             body = " ".join(segment["sentences"])
-            if not text.shares_word(segment["on_screen"], body + " " + self.record["title"]):
-                segment["on_screen"] = heading_from(segment["sentences"])  # "Your Title" and other stand-in headings
+            # numbers a list left in front ("0 1 How to make ...") go; a stand-in heading ("Your Title") or
+            # one that repeats our instructions ("Video title:", "at most five words") gives way to the
+            # segment's own first words: a heading alone is no reason to throw the whole draft away
+            segment["on_screen"] = re.sub(r"^(?:\d+\s+){2,}", "", segment["on_screen"])
+            if checks.echoed(segment["on_screen"]) or not text.shares_word(segment["on_screen"],
+                                                                           body + " " + self.record["title"]):
+                segment["on_screen"] = heading_from(segment["sentences"])
             if not 1 <= len(segment["visual"].split()) <= 6:  # a sentence is no search query
                 segment["visual"] = keywords(body, self.record, self.language)
 
