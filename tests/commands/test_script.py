@@ -3,6 +3,8 @@ visuals, and re-runs that do no work."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from creator_tools import text
@@ -120,6 +122,32 @@ def test_a_heading_that_echoes_us_is_replaced_and_a_hook_that_blocks_every_draft
     blocks = [{"check": "off-topic", "excerpt": "Every time you think about your favorite sport, or your game."}]
     assert _blames_hook(blocks, record) and not _blames_hook(blocks, {**record, "hook": ""})
     assert not _blames_hook([{"check": "off-topic", "excerpt": "Sunlight scatters in the air above us."}], record)
+
+
+def test_local_models_on_a_small_machine_take_turns(tmp_path):
+    """make demo ran cs-script's and cs-meta's models at once on 2 cores, 2 spinning threads each: over 10
+    minutes instead of 1. Where two would have more threads than the machine has CPUs, a call waits for the
+    other process's call to end."""
+    import contextlib
+    import os
+    import subprocess
+    import time
+
+    from creator_tools.engines import llm_local
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; from creator_tools.engines import llm_local\n"
+                               "with llm_local._machine_turn():\n print('held', flush=True); time.sleep(1.5)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    with llm_local._machine_turn():
+        waited = time.monotonic() - started
+    holder.wait(timeout=30)
+    assert waited > 1.0, waited
+    crowded, roomy = object.__new__(llm_local.LocalLLM), object.__new__(llm_local.LocalLLM)
+    crowded.threads, roomy.threads = os.cpu_count() or 1, max(1, (os.cpu_count() or 1) // 2)
+    assert not isinstance(crowded.turn(), contextlib.nullcontext)  # two would oversubscribe: take turns
+    assert isinstance(roomy.turn(), contextlib.nullcontext) or (os.cpu_count() or 1) < 2
 
 
 @pytest.mark.parametrize("engine, words", [("piper", 102), ("espeak", 94), ("openai", 75)])

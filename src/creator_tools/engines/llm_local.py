@@ -9,6 +9,7 @@ well-formed records."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigError, EngineError
@@ -124,6 +125,20 @@ def _errors_only() -> object:
     return callback  # kept alive by the cache: llama.cpp calls it for as long as the process runs
 
 
+@contextmanager
+def _machine_turn():
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"creator-tools-llm-{os.getuid()}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def load_llama(path: Path, **options):
     """llama_cpp.Llama for the GGUF at PATH, loaded the one way that runs on every CPU (no weight repacking)
     and with llama.cpp's log down to its errors. OPTIONS go to Llama (n_ctx, n_threads, seed...)."""
@@ -162,6 +177,7 @@ class LocalLLM(LLM):
         except (ValueError, RuntimeError) as exc:
             raise ConfigError(f"cannot load model {path}: {exc}; is it a GGUF file?") from None
         self.model_path = path
+        self.threads = threads
         # Freed at exit while the interpreter is whole: left to Llama.__del__ during shutdown, llama.cpp's
         # bindings are already gone and a "TypeError: 'NoneType' object is not callable" traceback lands on
         # stderr after every cs-idea/cs-script run (`cs-idea "x" -n 1 2>&1 >/dev/null | grep Traceback`).
@@ -172,20 +188,33 @@ class LocalLLM(LLM):
     def chat(self, messages, *, max_tokens, temperature, seed, schema):
         fmt = {"type": "json_object", "schema": schema} if schema else None
         try:
-            reply = self.model.create_chat_completion(
-                messages=messages, max_tokens=max_tokens, temperature=temperature,
-                seed=seed if seed is not None else None, response_format=fmt, repeat_penalty=1.15)
+            with self.turn():
+                reply = self.model.create_chat_completion(
+                    messages=messages, max_tokens=max_tokens, temperature=temperature,
+                    seed=seed if seed is not None else None, response_format=fmt, repeat_penalty=1.15)
         except ValueError as exc:  # e.g. the prompt does not fit the context window
             raise EngineError(f"local LLM failed: {exc}; shorten the input or set CS_LLM_CONTEXT higher") from None
         return reply["choices"][0]["message"]["content"] or ""
 
     def continuation(self, document, *, max_tokens, temperature, seed, stop):
         try:
-            reply = self.model.create_completion(prompt=document, max_tokens=max_tokens, temperature=temperature,
-                                                 seed=seed, stop=list(stop), repeat_penalty=1.15)
+            with self.turn():
+                reply = self.model.create_completion(prompt=document, max_tokens=max_tokens, temperature=temperature,
+                                                     seed=seed, stop=list(stop), repeat_penalty=1.15)
         except ValueError as exc:
             raise EngineError(f"local LLM failed: {exc}; shorten the input or set CS_LLM_CONTEXT higher") from None
         return reply["choices"][0]["text"] or ""
+
+    def turn(self):
+        """The machine's local models take turns when two of them would have more threads than it has
+        CPUs: llama.cpp's threads spin while they wait for each other, so cs-script and cs-meta generating
+        at once in one pipeline on 2 cores ran each call several times slower (make demo took 10 minutes
+        and more). A lock file in the temp dir (never a shared cache folder) lets one call run at a time."""
+        import contextlib
+
+        if 2 * self.threads <= (os.cpu_count() or 1):
+            return contextlib.nullcontext()
+        return _machine_turn()
 
     def close(self) -> None:
         model, self.model = self.model, None
