@@ -87,8 +87,10 @@ def test_model_text_is_cleaned_of_labels_repeats_and_echoed_instructions():
     kept = usable_sentences(reply, ["Espresso needs fine grounds."], "Write the opening: about 38 words, friendly style, in en.")
     assert kept == ["You are the best barista in town.", "Grind finer for sweeter shots."]
     # a run-on fragment from a README run; a name with its capital inside is a sentence's start
-    assert usable_sentences("It is fun and delicious. no thanks there is anyone who does that. iPhone shots look great.") \
-        == ["It is fun and delicious.", "iPhone shots look great."]
+    assert usable_sentences("It is fun and delicious. no thanks there is anyone who does that. iPhone shots look great. "
+                            "30 seconds is the sweet spot. \u201cGrind finer,\u201d she said.") \
+        == ["It is fun and delicious.", "iPhone shots look great.", "30 seconds is the sweet spot.",
+            "\u201cGrind finer,\u201d she said."]
 
 
 def test_a_list_run_inline_becomes_sentences_without_its_numbers():

@@ -306,10 +306,12 @@ SPEAKER = re.compile(r"^(?:[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)?|narrator|host|voice 
 
 def capitalised(sentence: str) -> bool:
     """A sentence of a cased script starts with a capital ("no thanks there is anyone who does that." was a
-    fragment SmolLM2 ran on with); a first word with a capital inside (iPhone, eBay) is a name."""
-    first = next((c for c in sentence if c.isalpha()), "")
-    word = sentence.split()[0] if sentence.split() else ""
-    return not first or first.upper() == first.lower() or first.isupper() or any(c.isupper() for c in word)
+    fragment SmolLM2 ran on with), a number ("30 seconds is enough.") or a name with a capital inside
+    (iPhone, eBay)."""
+    start = sentence.lstrip(" \"'“‘«¿¡(")
+    first = start[:1]
+    word = start.split()[0] if start.split() else ""
+    return not first.isalpha() or first.upper() == first.lower() or first.isupper() or any(c.isupper() for c in word)
 
 
 def usable_sentences(reply: str, seen: list[str] = (), instructions: str = "", language: str = "en") -> list[str]:

@@ -130,13 +130,23 @@ def _machine_turn():
     import fcntl
     import tempfile
 
+    import stat
+
     path = Path(tempfile.gettempdir()) / f"creator-tools-llm-{os.getuid()}.lock"
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    try:  # never through a link planted in a shared temp dir, never blocking on a FIFO put there
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError:
+        fd = -1
+    if fd < 0 or not stat.S_ISREG(os.fstat(fd).st_mode):  # no lock to be had: generate without waiting
+        if fd >= 0:
+            os.close(fd)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def load_llama(path: Path, **options):
