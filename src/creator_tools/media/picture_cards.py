@@ -41,6 +41,10 @@ KEYWORDS = {
     "write": "✍", "writing": "✍", "read": "📖", "news": "📰", "key": "🔑", "danger": "⚠",
     "taste": "😋", "bean": "🫘", "brew": "☕", "grind": "⚙",
     "espresso": "☕", "latte": "☕", "cappuccino": "☕", "barista": "☕", "mug": "☕", "kitchen": "🍳",
+    # baking, cs-meta's own example topic: no emoji is named for these, so "sourdough" drew water from
+    # "flour and water"
+    "sourdough": "🍞", "dough": "🍞", "loaf": "🍞", "bake": "🍞", "baking": "🍞", "baker": "🍞", "yeast": "🍞",
+    "flour": "🌾", "wheat": "🌾", "grain": "🌾", "oven": "🔥",
 }
 FALLBACK = ["✨", "💡", "📌", "🎬", "⭐", "🔎"]  # neutral symbols, picked by the phrase
 _SKIP = re.compile(r"flag|button|keycap|skin_tone|_sign$|^regional|symbol|^input|^japanese|^squared|^circled|"
