@@ -238,10 +238,10 @@ class Meta(pipe.Stage):
         model = [text.repair_tag(t) for t in written if isinstance(t, str)] if isinstance(written, list) else []
         model = [t for t in model if t and _usable(t, context, words=1) and t.casefold() not in PLACEHOLDER_TAGS
                  and len(t.split()) <= 4 and not t.isdigit() and text.real_words(t, vocabulary)
-                 and not all(w in VAGUE or not text.title_key(w, language) for w in t.casefold().split())]
+                 and not all(_vague(w, language) for w in t.casefold().split())]
         # the words as written ("café", not title_key's accentless "cafe"), filler and vague ones left out
         content = [w for w in text.words(f"{topic} {base_title} {title}".casefold())
-                   if len(w) > 3 and w not in VAGUE and text.title_key(w, language)]
+                   if len(w) > 3 and not _vague(w, language)]
         deterministic = [topic, base_title if len(base_title) <= 40 else ""] + content
         return limits.fit_tags(t for t in map(text.repair_tag, [topic] + model + deterministic) if t)
 
@@ -292,6 +292,11 @@ class Meta(pipe.Stage):
             raise UsageError(f"--publish-at {self.publish_at} is now in the past ({limits.rfc3339(when)}); "
                              "give a future time")
         return limits.rfc3339(when)
+
+
+def _vague(word: str, language: str) -> bool:
+    """WORD (lower case) says nothing as a tag: a filler word of LANGUAGE or one of VAGUE."""
+    return word in VAGUE or not text.title_key(word, language)
 
 
 def _usable(candidate: str, context: str, *, words: int) -> bool:

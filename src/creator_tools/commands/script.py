@@ -129,9 +129,14 @@ class Script(pipe.Stage):
         return {**record, "script": script}
 
 
+def spoken_hook(record: Record) -> str:
+    """The hook as the script speaks it: clean, and a list run inline turned into sentences."""
+    return text.clean(text.unlisted(str(record.get("hook") or "")))
+
+
 def _blames_hook(blocks: list[dict], record: Record) -> bool:
     """Whether a block finding quotes the record's hook (a finding's excerpt is cut at 80 characters)."""
-    hook = text.clean(text.unlisted(str(record.get("hook") or "")))
+    hook = spoken_hook(record)
     return bool(hook) and any(b.get("excerpt") and b["excerpt"].rstrip("…. ")[:60] in hook for b in blocks)
 
 
@@ -167,7 +172,7 @@ class Writer:
     def draft(self, sections: list[dict], budget: int, cta: str) -> list[dict]:
         per = budget / len(sections)
         segments, previous = [], ""
-        hook = text.clean(text.unlisted(self.record.get("hook") or ""))
+        hook = spoken_hook(self.record)
         for number, section in enumerate(sections):
             role = ("the opening" if number == 0 else "the closing part" if number == len(sections) - 1
                     else f"part {number + 1} of {len(sections)}")
@@ -239,7 +244,7 @@ class DocumentWriter(Writer):
 
     def draft(self, sections: list[dict], budget: int, cta: str) -> list[dict]:
         per = budget / len(sections)
-        hook = text.clean(text.unlisted(self.record.get("hook") or ""))
+        hook = spoken_hook(self.record)
         self.told = text.sentences(hook) if hook else []
         self.closing = cta
         segments = []

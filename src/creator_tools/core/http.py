@@ -276,10 +276,11 @@ def _declared(answer: Any) -> int | None:
         return None
 
 
-def _too_large(url: str, size: int, limits: Limits, declared: bool) -> TooLarge:
+def too_large(url: str, size: int, limits: Limits, declared: bool, then: str = "skipped") -> TooLarge:
+    """The one line for an answer over its cap (declared, or found while reading); THEN: what happens now."""
     said = "says it is" if declared else "went past"
     return TooLarge(f"{url} {said} {size / MB:.1f} MB, over the {limits.cap / MB:g} MB cap "
-                    f"({limits.cap_setting}); skipped")
+                    f"({limits.cap_setting}); {then}")
 
 
 def _pump(answer: Any, write, clock: _Clock, have: int = 0) -> int:
@@ -300,7 +301,7 @@ def _pump(answer: Any, write, clock: _Clock, have: int = 0) -> int:
         if not block:
             return copied
         if have + copied + len(block) > limits.cap:
-            raise _too_large(clock.url, have + copied + len(block), limits, declared=False)
+            raise too_large(clock.url, have + copied + len(block), limits, declared=False)
         write(block)
         copied += len(block)
         clock.got(len(block))
@@ -314,7 +315,7 @@ def request(method: str, url: str, *, allowed: frozenset[str], limits: Limits, h
     with answer:
         declared = _declared(answer)
         if declared is not None and declared > limits.cap:
-            raise _too_large(clock.url, declared, limits, declared=True)
+            raise too_large(clock.url, declared, limits, declared=True)
         chunks: list[bytes] = []
         _pump(answer, chunks.append, clock)
         return Response(answer.status if hasattr(answer, "status") else answer.code, answer.headers,
@@ -353,7 +354,7 @@ def download(url: str, handle: BinaryIO, *, allowed: frozenset[str], limits: Lim
             have = handle.seek(0)
         declared = _declared(answer)
         if declared is not None and have + declared > limits.cap:
-            raise _too_large(clock.url, have + declared, limits, declared=True)
+            raise too_large(clock.url, have + declared, limits, declared=True)
         received = _pump(answer, handle.write, clock, have)
         handle.flush()
     return declared is None or received >= declared

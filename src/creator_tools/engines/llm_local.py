@@ -9,7 +9,7 @@ well-formed records."""
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from ..errors import ConfigError, EngineError
@@ -128,9 +128,8 @@ def _errors_only() -> object:
 @contextmanager
 def _machine_turn():
     import fcntl
-    import tempfile
-
     import stat
+    import tempfile
 
     path = Path(tempfile.gettempdir()) / f"creator-tools-llm-{os.getuid()}.lock"
     try:  # never through a link planted in a shared temp dir, never blocking on a FIFO put there
@@ -220,11 +219,7 @@ class LocalLLM(LLM):
         CPUs: llama.cpp's threads spin while they wait for each other, so cs-script and cs-meta generating
         at once in one pipeline on 2 cores ran each call several times slower (make demo took 10 minutes
         and more). A lock file in the temp dir (never a shared cache folder) lets one call run at a time."""
-        import contextlib
-
-        if 2 * self.threads <= (os.cpu_count() or 1):
-            return contextlib.nullcontext()
-        return _machine_turn()
+        return nullcontext() if 2 * self.threads <= (os.cpu_count() or 1) else _machine_turn()
 
     def close(self) -> None:
         model, self.model = self.model, None

@@ -85,11 +85,7 @@ def capped_client(kind: str, timeout: float):
     from ..core import http
 
     limits = http.Limits.of(kind)
-
-    def too_large(url: str, size: int, declared: bool) -> http.TooLarge:
-        said = "says it holds" if declared else "sent more than"
-        return http.TooLarge(f"{url} {said} {size / http.MB:.1f} MB, over the {limits.cap / http.MB:g} MB cap "
-                             f"({limits.cap_setting}); raise it if that answer is right")
+    then = "raise it if that answer is right"
 
     class Capped(httpx.SyncByteStream):
         def __init__(self, stream, url: str):
@@ -100,7 +96,7 @@ def capped_client(kind: str, timeout: float):
             for chunk in self.stream:
                 held += len(chunk)
                 if held > limits.cap:
-                    raise too_large(self.url, held, declared=False)
+                    raise http.too_large(self.url, held, limits, declared=False, then=then)
                 yield chunk
 
         def close(self) -> None:
@@ -113,7 +109,7 @@ def capped_client(kind: str, timeout: float):
             declared = answer.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > limits.cap:
                 answer.close()
-                raise too_large(url, int(declared), declared=True)
+                raise http.too_large(url, int(declared), limits, declared=True, then=then)
             return httpx.Response(answer.status_code, headers=answer.headers, stream=Capped(answer.stream, url),
                                   extensions=answer.extensions, request=request)
 
