@@ -47,6 +47,7 @@ def test_cards_and_posters_picture_the_head_noun(tmp_path, monkeypatch):
     assert terms.head_first("home espresso")[:2] == ["espresso", "home"]
     assert picture_cards.choose_emoji(terms.head_first("home espresso"))[0] == "☕"  # cs-thumb's poster
     assert picture_cards.choose_emoji(terms.head_first("Your sourdough is made of flour and water."))[0] == "🍞"
+    assert picture_cards.choose_emoji(["ends", "soon", "top"])[0] not in "🔚🔜🔝"  # words on a sign, no picture
     monkeypatch.setenv("CS_OUT_DIR", str(tmp_path))
     text = "Why does home espresso taste so bitter?"
     shot = Shot(0, 2, text, "home espresso", width=108, height=192, heads=terms.head_first(text))

@@ -49,6 +49,8 @@ KEYWORDS = {
 FALLBACK = ["✨", "💡", "📌", "🎬", "⭐", "🔎"]  # neutral symbols, picked by the phrase
 _SKIP = re.compile(r"flag|button|keycap|skin_tone|_sign$|^regional|symbol|^input|^japanese|^squared|^circled|"
                    r"family_|couple|kiss|^[a-z]_|mark$")
+_LETTERED = re.compile(r"^:[A-Z!]+_(?:arrow|button):$")  # 🔚 END, 🔜 SOON, 🆗 OK: a word written on a sign,
+# no picture; their aliases (":end:", ":ok:") would otherwise match the word ("a recipe that never ends" drew 🔚)
 _render_lock = threading.Lock()  # FreeType faces are not safe to draw with from two threads at once
 
 
@@ -62,7 +64,8 @@ def emoji_index() -> dict[str, list[tuple[float, str]]]:
     index: dict[str, list[tuple[float, str]]] = {}
     for char, data in emoji.EMOJI_DATA.items():
         base = char.replace("\ufe0f", "")
-        if len(base) != 1 or float(data.get("E", 99)) > FONT_EMOJI_VERSION or data.get("status", 2) != 2:
+        if len(base) != 1 or float(data.get("E", 99)) > FONT_EMOJI_VERSION or data.get("status", 2) != 2 \
+                or _LETTERED.match(data.get("en", "")):
             continue
         for name in [data.get("en", ""), *data.get("alias", [])]:
             name = name.strip(":").lower()
