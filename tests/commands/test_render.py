@@ -575,14 +575,14 @@ def _children(pid: int) -> list[int]:
 
 
 def _encoders(pid: int) -> list[int]:
-    """The ffmpeg children of PID writing a part file (the final encodes, not the producers feeding them)."""
+    """The ffmpeg children of PID encoding the picture (a producer writing its segment), not the sound's."""
     found = []
     for child in _children(pid):
         try:
             argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(a.endswith(b".part.mp4") for a in argv):
+        if b"libx264" in argv:
             found.append(child)
     return found
 
@@ -596,7 +596,7 @@ def test_sigterm_with_two_jobs_stops_both_ffmpeg_children(shot_media, tmp_path):
     process.stdin.write("".join(json.dumps(r) + "\n" for r in records))
     process.stdin.close()
     folder = tmp_path / "out" / "video"
-    # A part file is made before its encoder starts, so the wait is for two encoders writing part files at
+    # A part file is made before its encoders start, so the wait is for two picture encoders running at
     # once (counting files alone once sampled one job between its mkstemp and its spawn).
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(_encoders(process.pid)) < 2:
@@ -665,3 +665,47 @@ def test_a_record_without_format_gets_one_frame_from_every_command():
     stage = render.Render("auto", None, None, "libx264", 0, 0.5)
     for record, expected in (({}, (1080, 1920)), ({"format": "short"}, (1080, 1920)), ({"format": "long"}, (1920, 1080))):
         assert caption.frame_size(record, None) == stage.size(record) == size_for(record) == expected, record
+
+
+def test_short_shots_whose_crossfades_cross_a_segment_join_fade_smoothly(tmp_path):
+    """The picture is encoded span by span (track.spans: BATCH shots, each span starting on the 15-frame GOP
+    grid), so with shots a third of a second long a join falls inside a crossfade. Every frame is still a
+    blend of the red and blue shots (none black, none missing), the video has all its frames, and its key
+    frames stay every 15 frames across the joins."""
+    from creator_tools.media import track
+
+    segments = [{"text": "Red and blue take turns.", "visual": "", "on_screen": ""},
+                {"text": "Each one lasts a moment.", "visual": "", "on_screen": ""}]
+    keys = _narration(tmp_path, segments)
+    duration = keys["voice"]["duration_s"]
+    colours = [SHOT_COLOURS["red"], SHOT_COLOURS["blue"]]
+    clips = [_clip(tmp_path / f"c{n}.mp4", colour, "320x320", 1) for n, colour in enumerate(colours)]
+    count = int(duration * 3)  # shots of 10 frames: the join after shot 5's start (frame 60) is inside its fade
+    starts = [round(k / 3, 3) for k in range(count)] + [duration]
+    shots = [track.Shot("clip", clips[k % 2]) for k in range(count)]
+    planned = track.Track(320, 320, shots, starts[:1] + starts[1:-1] + [duration])
+    assert count > track.BATCH + 1 and any(window < first < end for first, _ in track.spans(planned)[1:]
+                                           for _, window, end in planned.pieces())
+    visuals = [{"start": starts[k], "end": starts[k + 1], "kind": "clip", "path": str(clips[k % 2]),
+                "text": "", "query": "", "provider": "test", "asset_id": f"t{k}", "url": "", "author": "",
+                "license": "", "synthetic": False} for k in range(count)]
+    record = {"id": "joins", "format": "short", "script": {"title": "t", "language": "en", "segments": segments, "cta": ""},
+              **keys, "visuals": visuals}
+    done = _render(record, tmp_path, "--preset", "square")
+    assert done.returncode == 0, done.stderr
+    path = json.loads(done.stdout)["video"]["path"]
+    probe = _run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=key_frame", "-of", "csv=p=0", path])
+    flags = [line.split(",")[0] for line in probe.stdout.split()]  # a frame with side data ends in a comma
+    assert abs(len(flags) - round(duration * 30)) <= 1, (len(flags), duration)
+    assert [i for i, key in enumerate(flags) if key == "1"] == list(range(0, len(flags), 15))
+    frames = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-vf", "scale=8:8", "-f", "rawvideo", "-pix_fmt",
+                             "rgb24", "-"], capture_output=True).stdout
+    # the top three rows of each frame: the captions are burned lower down
+    means = [tuple(sum(frames[at + c:at + 72:3]) / 24 for c in range(3)) for at in range(0, len(frames), 192)]
+    assert len(means) == len(flags)
+    for n, (red, green, blue) in enumerate(means):  # red and blue add up to about the same in any blend
+        assert 180 < red + blue < 290 and green < 70, (n, red, green, blue)
+    fades = sum(1 for red, _, blue in means if min(red, blue) > 60)
+    assert fades >= count - 1, fades  # every cut crossfades
+    steps = [abs(a[0] - b[0]) for a, b in zip(means, means[1:])]
+    assert max(steps) < 100, steps  # and no frame jumps: a cut, or a fade left early, moves red by ~190

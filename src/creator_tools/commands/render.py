@@ -156,9 +156,9 @@ class Render(pipe.Stage):
         return shots
 
     def _render(self, shots: list[dict], plan, output: Path) -> None:
-        """Each shot from its start to its end, fed by per-shot producers through one pipe into the final
-        encode (media/track.py says why); the loudness passes (ffmpeg, audio only) run while Pillow
-        prepares the stills and cards."""
+        """Each shot from its start to its end, made and encoded span by span by the track's producers
+        (media/track.py says why); the loudness passes (ffmpeg, audio only) run while Pillow prepares the
+        stills and cards and the first producers start: only the sound waits for the gain."""
         from concurrent.futures import ThreadPoolExecutor
 
         from ..media import track as visuals
@@ -168,12 +168,9 @@ class Render(pipe.Stage):
             gain = pool.submit(self._gain, plan)
             track = visuals.prepare(shots, plan, pool)
             prepared = time.monotonic()
-            plan.gain_db = gain.result()
-        measured = time.monotonic()
-        self._encode(plan, output, track)
+            self._encode(plan, output, track, gain.result)
         if log.debug_enabled():
-            log.info(f"timing: images {prepared - started:.2f} s, loudness done {measured - started:.2f} s, "
-                     f"ffmpeg {time.monotonic() - measured:.2f} s")
+            log.info(f"timing: images {prepared - started:.2f} s, ffmpeg {time.monotonic() - prepared:.2f} s")
 
     # --- preparation ----------------------------------------------------------------------------------
 
@@ -183,6 +180,7 @@ class Render(pipe.Stage):
 
         from ..artifacts import local_path
         from ..media import graph
+        from ..media import track as visuals
 
         music = Path(local_path(self.music)) if self.music else None
         if music is None and self.library and self.library.music():
@@ -194,6 +192,7 @@ class Render(pipe.Stage):
             bounds=[0.0] + [shot["start"] for shot in shots[1:]] + [duration],
             captions=self._captions(record, temp, width, height), music=music, crossfade=self.crossfade,
             still_size=(_even(width * PAN_MARGIN), _even(height * PAN_MARGIN)), work_dir=temp,
+            bandwidth=visuals.bandwidth(voice, music),
         )
 
     def _captions(self, record: dict, temp: Path, width: int, height: int) -> Path | None:
@@ -244,7 +243,7 @@ class Render(pipe.Stage):
             gain += TARGET_LUFS - after
         return max(-40.0, min(40.0, gain))
 
-    def _encode(self, plan, output: Path, track) -> None:
+    def _encode(self, plan, output: Path, track, gain) -> None:
         from ..artifacts import atomic_output
         from ..media import track as visuals
 
@@ -253,12 +252,12 @@ class Render(pipe.Stage):
         # byte-deterministic); cs-render renders only when no video is there, so --force never needs to replace.
         with atomic_output(output, replace=False) as temp:
             try:
-                visuals.encode(plan, temp, encoder, self.threads, track)
+                visuals.encode(plan, temp, encoder, self.threads, track, gain)
             except EngineError:
                 if encoder == "libx264":
                     raise
                 log.warn(f"{encoder} failed; rendering again with libx264")
-                visuals.encode(plan, temp, "libx264", self.threads, track)
+                visuals.encode(plan, temp, "libx264", self.threads, track, gain)
 
     def close(self) -> None:
         """Interrupted (SIGTERM, Ctrl-C) or done: no ffmpeg child of any -j worker may run on and land a file."""

@@ -1,6 +1,7 @@
-"""cs-render's final ffmpeg: the picture track (media/track.py, read from one pipe, the captions already
-burned by its producers), the audio mix (voice, music ducked under it, loudness gain, limiter) and the
-encoder at YouTube's upload settings.
+"""cs-render's ffmpeg arguments: the picture track's segment encoder (media/track.py runs one producer per span
+of frames, each encoding its own segment at YouTube's upload settings, the captions burned), the audio mix
+(voice, music ducked under it, loudness gain, limiter) encoded once beside them, and the final mux that joins
+the segments and the sound into one MP4 without re-encoding either.
 
 Everything user-written (paths, caption text) stays out of the graph text: the captions file lies in the
 per-run temp dir under a plain name, and what remains (the temp dir's own path) goes through `escape`;
@@ -35,7 +36,8 @@ class Plan:
     gain_db: float = 0.0
     crossfade: float = 0.5
     still_size: tuple[int, int] = (0, 0)  # the prepared stills' size (larger than the frame: room to pan)
-    work_dir: Path = Path(".")  # the per-run temp dir: prepared stills and the captions go here
+    work_dir: Path = Path(".")  # the per-run temp dir: prepared stills, the captions and the segments go here
+    bandwidth: float = 0.0  # Hz: the highest frequency the voice and music can hold (half their sample rate)
 
     @property
     def duration(self) -> float:
@@ -46,15 +48,13 @@ def frames(seconds: float) -> int:
     return round(seconds * FPS)
 
 
-def finish(plan: Plan, video: str) -> list[str]:
-    """The end of every render graph: VIDEO as the encoder takes it ([vout]) and the audio mix ([aout])."""
-    parts = [f"{video}fps={FPS},format=yuv420p[vout]"]
-    # the AAC encoder's priming samples play first (no edit list skips them): the mix starts that much
-    # later into itself, so what is heard at time t is the voice at time t
-    parts.append(audio_graph(plan, f"volume={plan.gain_db:.2f}dB,alimiter=limit=0.89:level=0:attack=5:release=50,"
-                             f"aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,"
-                             f"atrim=start_sample={AAC_PRIMING},asetpts=PTS-STARTPTS[aout]"))
-    return parts
+def mix_tail(plan: Plan) -> str:
+    """After the mix: loudness gain, limiter, 48 kHz stereo. The AAC encoder's priming samples play first (no
+    edit list skips them): the mix starts that much later into itself, so what is heard at time t is the
+    voice at time t."""
+    return (f"volume={plan.gain_db:.2f}dB,alimiter=limit=0.89:level=0:attack=5:release=50,"
+            f"aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,"
+            f"atrim=start_sample={AAC_PRIMING},asetpts=PTS-STARTPTS[aout]")
 
 
 def audio_graph(plan: Plan, tail: str) -> str:
@@ -102,36 +102,53 @@ def encoder_args(encoder: str, threads: int = 0) -> list[str]:
     return args + (["-threads", str(threads)] if threads else [])
 
 
+VIDEO_TAGS = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+AAC_CUTOFF = 18000  # Hz: what ffmpeg's AAC encoder keeps at 192 kb/s stereo when not told
+
+
+def segment_args(encoder: str, threads: int) -> list[str]:
+    """The output options of one segment of the picture track (media/track.py): encoded at the upload
+    settings into NUT, which keeps every timestamp exact for the mux."""
+    return [*encoder_args(encoder, threads), "-pix_fmt", "yuv420p", *VIDEO_TAGS, "-f", "nut"]
+
+
+def audio_codec_args(plan: Plan | None = None) -> list[str]:
+    """AAC-LC at 48 kHz. The default two-loop coder, though `-aac_coder fast` takes half its CPU: the fast
+    coder's narration transcribed worse (tiny.en WER 26% against under 25%). Its bands stop at the sources'
+    own bandwidth: a 22.05 kHz TTS voice holds nothing above 11 kHz, and coding those empty bands was 40% of
+    the encoder's time (2.5 s against 1.6 s a minute), for no sound."""
+    args = ["-c:a", "aac", "-profile:a", "aac_low", "-ar", "48000", "-b:a", "192k"]
+    if plan is not None and 0 < plan.bandwidth < AAC_CUTOFF:
+        args += ["-cutoff", str(int(plan.bandwidth))]
+    return args
+
+
+MP4_ARGS = ["-use_editlist", "0", "-movflags", "+faststart+negative_cts_offsets"]
+
+
 def container_args() -> list[str]:
     """Pixel format, colour tags, audio codec and the MP4 layout YouTube asks for. No edit lists: the video's
     B-frame delay is written as negative composition offsets instead (pts start at 0), and the AAC
-    priming is taken out of the mix before the encoder (see `finish`) so sound and picture stay in sync."""
-    return [
-        "-pix_fmt", "yuv420p", "-r", str(FPS),
-        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-        # the default two-loop coder, though `-aac_coder fast` takes half its CPU (1.3 s against 2.5 s a
-        # minute): the fast coder's narration transcribed worse (tiny.en WER 26% against under 25%)
-        "-c:a", "aac", "-profile:a", "aac_low", "-ar", "48000", "-b:a", "192k",
-        "-use_editlist", "0", "-movflags", "+faststart+negative_cts_offsets",
-    ]
+    priming is taken out of the mix before the encoder (see `mix_tail`) so sound and picture stay in sync."""
+    return ["-pix_fmt", "yuv420p", "-r", str(FPS), *VIDEO_TAGS, *audio_codec_args(), *MP4_ARGS]
 
 
-def render_args(plan: Plan, output: Path, encoder: str, threads: int, picture: Sequence[str]) -> list[str]:
-    """ffmpeg arguments (without the binary) for the whole render. PICTURE: the input arguments of the
-    picture track (media/track.py `input_args`)."""
+def audio_args(plan: Plan, output: Path) -> list[str]:
+    """ffmpeg arguments (without the binary) that mix and encode the sound into OUTPUT (NUT), once, while
+    the picture's producers run."""
     from ..core.processes import safe_path
 
-    inputs = audio_inputs(plan)
-    graph = ";".join(finish(plan, f"[{inputs.count('-i')}:v]"))
-    return [
-        *inputs, *picture,
-        "-filter_complex", graph,
-        "-map", "[vout]", "-map", "[aout]",
-        *encoder_args(encoder, threads),
-        *container_args(),
-        "-t", f"{plan.duration:.3f}",
-        safe_path(output),
-    ]
+    return [*audio_inputs(plan), "-filter_complex", audio_graph(plan, mix_tail(plan)), "-map", "[aout]",
+            *audio_codec_args(plan), "-f", "nut", safe_path(output)]
+
+
+def mux_args(plan: Plan, segments: Path, audio: Path, output: Path) -> list[str]:
+    """The final ffmpeg: the segments listed in SEGMENTS (an ffconcat file) and the encoded sound, copied
+    into one MP4 with the moov atom first and no edit lists."""
+    from ..core.processes import safe_path
+
+    return ["-f", "concat", "-i", safe_path(segments), "-i", safe_path(audio), "-map", "0:v:0", "-map", "1:a:0",
+            "-c", "copy", *VIDEO_TAGS, *MP4_ARGS, "-t", f"{plan.duration:.3f}", "-f", "mp4", safe_path(output)]
 
 
 def measure_args(plan: Plan, gain_db: float | None = None) -> list[str]:

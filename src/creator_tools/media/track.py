@@ -1,14 +1,16 @@
-"""cs-render's picture track: each shot of a record, fed to the final encode through one pipe.
+"""cs-render's picture track: each shot of a record, made and encoded a span of frames at a time.
 
 Why not one graph with a `movie` source per clip: every
 `movie` opens its demuxer, decoder (with its frame threads and reference frames) and scaler when the graph
 starts and keeps them to the end, so memory grows with the number of clips (about 30-50 MB per 1080p
 clip). Here a short-lived ffmpeg for a few shots at a time (a "producer", BATCH shots) decodes, loops, crops
-and scales them, blends each crossfade into the next shot and burns the captions over its pieces; the
-producers run one after another and write raw yuv420p frames into ONE pipe that the final ffmpeg reads as
-a single video input, adding the audio mix and the encoder. At most one producer (BATCH single-threaded
-decoders, plus the head of the next batch's first shot) is alive at a time, so memory stays flat with the
-number of shots, and the producer decodes while the encoder encodes.
+and scales them, blends each crossfade, burns the captions and encodes its span of frames into a segment;
+the producers run one after another, and the final ffmpeg copies the segments and the sound (encoded
+meanwhile) into the MP4. At most one producer (BATCH single-threaded decoders, plus the next batch's first
+shot, and its encoder) is alive at a time, so memory stays flat with the number of shots. Spans begin on
+the GOP grid (`spans`), so the joined video has one GOP of GOP frames throughout. Until this round the
+producers wrote raw frames into one pipe to a single encoder: the pipe's copies and the two processes taking
+turns on the cores cost 15% more CPU than this (bench/render.sh CLIPS=30).
 
 Every record is rendered through this track (a record without `visuals` gets one shot per script segment:
 its --library match, else a title card drawn here), so shot timing, the pan and the crossfade exist once,
@@ -19,12 +21,13 @@ faded in over shot k.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.processes import safe_path
-from .graph import FPS, escape, frames
+from .graph import FPS, GOP, escape, frames
 
 KINDS = ("clip", "still", "card")
 
@@ -76,16 +79,15 @@ class Track:
         return frames(self.duration)
 
 
-BATCH = 3  # shots per producer: one ffmpeg start (~0.1 s CPU) for three shots, and each shot decoded once
-# (the head that fades into the shot before comes from the same decoder as the rest of it). Every input of a
-# producer is opened at its start, so memory grows with the batch, ~35 MB a 1080p input: a producer peaks at
-# ~130 MB for one shot, ~210 MB for three, ~290 MB for five (bench/render.sh CLIPS=30: the process tree
-# stays under 600 MB at three).
+BATCH = 5  # shots per producer: one ffmpeg start (~0.2 s CPU with its inputs' first frames, and x264's
+# start and flush, when a core idles) for five shots, and each shot decoded once (the head that fades into the
+# shot before comes from the same decoder as the rest of it). Every input of a producer is opened at its
+# start, so memory grows with the batch, ~45 MB a 1080p input: bench/render.sh CLIPS=30 peaks at ~570 MB
+# for the whole process tree (bar 600 MB) with five; three took 1.39x the floor's wall time against 1.34x.
 
 
-# Raw frames are 3 MB (1080x1920): above glibc's mmap threshold, so each packet the producer writes and the
-# encoder reads would be a fresh mmap whose pages the kernel faults in and zeroes (~0.5 s of system time a
-# minute on each side of the pipe). A higher threshold keeps them on the heap, reused.
+# Frames are 3 MB (1080x1920): above glibc's mmap threshold, so each frame buffer would be a fresh mmap whose
+# pages the kernel faults in and zeroes. A higher threshold keeps them on the heap, reused.
 FRAME_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
@@ -95,20 +97,31 @@ def _environment() -> dict[str, str]:
     return config.child_environment(FRAME_MALLOC)
 
 
-def batches(track: Track) -> list[range]:
-    """The shots each producer makes, in order."""
-    count = len(track.shots)
-    return [range(first, min(first + BATCH, count)) for first in range(0, count, BATCH)]
+def spans(track: Track) -> list[tuple[int, int]]:
+    """The frames [first, end) each producer makes and encodes, in order: BATCH shots' pieces, the end moved
+    on to the next multiple of GOP, so every segment starts on the one key-frame grid of the video (a GOP of
+    GOP frames throughout, none cut short at a join). A span thus ends a few frames into the next batch's
+    first shot, whose input it opens anyway for the crossfade."""
+    pieces, total = track.pieces(), track.total_frames
+    ends: list[int] = []
+    for k in range(BATCH, len(track.shots), BATCH):
+        end = -(-pieces[k][0] // GOP) * GOP
+        if (not ends or end > ends[-1]) and end < total:
+            ends.append(end)
+    ends.append(total)
+    return list(zip([0] + ends[:-1], ends))
 
 
 def _input(shot: Shot, frames_needed: int) -> list[str]:
-    """The input arguments of SHOT, of which FRAMES_NEEDED frames of its clock are used, decoded on one
-    thread (the encoder has the other cores; frame threads cost CPU and a frame pool each). A clip is looped
+    """The input arguments of SHOT, of which FRAMES_NEEDED frames of its clock are used. A clip decodes on
+    two frame threads: the producer's one thread decodes, composes and feeds x264, and with one decoder thread
+    it was the slow step (bench/render.sh CLIPS=30: 1.40x the floor's wall time, 1.30x with two, for ~60 MB
+    more at five clips open). A clip is looped
     at the input (shorter than its shot, it starts again, never freezes) and read for that long only, plus a
     second: with -frames:v on the output and the stall watchdog, no producer runs unbounded."""
     if shot.kind == "clip":
         seconds = frames_needed / FPS + 1.0
-        return ["-threads", "1", "-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}",
+        return ["-threads", "2", "-stream_loop", "-1", "-an", "-sn", "-dn", "-t", f"{seconds:.3f}",
                 "-i", safe_path(shot.path)]
     return ["-threads", "1", "-i", safe_path(shot.path)]
 
@@ -144,133 +157,134 @@ def _chain(track: Track, k: int, index: int, skip: int, count: int) -> str:
     )
 
 
-def producer_args(track: Track, shots: range, alone: bool = False) -> list[str]:
-    """ffmpeg arguments (without the binary) that write the pieces of SHOTS (consecutive) as raw yuv420p to
-    stdout, one after another. A shot after the first of the batch is decoded once and split: its head
-    fades in over the piece before, the rest is its own piece. The last piece's fade takes the head of the
-    next batch's first shot from an input of its own; ALONE leaves that fade out (only SHOTS' files are
-    read: `_culprit` tries one file at a time)."""
+def visible(track: Track, first: int, end: int) -> list[int]:
+    """The shots seen in frames [FIRST, END): shot k from its clock's start (the fade into it) to its piece's
+    end."""
+    pieces = track.pieces()
+    return [k for k in range(len(track.shots)) if track.clock(k) < end and pieces[k][2] > first]
+
+
+def producer_args(track: Track, span: tuple[int, int], encoder: str, threads: int, output: Path) -> list[str]:
+    """ffmpeg arguments (without the binary) that make frames SPAN of the video and encode them into OUTPUT.
+    Every shot seen in the span is one input, decoded once: its body (from the end of the fade into it) is
+    joined to the bodies before it, and its head, on frames of its own (the track's) time, fades in over the
+    body of the shot before. The captions are burned last, on the video's time."""
+    from . import graph as settings
+
+    first, end = span
     pieces = track.pieces()
     inputs: list[str] = []
-    graph: list[str] = []
-    for index, k in enumerate(shots):
-        first, _, end = pieces[k]
-        start = track.clock(k)
-        inputs += _input(track.shots[k], end - start)
-        head = first - start  # the frames of its clock that fade in over the piece before
-        if k == shots.start or pieces[k - 1][1] >= pieces[k - 1][2]:  # first, or no fade into it
-            graph.append(_chain(track, k, index, head, end - first) + f"[b{k}]")
-        else:
-            graph.append(_chain(track, k, index, 0, end - start) + f",split[h{k}][s{k}]")
-            graph.append(f"[s{k}]trim=start_frame={head},setpts=N/{FPS}/TB[b{k}]")
-    for k in shots:
-        first, window, end = pieces[k]
-        if window >= end or (alone and k + 1 not in shots):
-            graph.append(f"[b{k}]null[p{k}]")
-            continue
-        fade = end - window
-        if k + 1 in shots:
-            head = f"[h{k + 1}]trim=end_frame={fade}"
-        else:
-            inputs += _input(track.shots[k + 1], fade)
-            head = _chain(track, k + 1, len(shots), 0, fade)
-        graph.append(f"{head},format=yuva420p,fade=t=in:s=0:n={fade}:alpha=1,"
-                     f"setpts=PTS+{(window - first) / FPS:.6f}/TB[f{k}]")
-        graph.append(f"[b{k}][f{k}]overlay=eof_action=pass:repeatlast=0:format=yuv420,format=yuv420p[p{k}]")
-    labels = "".join(f"[p{k}]" for k in shots)
-    joined = f"concat=n={len(shots)}:v=1:a=0" if len(shots) > 1 else "null"
-    graph.append(f"{labels}{joined}{_burn(track, pieces[shots.start][0])}[v]")
-    count = sum(pieces[k][2] - pieces[k][0] for k in shots)
+    parts: list[str] = []
+    bodies, heads = [], []
+    for index, k in enumerate(visible(track, first, end)):
+        start, (body, _, piece_end) = track.clock(k), pieces[k]
+        lo, hi = max(start, first), min(piece_end, end)
+        inputs += _input(track.shots[k], hi - start)
+        chain = _chain(track, k, index, lo - start, hi - lo)
+        head = k > 0 and lo < min(body, hi)  # frames of the fade into it
+        if head and body < hi:
+            parts.append(f"{chain},split[h{k}][s{k}]")
+            parts.append(f"[s{k}]trim=start_frame={body - lo},setpts=N/{FPS}/TB[b{k}]")
+            chain = f"[h{k}]trim=end_frame={body - lo}"
+        elif not head:
+            parts.append(f"{chain}[b{k}]")
+        if head:
+            window, fade = pieces[k - 1][1], pieces[k - 1][2] - pieces[k - 1][1]
+            # on the track's frames, so a span that starts inside the fade picks it up where it stands
+            parts.append(f"{chain},settb=1/{FPS},setpts=N+{lo},format=yuva420p,"
+                         f"fade=t=in:st={math.floor(window / FPS * 1e6) / 1e6:.6f}:d={fade / FPS:.6f}:alpha=1[t{k}]")
+            heads.append(k)
+        if body < hi:
+            bodies.append(k)
+    joined = f"concat=n={len(bodies)}:v=1:a=0," if len(bodies) > 1 else ""
+    parts.append("".join(f"[b{k}]" for k in bodies) + f"{joined}settb=1/{FPS},setpts=N+{first}[o0]")
+    for n, k in enumerate(heads, 1):  # before and after its head, overlay passes the bodies through
+        parts.append(f"[o{n - 1}][t{k}]overlay=eof_action=pass:repeatlast=0:format=yuv420[o{n}]")
+    parts.append(f"[o{len(heads)}]format=yuv420p{_burn(track)},setpts=PTS-STARTPTS[v]")
     return [
-        *inputs, "-filter_complex_threads", "1", "-filter_complex", ";".join(graph), "-map", "[v]",
-        "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
+        *inputs, "-filter_complex_threads", "1", "-filter_complex", ";".join(parts), "-map", "[v]",
+        "-frames:v", str(end - first), *settings.segment_args(encoder, threads), "-y", safe_path(output),
     ]
 
 
-def _burn(track: Track, first: int) -> str:
-    """The captions burned over a batch whose first frame is FIRST of the video: on its frames' times in the
-    video, then its own clock again. They are burned here, not in the final ffmpeg, because there the blend
-    runs on the one thread that also reads the pipe and encodes the audio, in series with x264's frames, while
-    a producer has a core to spare between its decodes (a card's producer idles most of the time)."""
+def _burn(track: Track) -> str:
+    """The captions, burned on the video's own time by each producer: its cores are free between decodes
+    (a card's producer idles most of the time), where one burner for the whole video would be a serial step."""
     if track.captions is None:
         return ""
-    return (f",setpts=PTS+{first / FPS:.6f}/TB,subtitles=filename={escape(str(track.captions))},"
-            "setpts=PTS-STARTPTS")
+    return f",subtitles=filename={escape(str(track.captions))}"
 
 
-def input_args(track: Track) -> list[str]:
-    """How the final ffmpeg reads the track from its stdin. A packet is a whole raw frame (3 MB at
-    1080x1920): the input thread's queue is kept short, or it alone holds 200 MB at ffmpeg's 64."""
-    return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-video_size", f"{track.width}x{track.height}",
-            "-framerate", str(FPS), "-thread_queue_size", "4", "-i", "pipe:0"]
+def _probe_args(track: Track, k: int) -> list[str]:
+    """Shot K alone, decoded for as long as its producer would read it, into nothing (`_culprit`)."""
+    pieces = track.pieces()
+    count = pieces[k][2] - track.clock(k)
+    return [*_input(track.shots[k], count), "-filter_complex_threads", "1", "-filter_complex",
+            _chain(track, k, 0, 0, count) + "[v]", "-map", "[v]", "-frames:v", str(count), "-f", "null", "-"]
 
 
-def _producer(track: Track, shots: range, alone: bool = False) -> list[str]:
+def _ffmpeg(args: list[str]) -> list[str]:
     from . import ffmpeg
 
-    # -progress on stderr: the watchdog sees each frame written (its lines are no error message)
-    return [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:2",
-            "-nostats", *producer_args(track, shots, alone)]
+    # -progress on stdout: the watchdog sees each frame made, and the progress bar moves
+    return [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
 
 
-def feed(track: Track, write_fd: int, failures: list[str], encoder_gone=None) -> None:
-    """Run the producers one after another into WRITE_FD (then close it). A producer that fails, or makes
-    no progress for CS_FFMPEG_STALL seconds (a clip whose frames never decode spins forever), stops the
-    feed and adds a line naming its shot to FAILURES (the final ffmpeg then sees the pipe end early). Once
-    ENCODER_GONE (an Event) is set, a failing producer only lost its reader: it ends the feed, said nowhere."""
+def produce(track: Track, plan, encoder: str, threads: int, update) -> list[Path]:
+    """Run the producers one after another, each encoding its span into a segment in the temp dir; UPDATE
+    (a progress callback) hears the video's seconds done. A producer that fails, or makes no progress for
+    CS_FFMPEG_STALL seconds (a clip whose frames never decode spins forever), is an EngineError naming the
+    shot whose file broke it."""
     from ..core import processes
+    from ..errors import EngineError
 
-    open_fd: list[int] = [write_fd]
+    segments = []
+    for number, span in enumerate(spans(track)):
+        output = plan.work_dir / f"segment{number:04d}.nut"
 
-    def close() -> None:
-        while open_fd:
-            os.close(open_fd.pop())
+        def saw(line: str, done=span[0] / FPS) -> None:
+            key, _, value = line.strip().partition("=")
+            if key == "out_time_us" and value.isdigit():
+                update(completed=round(done + int(value) / 1e6, 1))
 
-    try:
-        for shots in batches(track):
-            try:
-                processes.run(_producer(track, shots), stdout=write_fd, stall=processes.stall_limit(),
-                              env=_environment())
-            except KeyboardInterrupt:
-                failures.append("interrupted")
-                return
-            except processes.Failed as exc:
-                if encoder_gone is not None and encoder_gone.is_set():
-                    return
-                failures.append("")  # a producer failed first: said before the encoder can see its input end
-                close()  # the encoder ends now, not at its own (slower) watchdog while the culprit is found
-                k, exc = _culprit(track, shots, exc)
-                why = f"ffmpeg stopped: {exc.why}" if exc.why else "ffmpeg could not read it"
-                failures[-1] = (f"{track.shots[k].label or track.shots[k].path}: {why} ({exc.last_line()}); "
-                                "replace the file or run cs-visuals again")
-                return
-    finally:
-        close()
-
-
-def _culprit(track: Track, shots: range, failed) -> tuple[int, object]:
-    """The shot of SHOTS whose file made a producer fail, and its own failure. A batch opens all its files
-    at once, so its failure may be any of them: from the piece it stopped in on, each shot is made again
-    alone (into /dev/null) until one fails. Only a failure pays for this."""
-    from ..core import processes
-
-    pieces = track.pieces()
-    made, at = 0, shots.start
-    for k in shots:  # the piece the batch stopped in
-        made += pieces[k][2] - pieces[k][0]
-        if made > failed.frames:
-            at = k
-            break
-    if len(shots) == 1 and (shots.stop == len(track.shots) or pieces[shots.start][1] >= pieces[shots.start][2]):
-        return shots.start, failed
-    for k in range(at, min(shots.stop + 1, len(track.shots))):  # the next batch's first shot fades in too
         try:
-            processes.run(_producer(track, range(k, k + 1), alone=True), stall=processes.stall_limit())
+            processes.run(_ffmpeg(producer_args(track, span, encoder, threads, output)), stdout=processes.PIPE,
+                          on_line=saw, stall=processes.stall_limit(), env=_environment())
+        except processes.Failed as exc:
+            k, why = _culprit(track, span, exc)
+            if k is None:
+                raise EngineError(f"ffmpeg failed ({exc.last_line()}); re-run with CS_DEBUG=1 to see the command") from None
+            raise EngineError(f"{track.shots[k].label or track.shots[k].path}: {why}; "
+                              "replace the file or run cs-visuals again") from None
+        segments.append(output)
+    return segments
+
+
+def _culprit(track: Track, span: tuple[int, int], failed) -> tuple[int | None, str]:
+    """The shot seen in SPAN whose file made its producer fail, and why. A producer opens all its files at
+    once, so its failure may be any of them: from the piece it stopped in, each is decoded again alone until
+    one fails. None when every file decodes alone (the encoder failed: a full disk, a GPU gone). Only a
+    failure pays for this."""
+    from ..core import processes
+
+    shots = visible(track, *span)
+    pieces = track.pieces()
+    stopped = span[0] + failed.frames
+    order = [k for k in shots if pieces[k][2] > stopped] + [k for k in shots if pieces[k][2] <= stopped]
+    for k in order:
+        try:
+            processes.run(_ffmpeg(_probe_args(track, k)), stdout=processes.PIPE, on_line=_ignore,
+                          stall=processes.stall_limit())
         except KeyboardInterrupt:
             raise
         except processes.Failed as exc:
-            return k, exc
-    return at, failed
+            why = f"ffmpeg stopped: {exc.why}" if exc.why else "ffmpeg could not read it"
+            return k, f"{why} ({exc.last_line()})"
+    return None, ""
+
+
+def _ignore(_line: str) -> None:
+    pass
 
 
 # --- what cs-render calls -------------------------------------------------------------------------------
@@ -378,48 +392,57 @@ def prepare(shots: list[dict], plan, pool) -> Track:
     return Track(plan.width, plan.height, prepared, plan.bounds, plan.crossfade, plan.still_size, plan.captions)
 
 
-def encode(plan, output: Path, encoder: str, threads: int, track: Track) -> None:
-    """The final ffmpeg, reading TRACK's producers through one pipe."""
+def encode(plan, output: Path, encoder: str, threads: int, track: Track, gain=None) -> None:
+    """The whole render into OUTPUT: the sound mixed and encoded once, on a thread of its own, while the
+    producers encode the picture span by span; then one mux copies both into the MP4. GAIN (a callable,
+    may block) gives the loudness gain in dB, which only the sound waits for. No frame crosses a
+    pipe: handing 3 MB raw frames from producers to one encoder cost more CPU than compositing them."""
     import threading
 
+    from .. import log
     from ..core import processes
+    from ..core.files import atomic_write_text
     from ..errors import EngineError
     from . import ffmpeg, graph
 
-    read_fd, write_fd = os.pipe()
-    _widen(write_fd, track.width * track.height * 3 // 2)
-    failures: list[str] = []
-    encoder_gone = threading.Event()
-    feeder = threading.Thread(target=feed, args=(track, write_fd, failures, encoder_gone), name="cs-render-feed",
-                              daemon=True)
-    feeder.start()
-    stopped, producer_first = None, False
+    audio = plan.work_dir / "audio.nut"
+    failed: list[BaseException] = []
+
+    def sound() -> None:
+        try:
+            if gain is not None:
+                plan.gain_db = gain()
+            processes.run(_ffmpeg(graph.audio_args(plan, audio)), stdout=processes.PIPE, on_line=_ignore,
+                          stall=processes.stall_limit())
+        except BaseException as exc:  # said by the caller, after the picture
+            failed.append(exc)
+
+    mixer = threading.Thread(target=sound, name="cs-render-sound", daemon=True)
+    mixer.start()
     try:
-        # the encoder waits on the producers: its watchdog is slower, so a stuck producer is the one named
-        ffmpeg.run(graph.render_args(plan, output, encoder, threads, input_args(track)),
-                   total_seconds=plan.duration, description="render", stdin=read_fd,
-                   stall=2 * processes.stall_limit(), env=_environment())
-    except EngineError as exc:
-        # before read_fd closes, a producer can only have failed on its own: then it is the cause (the
-        # encoder saw its input end); after, a producer fails only because its pipe closed
-        stopped, producer_first = exc, bool(failures)
+        with log.progress("render", total=round(plan.duration, 1)) as update:
+            segments = produce(track, plan, encoder, threads, update)
     finally:
-        encoder_gone.set()
-        os.close(read_fd)  # a producer still writing gets EPIPE and ends
-        feeder.join()
-    if stopped is not None and not producer_first:
-        raise stopped
-    if failures and failures[0] != "interrupted":
-        raise EngineError(failures[0]) from None
-    if stopped is not None:
-        raise stopped
+        mixer.join()
+    for exc in failed:
+        if isinstance(exc, processes.Failed):
+            raise EngineError(f"ffmpeg could not encode the sound ({exc.why or exc.last_line()}); "
+                              "check voice.path and --music") from None
+        raise exc
+    listing = plan.work_dir / "segments.ffconcat"
+    atomic_write_text(listing, "ffconcat version 1.0\n" + "".join(
+        f"file {path.name}\nduration {(end - first) / FPS:.6f}\n" for path, (first, end) in zip(segments, spans(track))))
+    ffmpeg.run(graph.mux_args(plan, listing, audio, output), total_seconds=plan.duration, description="mux")
 
 
-def _widen(fd: int, frame_bytes: int) -> None:
-    """A bigger pipe buffer (Linux): fewer context switches between producer and encoder."""
-    import fcntl
+def bandwidth(*paths: Path | None) -> float:
+    """The highest frequency (Hz) any of the audio files PATHS can hold: half the lowest sample rate; 0 when
+    one is unknown."""
+    from . import ffmpeg
 
-    try:
-        fcntl.fcntl(fd, 1031, min(frame_bytes, 1 << 20))  # F_SETPIPE_SZ
-    except OSError:
-        pass
+    rates = []
+    for path in paths:
+        if path is not None:
+            audio = ffmpeg.stream(ffmpeg.probe(path), "audio") or {}
+            rates.append(_seconds(audio.get("sample_rate")) or 0.0)
+    return min(rates) / 2 if rates and min(rates) > 0 else 0.0
