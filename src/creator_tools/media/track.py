@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.processes import safe_path
-from .graph import FPS, GOP, escape, frames
+from .graph import FPS, GOP, escape, frames, segment_args
 
 KINDS = ("clip", "still", "card")
 
@@ -169,8 +169,6 @@ def producer_args(track: Track, span: tuple[int, int], encoder: str, threads: in
     Every shot seen in the span is one input, decoded once: its body (from the end of the fade into it) is
     joined to the bodies before it, and its head, on frames of its own (the track's) time, fades in over the
     body of the shot before. The captions are burned last, on the video's time."""
-    from . import graph as settings
-
     first, end = span
     pieces = track.pieces()
     inputs: list[str] = []
@@ -203,7 +201,7 @@ def producer_args(track: Track, span: tuple[int, int], encoder: str, threads: in
     parts.append(f"[o{len(heads)}]format=yuv420p{_burn(track)},setpts=PTS-STARTPTS[v]")
     return [
         *inputs, "-filter_complex_threads", "1", "-filter_complex", ";".join(parts), "-map", "[v]",
-        "-frames:v", str(end - first), *settings.segment_args(encoder, threads), "-y", safe_path(output),
+        "-frames:v", str(end - first), *segment_args(encoder, threads), "-y", safe_path(output),
     ]
 
 
