@@ -242,14 +242,14 @@ def test_the_file_meets_youtubes_recommended_upload_settings(rendered):
 def test_the_nvenc_arguments_ask_for_the_same_settings_and_this_ffmpeg_takes_them():
     """No GPU here: the h264_nvenc argv is held to the same settings, and ffmpeg parses every option of it
     (it may then fail only for want of CUDA)."""
-    from creator_tools.media.graph import container_args, encoder_args
+    from creator_tools.media.graph import MP4_ARGS, audio_codec_args, encoder_args
 
     args = encoder_args("h264_nvenc")
     pairs = dict(zip(args[::2], args[1::2]))
     assert pairs["-c:v"] == "h264_nvenc" and pairs["-bf"] == "2" and pairs["-g"] == "15"
     assert pairs["-profile:v"] == "high" and pairs["-coder"] == "cabac" and pairs["-flags"] == "+cgop"
     assert pairs["-no-scenecut"] == "1" and pairs["-forced-idr"] == "1"
-    container = dict(zip(container_args()[::2], container_args()[1::2]))
+    container = dict(zip((MP4_ARGS + audio_codec_args())[::2], (MP4_ARGS + audio_codec_args())[1::2]))
     assert container["-use_editlist"] == "0" and "+faststart" in container["-movflags"]
     assert container["-ar"] == "48000" and container["-profile:a"] == "aac_low"
     done = _run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-f", "lavfi", "-i",

@@ -123,14 +123,10 @@ def audio_codec_args(plan: Plan | None = None) -> list[str]:
     return args
 
 
+# No edit lists: the video's B-frame delay is written as negative composition offsets instead (pts start at
+# 0), and the AAC priming is taken out of the mix before the encoder (see `mix_tail`), so sound and picture
+# stay in sync.
 MP4_ARGS = ["-use_editlist", "0", "-movflags", "+faststart+negative_cts_offsets"]
-
-
-def container_args() -> list[str]:
-    """Pixel format, colour tags, audio codec and the MP4 layout YouTube asks for. No edit lists: the video's
-    B-frame delay is written as negative composition offsets instead (pts start at 0), and the AAC
-    priming is taken out of the mix before the encoder (see `mix_tail`) so sound and picture stay in sync."""
-    return ["-pix_fmt", "yuv420p", "-r", str(FPS), *VIDEO_TAGS, *audio_codec_args(), *MP4_ARGS]
 
 
 def audio_args(plan: Plan, output: Path) -> list[str]:
