@@ -249,6 +249,7 @@ def produce(track: Track, plan, encoder: str, threads: int, update) -> list[Path
             processes.run(_ffmpeg(producer_args(track, span, encoder, threads, output)), stdout=processes.PIPE,
                           on_line=saw, stall=processes.stall_limit(), env=_environment())
         except processes.Failed as exc:
+            _disk_full(exc.last_line(), plan.work_dir.parent)
             k, why = _culprit(track, span, exc)
             if k is None:
                 raise EngineError(f"ffmpeg failed ({exc.last_line()}); re-run with CS_DEBUG=1 to see the command") from None
@@ -283,6 +284,14 @@ def _culprit(track: Track, span: tuple[int, int], failed) -> tuple[int | None, s
 
 def _ignore(_line: str) -> None:
     pass
+
+
+def _disk_full(message: str, folder: Path) -> None:
+    """ffmpeg's write failed for want of space in FOLDER: the one line every full disk gets (core.files)."""
+    from ..core.files import DiskFull
+
+    if "No space left on device" in message or "Disk quota exceeded" in message:
+        raise DiskFull(folder) from None
 
 
 # --- what cs-render calls -------------------------------------------------------------------------------
@@ -384,8 +393,11 @@ def prepare(shots: list[dict], plan, pool) -> Track:
         try:
             job.result()
         except Exception as exc:
+            from ..core.files import DiskFull, no_space
             from ..errors import BadInput
 
+            if no_space(exc):  # the temp dir is full, not the shot's file wrong: every record would fail alike
+                raise DiskFull(plan.work_dir.parent) from None
             raise BadInput(f"{label}: {getattr(exc, 'message', exc)}") from None
     return Track(plan.width, plan.height, prepared, plan.bounds, plan.crossfade, plan.still_size, plan.captions)
 
@@ -424,13 +436,37 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track, gain=No
         mixer.join()
     for exc in failed:
         if isinstance(exc, processes.Failed):
+            _disk_full(exc.last_line(), plan.work_dir.parent)
             raise EngineError(f"ffmpeg could not encode the sound ({exc.why or exc.last_line()}); "
                               "check voice.path and --music") from None
         raise exc
     listing = plan.work_dir / "segments.ffconcat"
     atomic_write_text(listing, "ffconcat version 1.0\n" + "".join(
         f"file {path.name}\nduration {(end - first) / FPS:.6f}\n" for path, (first, end) in zip(segments, spans(track))))
-    ffmpeg.run(graph.mux_args(plan, listing, audio, output), total_seconds=plan.duration, description="mux")
+    try:
+        ffmpeg.run(graph.mux_args(plan, listing, audio, output), total_seconds=plan.duration, description="mux")
+    except EngineError as exc:
+        _disk_full(exc.message, output.parent)
+        raise
+    _check_whole(output, plan.duration)
+
+
+def _check_whole(path: Path, duration: float) -> None:
+    """The muxed file holds the whole video, before it takes the final name: on a disk that filled while the
+    moov atom was moved to the front, ffmpeg 5.1 exited 0 having written an 8 KB stub."""
+    from ..errors import CSError, EngineError
+    from . import ffmpeg
+
+    try:
+        video = ffmpeg.stream(ffmpeg.probe(path), "video") or {}
+        length = _seconds(video.get("duration")) or 0.0
+    except CSError:
+        length = 0.0
+    if length < duration - 0.5:
+        stats = os.statvfs(path.parent)
+        if stats.f_bavail * stats.f_frsize < 64 << 20:
+            _disk_full("No space left on device", path.parent)
+        raise EngineError(f"ffmpeg wrote {length:.1f} s of a {duration:.1f} s video; re-run with CS_DEBUG=1 to see the command")
 
 
 def bandwidth(*paths: Path | None) -> float:
