@@ -30,6 +30,32 @@ def postgres():
 
 
 @pytest.fixture
+def tmpfs(tmp_path):
+    """`tmpfs("96k")`: a folder on a tmpfs of that size, a full disk a few writes fill. Mounting needs root,
+    which `make setup` has too (it apt-installs as root or through sudo): the same goes for the tests, so a
+    machine that cannot mount fails here instead of skipping the full-disk tests."""
+    import subprocess
+
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    mounted: list = []
+
+    def mount(size: str):
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run([*prefix, "mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.fail(f"cannot mount a {size} tmpfs ({done.stderr.strip()}); run the tests as root or with "
+                        "password-less sudo, as make setup does")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run([*prefix, "umount", str(folder)], check=False, capture_output=True)
+
+
+@pytest.fixture
 def dead_api(monkeypatch):
     """Environment that sends the openai engines to a closed loopback port: any engine call fails loudly."""
     return {"OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1", "OPENAI_API_KEY": "test", "CS_LLM_RETRIES": "0"}

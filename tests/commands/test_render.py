@@ -712,20 +712,14 @@ def test_short_shots_whose_crossfades_cross_a_segment_join_fade_smoothly(tmp_pat
 
 
 @pytest.mark.parametrize("size", ["8k", "24k", "48k"])  # the captions, a segment, the mux
-def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_no_video(tmp_path, size):
+def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_no_video(tmp_path, tmpfs, size):
     """The picture's segments, the sound and the mux all write into CS_OUT_DIR: whichever of them finds the
     disk full, the render says so in the one line every full disk gets, and leaves neither a video nor a
     part file."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("needs root to mount a tmpfs")
-    try:
-        record = _tiny_record(tmp_path, "full")
-        done = _render(record, tmp_path, "--preset", "square", env={"CS_OUT_DIR": str(disk / "out")})
-        assert done.returncode == 1 and done.stdout == "", done.stderr
-        (line,) = done.stderr.strip().splitlines()
-        assert line.startswith(f"cs-render: error: no space left in {disk / 'out'}") and "free space there" in line, line
-        assert not [p for p in (disk / "out").rglob("*") if p.is_file()]
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
+    disk = tmpfs(size)
+    record = _tiny_record(tmp_path, "full")
+    done = _render(record, tmp_path, "--preset", "square", env={"CS_OUT_DIR": str(disk / "out")})
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"cs-render: error: no space left in {disk / 'out'}") and "free space there" in line, line
+    assert not [p for p in (disk / "out").rglob("*") if p.is_file()]

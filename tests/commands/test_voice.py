@@ -318,15 +318,9 @@ def test_a_wav_beside_timings_of_another_run_is_not_trusted(tmp_path):
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
-    """A 96 KiB tmpfs: a full disk a second of speech fills (root only: it mounts)."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode:
-        pytest.skip("needs root to mount a tmpfs")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=False)
+def tiny_disk(tmpfs):
+    """A 96 KiB tmpfs: a full disk a second of speech fills."""
+    return tmpfs("96k")
 
 
 def test_full_disk_is_one_line_naming_the_folder_and_leaves_no_wav(tmp_path, tiny_disk):

@@ -4,8 +4,12 @@ errors turned into one line that quotes ffmpeg's own last words."""
 from __future__ import annotations
 
 from ..core.once import once
+import copy
 import json
+import os
 import shutil
+import stat
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,11 +25,30 @@ def binary(name: str = "ffmpeg") -> str:
     return path
 
 
+# ffprobe's answers by file (device, inode, mtime, size): cs-render probes the voice for its length and its
+# sample rate, the music at the command line and in the plan, and its video before and after the rename
+_PROBED: dict[tuple, dict] = {}
+_PROBED_MAX = 256
+_PROBED_LOCK = threading.Lock()  # -j workers probe from their own threads
+
+
 def probe(path: str | Path) -> dict:
     """ffprobe's JSON (format and streams) for a media file (or a URL it reads, such as a signed store URL);
-    BadInput when it is missing or not media, or when it gives no answer within CS_FFPROBE_TIMEOUT."""
-    if "://" not in str(path) and not Path(path).is_file():
-        raise BadInput(f"{path}: no such file; check the path in the record")
+    BadInput when it is missing or not media, or when it gives no answer within CS_FFPROBE_TIMEOUT. A local
+    file is probed once per process while it stays the same file (a copy of the answer is returned)."""
+    key = None
+    if "://" not in str(path):
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            raise BadInput(f"{path}: no such file; check the path in the record")
+        key = (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+        with _PROBED_LOCK:
+            known = copy.deepcopy(_PROBED.get(key))
+        if known is not None:
+            return known
     argv = [binary("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
             processes.safe_path(path)]
     limit = processes.ffprobe_timeout()
@@ -37,9 +60,21 @@ def probe(path: str | Path) -> dict:
     except processes.Failed as exc:
         raise BadInput(f"{_shown(path)}: not a readable media file ({exc.last_line()})") from None
     try:
-        return json.loads(done.stdout)
+        answer = json.loads(done.stdout)
     except ValueError:
         raise BadInput(f"{_shown(path)}: ffprobe gave no readable answer; check the file") from None
+    if key is not None:
+        with _PROBED_LOCK:
+            if len(_PROBED) >= _PROBED_MAX:
+                _PROBED.pop(next(iter(_PROBED)))
+            _PROBED[key] = copy.deepcopy(answer)
+    return answer
+
+
+def command(*args: str) -> list[str]:
+    """A full ffmpeg command line for ARGS: quiet but for errors, `-progress` on stdout (the watchdog and the
+    progress bar read it)."""
+    return [binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
 
 
 def _shown(path: str | Path) -> str:
@@ -58,8 +93,7 @@ def clip_problem(path: str | Path, kind: str = "video") -> str:
         return exc.message
     if stream(info, kind) is None:
         return f"no {kind} stream"
-    argv = [binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-nostats",
-            "-i", processes.safe_path(path), "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"]
+    argv = command("-i", processes.safe_path(path), "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-")
     frames = []
 
     def saw(line: str) -> None:
@@ -115,14 +149,15 @@ def capture(argv: Sequence[str], *, stall: float | None = None, timeout: float |
     while it runs; killed by `stop_all`, at TIMEOUT, or after STALL seconds without -progress output
     (EngineError for the two bounds)."""
     try:
-        done = processes.run(argv, stdout=processes.PIPE if stall else processes.DEVNULL, on_line=_ignore if stall else None,
+        done = processes.run(argv, stdout=processes.PIPE if stall else processes.DEVNULL, on_line=ignore if stall else None,
                              timeout=timeout, stall=stall, check=False, tail_lines=200)
     except processes.Failed as exc:  # TimedOut or Stalled
         raise EngineError(f"ffmpeg stopped: {exc.why} ({exc.last_line()}); check the input files") from None
     return done.code, "\n".join(done.tail)
 
 
-def _ignore(_line: str) -> None:
+def ignore(_line: str) -> None:
+    """An on_line that drops -progress lines (the watchdog has seen them)."""
     pass
 
 
@@ -133,7 +168,7 @@ def run(args: Sequence[str], *, total_seconds: float | None = None, description:
     the watchdog kills it after STALL seconds (default CS_FFMPEG_STALL, 60) without a new frame. Raises
     EngineError with ffmpeg's last error line when it fails or stalls, KeyboardInterrupt when `stop_all`
     killed it."""
-    argv = [binary(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
+    argv = command("-y", *args)
     with log.progress(description, total=round(total_seconds, 1) if total_seconds else None) as update:
         def saw(line: str) -> None:
             key, _, value = line.strip().partition("=")

@@ -221,20 +221,15 @@ def _probe_args(track: Track, k: int) -> list[str]:
             _chain(track, k, 0, 0, count) + "[v]", "-map", "[v]", "-frames:v", str(count), "-f", "null", "-"]
 
 
-def _ffmpeg(args: list[str]) -> list[str]:
-    from . import ffmpeg
-
-    # -progress on stdout: the watchdog sees each frame made, and the progress bar moves
-    return [ffmpeg.binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-nostats", *args]
-
-
-def produce(track: Track, plan, encoder: str, threads: int, update) -> list[Path]:
-    """Run the producers one after another, each encoding its span into a segment in the temp dir; UPDATE
+def produce(track: Track, plan, encoder: str, threads: int, update) -> list[tuple[Path, tuple[int, int]]]:
+    """Run the producers one after another, each encoding its span into a segment in the temp dir (the
+    segments and their spans, in order); UPDATE
     (a progress callback) hears the video's seconds done. A producer that fails, or makes no progress for
     CS_FFMPEG_STALL seconds (a clip whose frames never decode spins forever), is an EngineError naming the
     shot whose file broke it."""
     from ..core import processes
     from ..errors import EngineError
+    from . import ffmpeg
 
     segments = []
     for number, span in enumerate(spans(track)):
@@ -246,7 +241,7 @@ def produce(track: Track, plan, encoder: str, threads: int, update) -> list[Path
                 update(completed=round(done + int(value) / 1e6, 1))
 
         try:
-            processes.run(_ffmpeg(producer_args(track, span, encoder, threads, output)), stdout=processes.PIPE,
+            processes.run(ffmpeg.command(*producer_args(track, span, encoder, threads, output)), stdout=processes.PIPE,
                           on_line=saw, stall=processes.stall_limit(), env=_environment())
         except processes.Failed as exc:
             _disk_full(exc.last_line(), plan.work_dir.parent)
@@ -255,7 +250,7 @@ def produce(track: Track, plan, encoder: str, threads: int, update) -> list[Path
                 raise EngineError(f"ffmpeg failed ({exc.last_line()}); re-run with CS_DEBUG=1 to see the command") from None
             raise EngineError(f"{track.shots[k].label or track.shots[k].path}: {why}; "
                               "replace the file or run cs-visuals again") from None
-        segments.append(output)
+        segments.append((output, span))
     return segments
 
 
@@ -265,6 +260,7 @@ def _culprit(track: Track, span: tuple[int, int], failed) -> tuple[int | None, s
     one fails. None when every file decodes alone (the encoder failed: a full disk, a GPU gone). Only a
     failure pays for this."""
     from ..core import processes
+    from . import ffmpeg
 
     shots = visible(track, *span)
     pieces = track.pieces()
@@ -272,7 +268,7 @@ def _culprit(track: Track, span: tuple[int, int], failed) -> tuple[int | None, s
     order = [k for k in shots if pieces[k][2] > stopped] + [k for k in shots if pieces[k][2] <= stopped]
     for k in order:
         try:
-            processes.run(_ffmpeg(_probe_args(track, k)), stdout=processes.PIPE, on_line=_ignore,
+            processes.run(ffmpeg.command(*_probe_args(track, k)), stdout=processes.PIPE, on_line=ffmpeg.ignore,
                           stall=processes.stall_limit())
         except KeyboardInterrupt:
             raise
@@ -280,10 +276,6 @@ def _culprit(track: Track, span: tuple[int, int], failed) -> tuple[int | None, s
             why = f"ffmpeg stopped: {exc.why}" if exc.why else "ffmpeg could not read it"
             return k, f"{why} ({exc.last_line()})"
     return None, ""
-
-
-def _ignore(_line: str) -> None:
-    pass
 
 
 def _disk_full(message: str, folder: Path) -> None:
@@ -422,7 +414,7 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track, gain=No
         try:
             if gain is not None:
                 plan.gain_db = gain()
-            processes.run(_ffmpeg(graph.audio_args(plan, audio)), stdout=processes.PIPE, on_line=_ignore,
+            processes.run(ffmpeg.command(*graph.audio_args(plan, audio)), stdout=processes.PIPE, on_line=ffmpeg.ignore,
                           stall=processes.stall_limit())
         except BaseException as exc:  # said by the caller, after the picture
             failed.append(exc)
@@ -442,7 +434,7 @@ def encode(plan, output: Path, encoder: str, threads: int, track: Track, gain=No
         raise exc
     listing = plan.work_dir / "segments.ffconcat"
     atomic_write_text(listing, "ffconcat version 1.0\n" + "".join(
-        f"file {path.name}\nduration {(end - first) / FPS:.6f}\n" for path, (first, end) in zip(segments, spans(track))))
+        f"file {path.name}\nduration {(end - first) / FPS:.6f}\n" for path, (first, end) in segments))
     try:
         ffmpeg.run(graph.mux_args(plan, listing, audio, output), total_seconds=plan.duration, description="mux")
     except EngineError as exc:
